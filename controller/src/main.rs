@@ -1,0 +1,44 @@
+//! `cutover`: the controller binary and its tools.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod crd_yaml;
+
+#[derive(Parser)]
+#[command(name = "cutover", version, about = "Migrates servers to Azure with Azure Site Recovery, declaratively")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the CustomResourceDefinitions as YAML (what `crds/*.yaml` holds).
+    Crds {
+        /// Write one file per kind into this directory instead of printing.
+        #[arg(long, conflicts_with = "check")]
+        out_dir: Option<PathBuf>,
+        /// Compare this directory's files with the generated CRDs; exit 1 if they differ.
+        #[arg(long)]
+        check: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Crds { out_dir: None, check: None } => crd_yaml::print(),
+        Command::Crds { out_dir: Some(dir), .. } => crd_yaml::write(&dir),
+        Command::Crds { check: Some(dir), .. } => crd_yaml::check(&dir),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("cutover: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
