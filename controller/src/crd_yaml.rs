@@ -16,7 +16,10 @@ pub fn rendered() -> Result<Vec<(String, String)>> {
 
 fn render(crd: &CustomResourceDefinition) -> Result<(String, String)> {
     let yaml = serde_yaml_ng::to_string(crd).context("serialising a CRD")?;
-    Ok((format!("{}.yaml", crd.spec.names.plural), format!("---\n{HEADER}{yaml}")))
+    Ok((
+        format!("{}.yaml", crd.spec.names.plural),
+        format!("---\n{HEADER}{yaml}"),
+    ))
 }
 
 pub fn print() -> Result<()> {

@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 mod crd_yaml;
 
 #[derive(Parser)]
-#[command(name = "cutover", version, about = "Migrates servers to Azure with Azure Site Recovery, declaratively")]
+#[command(
+    name = "cutover",
+    version,
+    about = "Migrates servers to Azure with Azure Site Recovery, declaratively"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -30,9 +34,16 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Crds { out_dir: None, check: None } => crd_yaml::print(),
-        Command::Crds { out_dir: Some(dir), .. } => crd_yaml::write(&dir),
-        Command::Crds { check: Some(dir), .. } => crd_yaml::check(&dir),
+        Command::Crds {
+            out_dir: None,
+            check: None,
+        } => crd_yaml::print(),
+        Command::Crds {
+            out_dir: Some(dir), ..
+        } => crd_yaml::write(&dir),
+        Command::Crds {
+            check: Some(dir), ..
+        } => crd_yaml::check(&dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

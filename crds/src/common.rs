@@ -22,7 +22,8 @@ pub const REGION_PATTERN: &str = r"^[a-z][a-z0-9]{2,39}$";
 /// ARM resource group names: 1-90 of letters, digits, `-_.()`, not ending in a period.
 pub const RESOURCE_GROUP_PATTERN: &str = r"^[-\w.()]{0,89}[-\w()]$";
 /// An ARM resource ID of a resource inside a resource group.
-pub const RESOURCE_ID_PATTERN: &str = r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/[^/]+(/[^/]+/[^/]+)+$";
+pub const RESOURCE_ID_PATTERN: &str =
+    r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/[^/]+(/[^/]+/[^/]+)+$";
 /// An IPv4 address block in CIDR notation; octet ranges are checked by `validate()`.
 pub const CIDR_PATTERN: &str = r"^([0-9]{1,3}\.){3}[0-9]{1,3}/([0-9]|[12][0-9]|3[0-2])$";
 /// An IPv4 address; octet ranges are checked by `validate()`.
@@ -125,6 +126,13 @@ impl JsonSchema for ResourceId {
             "description": "An ARM resource ID, /subscriptions/{id}/resourceGroups/{group}/providers/{namespace}/{type}/{name}."
         })
     }
+}
+
+/// For `skip_serializing_if` on fields inside list items: leaving their default out of the
+/// schema keeps the API server from filling it in, so a re-applied list equals the live one
+/// and GitOps tools and `kubectl apply` see no diff.
+pub fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 /// Azure resource tags, with ARM's limits checked by `validate()`.

@@ -15,17 +15,23 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::CustomResourceExt;
 
 pub use common::{AzureResource, DeletionPolicy, LocalObjectReference, ResourceId};
-pub use machine::{MachinePhase, ReplicatedMachine, ReplicatedMachineSpec, ReplicatedMachineStatus};
+pub use machine::{
+    MachinePhase, ReplicatedMachine, ReplicatedMachineSpec, ReplicatedMachineStatus,
+};
 pub use plan::{MigrationPlan, MigrationPlanSpec, MigrationPlanStatus, PlanPhase};
 pub use validate::{Report, Violation};
 pub use vault::{RecoveryVault, RecoveryVaultSpec, RecoveryVaultStatus, SourceKind, VaultPhase};
 
 /// The three CRDs, in the order of their files under `crds/` (by plural name).
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    [MigrationPlan::crd(), RecoveryVault::crd(), ReplicatedMachine::crd()]
-        .into_iter()
-        .map(without_null_enum_values)
-        .collect()
+    [
+        MigrationPlan::crd(),
+        RecoveryVault::crd(),
+        ReplicatedMachine::crd(),
+    ]
+    .into_iter()
+    .map(without_null_enum_values)
+    .collect()
 }
 
 /// kube lists `null` among the `enum` values of an optional enum field. kubectl validates

@@ -17,6 +17,10 @@ pub const VM_NAME_PATTERN: &str = r"^[a-zA-Z0-9]([a-zA-Z0-9._-]{0,62}[a-zA-Z0-9_
 pub const VM_SIZE_PATTERN: &str = r"^(Standard|Basic)_[A-Za-z0-9_-]{1,60}$";
 
 /// One source machine, replicated by ASR and migrated to an Azure VM.
+#[allow(
+    clippy::duplicated_attributes,
+    reason = "each printcolumn(...) repeats keys such as type_ = \"string\"; they are not duplicates"
+)]
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[kube(
     group = "cutover.dev",
@@ -30,13 +34,46 @@ pub const VM_SIZE_PATTERN: &str = r"^(Standard|Basic)_[A-Za-z0-9_-]{1,60}$";
     printcolumn(name = "Source", type_ = "string", json_path = ".spec.source.name"),
     printcolumn(name = "Plan", type_ = "string", json_path = ".status.plan"),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
-    printcolumn(name = "Progress", type_ = "integer", json_path = ".status.replication.progressPercent", description = "Initial replication, percent"),
-    printcolumn(name = "Health", type_ = "string", json_path = ".status.replication.health"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Job", type_ = "string", json_path = ".status.currentJob.name", priority = 1),
-    printcolumn(name = "RPO", type_ = "integer", json_path = ".status.replication.rpoSeconds", description = "Recovery point objective, seconds", priority = 1),
-    printcolumn(name = "Target VM", type_ = "string", json_path = ".status.targetVmId", priority = 1),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Progress",
+        type_ = "integer",
+        json_path = ".status.replication.progressPercent",
+        description = "Initial replication, percent"
+    ),
+    printcolumn(
+        name = "Health",
+        type_ = "string",
+        json_path = ".status.replication.health"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Job",
+        type_ = "string",
+        json_path = ".status.currentJob.name",
+        priority = 1
+    ),
+    printcolumn(
+        name = "RPO",
+        type_ = "integer",
+        json_path = ".status.replication.rpoSeconds",
+        description = "Recovery point objective, seconds",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Target VM",
+        type_ = "string",
+        json_path = ".status.targetVmId",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ReplicatedMachineSpec {
@@ -247,7 +284,9 @@ pub struct MachineBinding {
 }
 
 /// Machine lifecycle (see DESIGN.md).
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
+)]
 pub enum MachinePhase {
     Pending,
     EnablingProtection,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::common::{
     AZURE_NAME_PATTERN, DNS_LABEL_PATTERN, DeletionPolicy, LocalObjectReference,
-    RESOURCE_GROUP_PATTERN, ResourceId, Tags,
+    RESOURCE_GROUP_PATTERN, ResourceId, Tags, is_default,
 };
 use crate::machine::{
     AvailabilityZone, DiskType, LicenseType, MachinePhase, MachineTarget, OsType,
@@ -20,6 +20,10 @@ use crate::machine::{
 pub const MAX_MACHINES_PER_PLAN: usize = 1000;
 
 /// A migration: which machines, in which order, tested how, and when they may cut over.
+#[allow(
+    clippy::duplicated_attributes,
+    reason = "each printcolumn(...) repeats keys such as type_ = \"string\"; they are not duplicates"
+)]
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[kube(
     group = "cutover.dev",
@@ -32,14 +36,49 @@ pub const MAX_MACHINES_PER_PLAN: usize = 1000;
     doc = "A set of machines organised in waves, with target defaults, the test-failover rule and the cutover gate. Completed once every machine is cut over and committed.",
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
     printcolumn(name = "Wave", type_ = "string", json_path = ".status.currentWave"),
-    printcolumn(name = "Machines", type_ = "integer", json_path = ".status.machines.total"),
-    printcolumn(name = "Protected", type_ = "integer", json_path = ".status.machines.protected", description = "Machines replicating with initial replication done"),
-    printcolumn(name = "Completed", type_ = "integer", json_path = ".status.machines.completed"),
-    printcolumn(name = "Failed", type_ = "integer", json_path = ".status.machines.failed"),
-    printcolumn(name = "Progress", type_ = "integer", json_path = ".status.progressPercent", description = "Overall progress, percent"),
-    printcolumn(name = "Approved", type_ = "boolean", json_path = ".spec.cutover.approved", priority = 1),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Machines",
+        type_ = "integer",
+        json_path = ".status.machines.total"
+    ),
+    printcolumn(
+        name = "Protected",
+        type_ = "integer",
+        json_path = ".status.machines.protected",
+        description = "Machines replicating with initial replication done"
+    ),
+    printcolumn(
+        name = "Completed",
+        type_ = "integer",
+        json_path = ".status.machines.completed"
+    ),
+    printcolumn(
+        name = "Failed",
+        type_ = "integer",
+        json_path = ".status.machines.failed"
+    ),
+    printcolumn(
+        name = "Progress",
+        type_ = "integer",
+        json_path = ".status.progressPercent",
+        description = "Overall progress, percent"
+    ),
+    printcolumn(
+        name = "Approved",
+        type_ = "boolean",
+        json_path = ".spec.cutover.approved",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct MigrationPlanSpec {
@@ -100,7 +139,7 @@ pub struct MachineTemplate {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 64), inner(length(min = 1, max = 256)))]
     pub include_disks: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub target: MachineTarget,
 }
 
@@ -127,8 +166,8 @@ pub struct Wave {
     /// Names of the wave's ReplicatedMachines (templates or selected machines).
     #[schemars(length(min = 1, max = 1000), inner(regex(pattern = DNS_LABEL_PATTERN)))]
     pub machines: Vec<String>,
-    /// When the wave's machines start replicating.
-    #[serde(default)]
+    /// When the wave's machines start replicating (`Immediately` when absent).
+    #[serde(default, skip_serializing_if = "is_default")]
     pub start_replication: StartReplication,
 }
 
@@ -174,7 +213,10 @@ impl TargetDefaults {
         MachineTarget {
             vm_name: target.vm_name.clone(),
             vm_size: target.vm_size.clone().or_else(|| self.vm_size.clone()),
-            resource_group: target.resource_group.clone().or_else(|| self.resource_group.clone()),
+            resource_group: target
+                .resource_group
+                .clone()
+                .or_else(|| self.resource_group.clone()),
             subnet: target.subnet.clone().or_else(|| self.subnet.clone()),
             static_ip: target.static_ip.clone(),
             disk_type: target.disk_type.or(self.disk_type),
@@ -205,7 +247,12 @@ pub struct TestFailoverPolicy {
 
 impl Default for TestFailoverPolicy {
     fn default() -> Self {
-        TestFailoverPolicy { required: true, network_id: None, subnet: None, auto_cleanup: true }
+        TestFailoverPolicy {
+            required: true,
+            network_id: None,
+            subnet: None,
+            auto_cleanup: true,
+        }
     }
 }
 
@@ -259,7 +306,9 @@ pub struct Completion {
 
 impl Default for Completion {
     fn default() -> Self {
-        Completion { stop_replication: true }
+        Completion {
+            stop_replication: true,
+        }
     }
 }
 
@@ -335,7 +384,10 @@ impl MachineCounts {
         let mut counts = MachineCounts::default();
         for phase in phases {
             counts.total += 1;
-            *counts.by_phase.entry(phase.as_str().to_owned()).or_default() += 1;
+            *counts
+                .by_phase
+                .entry(phase.as_str().to_owned())
+                .or_default() += 1;
             if phase >= MachinePhase::Protected && phase != MachinePhase::Failed {
                 counts.protected += 1;
             }

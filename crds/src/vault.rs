@@ -11,6 +11,10 @@ use crate::common::{
 };
 
 /// The Azure side of one source site: where replicated machines land and how they replicate.
+#[allow(
+    clippy::duplicated_attributes,
+    reason = "each printcolumn(...) repeats keys such as type_ = \"string\"; they are not duplicates"
+)]
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[kube(
     group = "cutover.dev",
@@ -22,12 +26,35 @@ use crate::common::{
     category = "cutover",
     doc = "The Azure landing zone of one source site: Recovery Services vault, storage, network, ASR fabric, containers, policy and mappings.",
     printcolumn(name = "Region", type_ = "string", json_path = ".spec.region"),
-    printcolumn(name = "Source", type_ = "string", json_path = ".status.sourceKind", description = "Kind of source site"),
+    printcolumn(
+        name = "Source",
+        type_ = "string",
+        json_path = ".status.sourceKind",
+        description = "Kind of source site"
+    ),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Reason", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].reason", priority = 1),
-    printcolumn(name = "Vault", type_ = "string", json_path = ".status.resources.vaultId", priority = 1),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Vault",
+        type_ = "string",
+        json_path = ".status.resources.vaultId",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct RecoveryVaultSpec {
@@ -302,7 +329,9 @@ pub struct VmmSource {
 }
 
 /// System Center VMM releases.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema,
+)]
 pub enum VmmVersion {
     #[serde(rename = "2012")]
     V2012,
@@ -343,7 +372,9 @@ pub struct HyperVHost {
 }
 
 /// Windows Server releases that may run Hyper-V.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema,
+)]
 pub enum WindowsServerVersion {
     WindowsServer2012,
     WindowsServer2012R2,

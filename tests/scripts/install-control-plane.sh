@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Installs what the real control plane of the tests needs and builds kube-apiserver once.
+# Installs what the real control plane of the tests needs, and builds kube-apiserver once.
 #
 # etcd comes from Debian's etcd-server. kube-apiserver 1.20.2 is built from Debian's
 # `kubernetes` source package: Debian ships no apiserver binary, and no other registry may be
 # reached from here. The vendored modern-go/reflect2 1.0.1 crashes under Go 1.18+ (SIGSEGV in
-# map iteration when a custom resource is written), so it is replaced with Debian's 1.0.2 first.
+# map iteration when a custom resource is written), so it is replaced with Debian's 1.0.2.
 #
-# The binary is cached in $CUTOVER_CACHE (default ~/.cache/cutover) so a second run is instant.
-# Prints the path of the kube-apiserver binary as its last line.
+# The binary is cached in $CUTOVER_CACHE (default ~/.cache/cutover): a second run takes a
+# second. Progress goes to stderr; the last line on stdout is the binary's path.
 set -euo pipefail
 
 cache="${CUTOVER_CACHE:-$HOME/.cache/cutover}"
@@ -16,52 +16,50 @@ mkdir -p "$cache"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-need_pkgs=()
-command -v etcd >/dev/null 2>&1 || need_pkgs+=(etcd-server)
-command -v jq >/dev/null 2>&1 || need_pkgs+=(jq)
+packages=()
+command -v etcd >/dev/null 2>&1 || packages+=(etcd-server)
+# The machine image ships kubectl 1.32; Debian's own client (1.20) is the fallback.
+command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
 if [ ! -x "$bin" ]; then
-  command -v go >/dev/null 2>&1 || need_pkgs+=(golang-go)
-  command -v rsync >/dev/null 2>&1 || need_pkgs+=(rsync)
-  command -v dpkg-source >/dev/null 2>&1 || need_pkgs+=(dpkg-dev)
-  [ -d /usr/share/gocode/src/github.com/modern-go/reflect2 ] || need_pkgs+=(golang-github-modern-go-reflect2-dev)
+  command -v go >/dev/null 2>&1 || packages+=(golang-go)
+  command -v rsync >/dev/null 2>&1 || packages+=(rsync)
+  command -v jq >/dev/null 2>&1 || packages+=(jq)
+  command -v dpkg-source >/dev/null 2>&1 || packages+=(dpkg-dev)
+  [ -d /usr/share/gocode/src/github.com/modern-go/reflect2 ] || packages+=(golang-github-modern-go-reflect2-dev)
 fi
 
-if [ "${#need_pkgs[@]}" -gt 0 ] || { [ ! -x "$bin" ] && ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && ! grep -qs '^deb-src' /etc/apt/sources.list; }; then
-  if [ ! -x "$bin" ] && ! grep -rqs 'deb-src' /etc/apt/sources.list.d/cutover-src.list 2>/dev/null; then
-    echo "deb-src http://deb.debian.org/debian bookworm main" | as_root tee /etc/apt/sources.list.d/cutover-src.list >/dev/null
-  fi
-  echo "control plane: installing ${need_pkgs[*]:-source index}" >&2
+need_sources=false
+if [ ! -x "$bin" ] && ! grep -rqsE '^(deb-src|Types:.*deb-src)' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  echo "deb-src http://deb.debian.org/debian bookworm main" | as_root tee /etc/apt/sources.list.d/cutover-deb-src.list >/dev/null
+  need_sources=true
+fi
+
+if [ "${#packages[@]}" -gt 0 ] || $need_sources; then
+  echo "control plane: apt-get install ${packages[*]:-(source index only)}" >&2
   as_root apt-get update -qq >&2
-  if [ "${#need_pkgs[@]}" -gt 0 ]; then
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >&2
+  if [ "${#packages[@]}" -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${packages[@]}" >&2
   fi
 fi
 
 if [ ! -x "$bin" ]; then
-  echo "control plane: building kube-apiserver 1.20.2 from Debian's source (about 4 minutes on two cores, once)" >&2
+  echo "control plane: building kube-apiserver 1.20.2 from Debian's source, once (about 4 minutes on two cores)" >&2
   work="$(mktemp -d)"
   trap 'rm -rf "$work"' EXIT
-  (cd "$work" && apt-get source -qq --download-only kubernetes >&2 && dpkg-source -x --skip-patches ./kubernetes_*.dsc src >&2) \
-    || (cd "$work" && apt-get source -qq kubernetes >&2 && mv "$(find . -maxdepth 1 -type d -name 'kubernetes-*' | head -n1)" src)
-  tree="$work/src"
-  # Debian's patches make the tree build with Debian's packaging; apply them when not applied yet.
-  if [ -d "$tree/debian/patches" ] && [ -f "$tree/debian/patches/series" ] && [ ! -d "$tree/.pc" ]; then
-    (cd "$tree" && while read -r p; do
-      case "$p" in ''|'#'*) continue ;; esac
-      patch -p1 -s -N < "debian/patches/$p" >&2 || true
-    done < debian/patches/series)
-  fi
+  (cd "$work" && apt-get source -qq kubernetes >&2)
+  tree="$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'kubernetes-*' | head -n 1)"
+  [ -n "$tree" ] || { echo "control plane: apt-get source kubernetes unpacked nothing" >&2; exit 1; }
   rm -rf "$tree/vendor/github.com/modern-go/reflect2"
   cp -r /usr/share/gocode/src/github.com/modern-go/reflect2 "$tree/vendor/github.com/modern-go/reflect2"
   mkdir -p "$work/gopath/src/k8s.io"
   ln -s "$tree" "$work/gopath/src/k8s.io/kubernetes"
   (cd "$work/gopath/src/k8s.io/kubernetes" \
-    && GOPATH="$work/gopath" GO111MODULE=off GOFLAGS=-mod=vendor GOCACHE="$cache/go-build" \
+    && GOPATH="$work/gopath" GO111MODULE=off GOFLAGS=-mod=vendor \
        KUBE_GIT_VERSION=v1.20.2 KUBE_GIT_TREE_STATE=clean \
        make WHAT=cmd/kube-apiserver >&2)
-  built="$(find "$tree/_output" -type f -name kube-apiserver -perm -u+x | head -n1)"
-  [ -n "$built" ] || { echo "control plane: kube-apiserver build produced no binary" >&2; exit 1; }
-  cp "$built" "$bin.tmp" && mv "$bin.tmp" "$bin"
+  built="$(find "$tree/_output" -type f -name kube-apiserver -perm -u+x | head -n 1)"
+  [ -n "$built" ] || { echo "control plane: the build produced no kube-apiserver" >&2; exit 1; }
+  cp "$built" "$bin.partial" && mv "$bin.partial" "$bin"
 fi
 
 "$bin" --version >&2

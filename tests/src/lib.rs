@@ -1,0 +1,47 @@
+//! Test support for cutover's end-to-end tests: a real etcd + kube-apiserver on loopback
+//! ([`control_plane`]), throwaway namespaces, and paths into the repository.
+
+pub mod control_plane;
+
+use std::path::PathBuf;
+
+pub use control_plane::ControlPlane;
+
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// A name no other test run uses: `prefix-` and eight hex digits.
+pub fn unique_name(prefix: &str) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    format!("{prefix}-{:08x}", hasher.finish() as u32)
+}
+
+/// Creates a namespace for one test, so tests sharing a control plane never see each other.
+pub async fn temp_namespace(client: &kube::Client, prefix: &str) -> anyhow::Result<String> {
+    use k8s_openapi::api::core::v1::Namespace;
+    use kube::api::{Api, ObjectMeta, PostParams};
+    let name = unique_name(prefix);
+    let namespace = Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.clone()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &namespace)
+        .await?;
+    Ok(name)
+}

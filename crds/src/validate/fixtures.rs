@@ -102,14 +102,25 @@ pub fn with<T: DeserializeOwned>(base: &str, patch: &str) -> T {
 
 /// Runs a table of `(case, patch, expected errors)` against `validate`, and reports every
 /// case that does not produce exactly the expected errors.
-pub fn check_table<T: DeserializeOwned>(base: &str, validate: impl Fn(&T) -> Report, cases: &[(&str, &str, &[&str])]) {
+pub fn check_table<T: DeserializeOwned>(
+    base: &str,
+    validate: impl Fn(&T) -> Report,
+    cases: &[(&str, &str, &[&str])],
+) {
     let mut failures = Vec::new();
     for (case, patch, expected) in cases {
         let report = validate(&with::<T>(base, patch));
         let got: Vec<String> = report.errors.iter().map(ToString::to_string).collect();
         if got != *expected {
-            failures.push(format!("{case}:\n  expected {expected:#?}\n  got      {got:#?}"));
+            failures.push(format!(
+                "{case}:\n  expected {expected:#?}\n  got      {got:#?}"
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} case(s) failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} case(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -32,11 +32,17 @@ pub struct Report {
 
 impl Report {
     pub fn error(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.errors.push(Violation { field: field.into(), message: message.into() });
+        self.errors.push(Violation {
+            field: field.into(),
+            message: message.into(),
+        });
     }
 
     pub fn warn(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.warnings.push(Violation { field: field.into(), message: message.into() });
+        self.warnings.push(Violation {
+            field: field.into(),
+            message: message.into(),
+        });
     }
 
     pub fn is_valid(&self) -> bool {
@@ -55,7 +61,11 @@ impl Report {
 }
 
 fn join(violations: &[Violation]) -> String {
-    violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    violations
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Parses an IPv4 CIDR block, reporting a bad one (or one with host bits set) under `field`.
@@ -63,7 +73,10 @@ pub(crate) fn parse_cidr(report: &mut Report, field: &str, text: &str) -> Option
     match text.parse::<Ipv4Net>() {
         Ok(net) if net.trunc() == net => Some(net),
         Ok(net) => {
-            report.error(field, format!("{text} has host bits set; did you mean {}?", net.trunc()));
+            report.error(
+                field,
+                format!("{text} has host bits set; did you mean {}?", net.trunc()),
+            );
             None
         }
         Err(_) => {
@@ -83,14 +96,23 @@ pub(crate) fn parse_ipv4(report: &mut Report, field: &str, text: &str) -> Option
 }
 
 /// Checks that an adopted resource's ID names the expected resource type.
-pub(crate) fn check_resource_type(report: &mut Report, field: &str, id: &ResourceId, provider: &str, kind: &str) {
+pub(crate) fn check_resource_type(
+    report: &mut Report,
+    field: &str,
+    id: &ResourceId,
+    provider: &str,
+    kind: &str,
+) {
     let expected = format!("/providers/{provider}/{kind}/");
     let lower = id.0.to_ascii_lowercase();
     let tail_ok = lower
         .find(&expected.to_ascii_lowercase())
         .is_some_and(|at| !lower[at + expected.len()..].contains('/'));
     if !tail_ok {
-        report.error(field, format!("expected a {provider}/{kind} resource ID, got {id}"));
+        report.error(
+            field,
+            format!("expected a {provider}/{kind} resource ID, got {id}"),
+        );
     }
 }
 
@@ -99,7 +121,10 @@ pub(crate) fn check_resource_type(report: &mut Report, field: &str, id: &Resourc
 pub(crate) fn check_tags(report: &mut Report, field: &str, tags: &Tags) {
     const MAX_TAGS: usize = 50;
     if tags.len() > MAX_TAGS {
-        report.error(field, format!("Azure allows at most {MAX_TAGS} tags, got {}", tags.len()));
+        report.error(
+            field,
+            format!("Azure allows at most {MAX_TAGS} tags, got {}", tags.len()),
+        );
     }
     for (name, value) in tags {
         let at = format!("{field}[{name:?}]");
@@ -128,7 +153,10 @@ pub(crate) fn check_unique<'a, T>(
         let value = key(item);
         if let Some(first) = seen.insert(value, i) {
             seen.insert(value, first);
-            report.error(field_of(i), format!("duplicate {what} {value:?} (also at index {first})"));
+            report.error(
+                field_of(i),
+                format!("duplicate {what} {value:?} (also at index {first})"),
+            );
         }
     }
 }

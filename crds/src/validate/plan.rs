@@ -14,7 +14,10 @@ impl MigrationPlan {
         if let Some(vault) = self.status.as_ref().and_then(|s| s.bound_vault.as_ref())
             && *vault != self.spec.vault_ref.name
         {
-            report.error("spec.vaultRef.name", format!("is immutable once the plan has started (was {vault:?})"));
+            report.error(
+                "spec.vaultRef.name",
+                format!("is immutable once the plan has started (was {vault:?})"),
+            );
         }
         report
     }
@@ -26,27 +29,56 @@ impl MigrationPlanSpec {
         let mut report = Report::default();
         let templates = &self.machines.templates;
         if templates.is_empty() && self.machines.selector.is_none() {
-            report.error("spec.machines", "list machine templates or set a selector: the plan has no machines");
+            report.error(
+                "spec.machines",
+                "list machine templates or set a selector: the plan has no machines",
+            );
         }
         if templates.len() > MAX_MACHINES_PER_PLAN {
-            report.error("spec.machines.templates", format!("a plan holds at most {MAX_MACHINES_PER_PLAN} machines, got {}", templates.len()));
+            report.error(
+                "spec.machines.templates",
+                format!(
+                    "a plan holds at most {MAX_MACHINES_PER_PLAN} machines, got {}",
+                    templates.len()
+                ),
+            );
         }
-        check_unique(&mut report, templates, |t| t.name.as_str(), |i| format!("spec.machines.templates[{i}].name"), "machine");
+        check_unique(
+            &mut report,
+            templates,
+            |t| t.name.as_str(),
+            |i| format!("spec.machines.templates[{i}].name"),
+            "machine",
+        );
         let mut sources: HashMap<&str, &str> = HashMap::new();
         for (i, template) in templates.iter().enumerate() {
-            if let Some(other) = sources.insert(template.source.name.as_str(), template.name.as_str()) {
+            if let Some(other) =
+                sources.insert(template.source.name.as_str(), template.name.as_str())
+            {
                 report.error(
                     format!("spec.machines.templates[{i}].source.name"),
-                    format!("source machine {:?} is already in template {other:?}", template.source.name),
+                    format!(
+                        "source machine {:?} is already in template {other:?}",
+                        template.source.name
+                    ),
                 );
             }
             let at = format!("spec.machines.templates[{i}]");
             let target = self.defaults.apply(&template.target);
-            super::machine::validate_machine(&mut report, &at, &template.source, template.os_type, &template.include_disks, &target);
+            super::machine::validate_machine(
+                &mut report,
+                &at,
+                &template.source,
+                template.os_type,
+                &template.include_disks,
+                &target,
+            );
         }
         check_tags(&mut report, "spec.defaults.tags", &self.defaults.tags);
         if self.defaults.license_type == Some(LicenseType::WindowsServer)
-            && let Some(linux) = templates.iter().find(|t| t.os_type == OsType::Linux && t.target.license_type.is_none())
+            && let Some(linux) = templates
+                .iter()
+                .find(|t| t.os_type == OsType::Linux && t.target.license_type.is_none())
         {
             report.error(
                 "spec.defaults.licenseType",
@@ -55,15 +87,27 @@ impl MigrationPlanSpec {
         }
         self.validate_waves(&mut report);
         if let Some(id) = &self.test_failover.network_id {
-            check_resource_type(&mut report, "spec.testFailover.networkId", id, "Microsoft.Network", "virtualNetworks");
+            check_resource_type(
+                &mut report,
+                "spec.testFailover.networkId",
+                id,
+                "Microsoft.Network",
+                "virtualNetworks",
+            );
         }
         if let Some(window) = &self.cutover.window
             && window.end.0 <= window.start.0
         {
-            report.error("spec.cutover.window.end", format!("must be after the window's start ({})", window.start.0));
+            report.error(
+                "spec.cutover.window.end",
+                format!("must be after the window's start ({})", window.start.0),
+            );
         }
         if !(1..=100).contains(&self.cutover.max_concurrent) {
-            report.error("spec.cutover.maxConcurrent", format!("must be 1 to 100, got {}", self.cutover.max_concurrent));
+            report.error(
+                "spec.cutover.maxConcurrent",
+                format!("must be 1 to 100, got {}", self.cutover.max_concurrent),
+            );
         }
         report
     }
@@ -72,22 +116,40 @@ impl MigrationPlanSpec {
         if self.waves.is_empty() {
             return;
         }
-        check_unique(report, &self.waves, |w| w.name.as_str(), |i| format!("spec.waves[{i}].name"), "wave");
-        let templates: HashSet<&str> = self.machines.templates.iter().map(|t| t.name.as_str()).collect();
+        check_unique(
+            report,
+            &self.waves,
+            |w| w.name.as_str(),
+            |i| format!("spec.waves[{i}].name"),
+            "wave",
+        );
+        let templates: HashSet<&str> = self
+            .machines
+            .templates
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect();
         let mut wave_of: HashMap<&str, &str> = HashMap::new();
         for (w, wave) in self.waves.iter().enumerate() {
             if w == 0 && wave.start_replication == StartReplication::AfterPreviousWave {
-                report.error("spec.waves[0].startReplication", "the first wave has no previous wave to wait for; use Immediately");
+                report.error(
+                    "spec.waves[0].startReplication",
+                    "the first wave has no previous wave to wait for; use Immediately",
+                );
             }
             for (m, machine) in wave.machines.iter().enumerate() {
                 let field = format!("spec.waves[{w}].machines[{m}]");
                 match wave_of.entry(machine) {
                     Entry::Occupied(first) => {
-                        report.error(&field, format!("machine {machine:?} is already in wave {:?}", first.get()));
+                        report.error(
+                            &field,
+                            format!("machine {machine:?} is already in wave {:?}", first.get()),
+                        );
                     }
                     Entry::Vacant(slot) => {
                         slot.insert(&wave.name);
-                        if !templates.contains(machine.as_str()) && self.machines.selector.is_none() {
+                        if !templates.contains(machine.as_str()) && self.machines.selector.is_none()
+                        {
                             report.error(&field, format!("no machine template named {machine:?}, and no selector to adopt one"));
                         }
                     }
@@ -96,7 +158,10 @@ impl MigrationPlanSpec {
         }
         for template in &self.machines.templates {
             if !wave_of.contains_key(template.name.as_str()) {
-                report.error("spec.waves", format!("machine {:?} is in no wave; list it in one", template.name));
+                report.error(
+                    "spec.waves",
+                    format!("machine {:?} is in no wave; list it in one", template.name),
+                );
             }
         }
     }
@@ -114,54 +179,106 @@ mod tests {
 
     #[test]
     fn each_rule_names_the_field_and_says_why() {
-        check_table::<MigrationPlan>(PLAN, MigrationPlan::validate, &[
-            ("no machines", "spec: {machines: {templates: []}, waves: null}", &[
-                "spec.machines: list machine templates or set a selector: the plan has no machines",
-            ]),
-            ("duplicate machine names", "spec: {machines: {templates: [{name: web-01, source: {name: WEB01}, osType: Windows}, {name: web-01, source: {name: WEB02}, osType: Windows}]}, waves: null}", &[
-                r#"spec.machines.templates[1].name: duplicate machine "web-01" (also at index 0)"#,
-            ]),
-            ("one source machine in two templates", "spec: {machines: {templates: [{name: web-01, source: {name: WEB01}, osType: Windows}, {name: web-02, source: {name: WEB01}, osType: Windows}]}, waves: null}", &[
-                r#"spec.machines.templates[1].source.name: source machine "WEB01" is already in template "web-01""#,
-            ]),
-            ("template rule, reported at the template", "spec: {machines: {templates: [{name: web-01, source: {name: WEB01}, osType: Windows, target: {staticIp: 10.0.0.999}}]}, waves: null}", &[
-                r#"spec.machines.templates[0].target.staticIp: "10.0.0.999" is not a valid IPv4 address"#,
-            ]),
-            ("Windows licence default on a Linux machine", "spec: {defaults: {licenseType: WindowsServer}}", &[
-                "spec.machines.templates[2].target.licenseType: WindowsServer (Azure Hybrid Benefit) applies to Windows machines only",
-                r#"spec.defaults.licenseType: WindowsServer (Azure Hybrid Benefit) would apply to the Linux machine "db-01"; set its own licenseType"#,
-            ]),
-            ("default tag ARM refuses", "spec: {defaults: {tags: {\"a?b\": x}}}", &[
-                r#"spec.machines.templates[0].target.tags["a?b"]: tag names cannot contain < > % & \ ? /"#,
-                r#"spec.machines.templates[1].target.tags["a?b"]: tag names cannot contain < > % & \ ? /"#,
-                r#"spec.machines.templates[2].target.tags["a?b"]: tag names cannot contain < > % & \ ? /"#,
-                r#"spec.defaults.tags["a?b"]: tag names cannot contain < > % & \ ? /"#,
-            ]),
-            ("duplicate wave", "spec: {waves: [{name: wave-1, machines: [db-01]}, {name: wave-1, machines: [web-01, web-02]}]}", &[
-                r#"spec.waves[1].name: duplicate wave "wave-1" (also at index 0)"#,
-            ]),
-            ("machine in two waves", "spec: {waves: [{name: wave-1, machines: [db-01, web-01]}, {name: wave-2, machines: [web-01, web-02]}]}", &[
-                r#"spec.waves[1].machines[0]: machine "web-01" is already in wave "wave-1""#,
-            ]),
-            ("wave names an unknown machine", "spec: {waves: [{name: wave-1, machines: [db-01, db-02]}, {name: wave-2, machines: [web-01, web-02]}]}", &[
-                r#"spec.waves[0].machines[1]: no machine template named "db-02", and no selector to adopt one"#,
-            ]),
-            ("machine in no wave", "spec: {waves: [{name: wave-1, machines: [db-01]}, {name: wave-2, machines: [web-01]}]}", &[
-                r#"spec.waves: machine "web-02" is in no wave; list it in one"#,
-            ]),
-            ("first wave waits for nothing", "spec: {waves: [{name: wave-1, machines: [db-01], startReplication: AfterPreviousWave}, {name: wave-2, machines: [web-01, web-02]}]}", &[
-                "spec.waves[0].startReplication: the first wave has no previous wave to wait for; use Immediately",
-            ]),
-            ("test network of the wrong type", "spec: {testFailover: {required: true, autoCleanup: true, networkId: /subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s}}", &[
-                "spec.testFailover.networkId: expected a Microsoft.Network/virtualNetworks resource ID, got /subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s",
-            ]),
-            ("window that ends before it starts", "spec: {cutover: {window: {start: \"2026-12-06T04:00:00Z\", end: \"2026-12-05T22:00:00Z\"}}}", &[
-                "spec.cutover.window.end: must be after the window's start (2026-12-06T04:00:00Z)",
-            ]),
-            ("absurd concurrency", "spec: {cutover: {maxConcurrent: 100000}}", &[
-                "spec.cutover.maxConcurrent: must be 1 to 100, got 100000",
-            ]),
-        ]);
+        check_table::<MigrationPlan>(
+            PLAN,
+            MigrationPlan::validate,
+            &[
+                (
+                    "no machines",
+                    "spec: {machines: {templates: []}, waves: null}",
+                    &[
+                        "spec.machines: list machine templates or set a selector: the plan has no machines",
+                    ],
+                ),
+                (
+                    "duplicate machine names",
+                    "spec: {machines: {templates: [{name: web-01, source: {name: WEB01}, osType: Windows}, {name: web-01, source: {name: WEB02}, osType: Windows}]}, waves: null}",
+                    &[
+                        r#"spec.machines.templates[1].name: duplicate machine "web-01" (also at index 0)"#,
+                    ],
+                ),
+                (
+                    "one source machine in two templates",
+                    "spec: {machines: {templates: [{name: web-01, source: {name: WEB01}, osType: Windows}, {name: web-02, source: {name: WEB01}, osType: Windows}]}, waves: null}",
+                    &[
+                        r#"spec.machines.templates[1].source.name: source machine "WEB01" is already in template "web-01""#,
+                    ],
+                ),
+                (
+                    "template rule, reported at the template",
+                    "spec: {machines: {templates: [{name: web-01, source: {name: WEB01}, osType: Windows, target: {staticIp: 10.0.0.999}}]}, waves: null}",
+                    &[
+                        r#"spec.machines.templates[0].target.staticIp: "10.0.0.999" is not a valid IPv4 address"#,
+                    ],
+                ),
+                (
+                    "Windows licence default on a Linux machine",
+                    "spec: {defaults: {licenseType: WindowsServer}}",
+                    &[
+                        "spec.machines.templates[2].target.licenseType: WindowsServer (Azure Hybrid Benefit) applies to Windows machines only",
+                        r#"spec.defaults.licenseType: WindowsServer (Azure Hybrid Benefit) would apply to the Linux machine "db-01"; set its own licenseType"#,
+                    ],
+                ),
+                (
+                    "default tag ARM refuses",
+                    "spec: {defaults: {tags: {\"a?b\": x}}}",
+                    &[
+                        r#"spec.machines.templates[0].target.tags["a?b"]: tag names cannot contain < > % & \ ? /"#,
+                        r#"spec.machines.templates[1].target.tags["a?b"]: tag names cannot contain < > % & \ ? /"#,
+                        r#"spec.machines.templates[2].target.tags["a?b"]: tag names cannot contain < > % & \ ? /"#,
+                        r#"spec.defaults.tags["a?b"]: tag names cannot contain < > % & \ ? /"#,
+                    ],
+                ),
+                (
+                    "duplicate wave",
+                    "spec: {waves: [{name: wave-1, machines: [db-01]}, {name: wave-1, machines: [web-01, web-02]}]}",
+                    &[r#"spec.waves[1].name: duplicate wave "wave-1" (also at index 0)"#],
+                ),
+                (
+                    "machine in two waves",
+                    "spec: {waves: [{name: wave-1, machines: [db-01, web-01]}, {name: wave-2, machines: [web-01, web-02]}]}",
+                    &[r#"spec.waves[1].machines[0]: machine "web-01" is already in wave "wave-1""#],
+                ),
+                (
+                    "wave names an unknown machine",
+                    "spec: {waves: [{name: wave-1, machines: [db-01, db-02]}, {name: wave-2, machines: [web-01, web-02]}]}",
+                    &[
+                        r#"spec.waves[0].machines[1]: no machine template named "db-02", and no selector to adopt one"#,
+                    ],
+                ),
+                (
+                    "machine in no wave",
+                    "spec: {waves: [{name: wave-1, machines: [db-01]}, {name: wave-2, machines: [web-01]}]}",
+                    &[r#"spec.waves: machine "web-02" is in no wave; list it in one"#],
+                ),
+                (
+                    "first wave waits for nothing",
+                    "spec: {waves: [{name: wave-1, machines: [db-01], startReplication: AfterPreviousWave}, {name: wave-2, machines: [web-01, web-02]}]}",
+                    &[
+                        "spec.waves[0].startReplication: the first wave has no previous wave to wait for; use Immediately",
+                    ],
+                ),
+                (
+                    "test network of the wrong type",
+                    "spec: {testFailover: {required: true, autoCleanup: true, networkId: /subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s}}",
+                    &[
+                        "spec.testFailover.networkId: expected a Microsoft.Network/virtualNetworks resource ID, got /subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s",
+                    ],
+                ),
+                (
+                    "window that ends before it starts",
+                    "spec: {cutover: {window: {start: \"2026-12-06T04:00:00Z\", end: \"2026-12-05T22:00:00Z\"}}}",
+                    &[
+                        "spec.cutover.window.end: must be after the window's start (2026-12-06T04:00:00Z)",
+                    ],
+                ),
+                (
+                    "absurd concurrency",
+                    "spec: {cutover: {maxConcurrent: 100000}}",
+                    &["spec.cutover.maxConcurrent: must be 1 to 100, got 100000"],
+                ),
+            ],
+        );
     }
 
     #[test]
@@ -171,13 +288,22 @@ mod tests {
         assert_eq!(db.vault_ref.name, "dc1");
         assert_eq!(db.target.vm_size.as_deref(), Some("Standard_E4s_v5"));
         assert_eq!(db.target.subnet.as_deref(), Some("app"));
-        assert_eq!(db.target.tags.get("project").map(String::as_str), Some("shop"));
+        assert_eq!(
+            db.target.tags.get("project").map(String::as_str),
+            Some("shop")
+        );
     }
 
     #[test]
     fn vault_is_immutable_once_started() {
         let mut plan = with::<MigrationPlan>(PLAN, "spec: {vaultRef: {name: dc2}}");
-        plan.status = Some(MigrationPlanStatus { bound_vault: Some("dc1".into()), ..Default::default() });
-        assert_eq!(plan.validate().error_message(), r#"spec.vaultRef.name: is immutable once the plan has started (was "dc1")"#);
+        plan.status = Some(MigrationPlanStatus {
+            bound_vault: Some("dc1".into()),
+            ..Default::default()
+        });
+        assert_eq!(
+            plan.validate().error_message(),
+            r#"spec.vaultRef.name: is immutable once the plan has started (was "dc1")"#
+        );
     }
 }
