@@ -1,0 +1,359 @@
+//! The simulator as a service: shared state, routes, the gate every ARM request passes
+//! (request IDs, authentication, api-version, faults, throttling, the request log), and the
+//! HTTPS server.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use axum::ServiceExt as _;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Serialize;
+use tower::Layer as _;
+
+use crate::clock::Clock;
+use crate::entra::{self, TokenError, Tokens};
+use crate::error::ArmError;
+use crate::faults::Faults;
+use crate::settings::Settings;
+use crate::state::{Persistence, World};
+use crate::throttle::{RequestClass, Throttle};
+use crate::{admin, arm, tls};
+
+/// How many requests the log keeps (the oldest are dropped first).
+const REQUEST_LOG_CAPACITY: usize = 200_000;
+
+/// The simulator's shared state, cheap to clone.
+#[derive(Clone)]
+pub struct Sim(Arc<Inner>);
+
+pub struct Inner {
+    pub settings: Settings,
+    pub clock: Clock,
+    pub tokens: Tokens,
+    pub faults: Faults,
+    pub throttle: Throttle,
+    pub requests: Mutex<VecDeque<RequestRecord>>,
+    world: Mutex<World>,
+    persistence: Persistence,
+    base_url: String,
+}
+
+impl Deref for Sim {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// One ARM request as the log keeps it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestRecord {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub status: u16,
+    /// Simulated time of the request.
+    pub time: String,
+    pub request_id: String,
+}
+
+impl Sim {
+    pub fn new(
+        settings: Settings,
+        persistence: Persistence,
+        base_url: String,
+    ) -> anyhow::Result<Sim> {
+        let world = persistence.load()?;
+        let start = world.saved_at.unwrap_or_else(jiff::Timestamp::now);
+        Ok(Sim(Arc::new(Inner {
+            clock: Clock::new(start, settings.time_scale),
+            settings,
+            tokens: Tokens::default(),
+            faults: Faults::default(),
+            throttle: Throttle::default(),
+            requests: Mutex::new(VecDeque::new()),
+            world: Mutex::new(world),
+            persistence,
+            base_url,
+        })))
+    }
+
+    /// `https://127.0.0.1:PORT`: ARM endpoint and authority host alike.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The world, with whatever finished by now applied.
+    pub fn world(&self) -> MutexGuard<'_, World> {
+        let mut world = self.world.lock().unwrap_or_else(|e| e.into_inner());
+        world.settle(self.clock.now());
+        world
+    }
+
+    /// Saves the world when `--state` asks for it.
+    pub fn persist(&self) {
+        let mut world = self.world();
+        world.saved_at = Some(self.clock.now());
+        if let Err(error) = self.persistence.save(&world) {
+            tracing::error!(%error, "saving state");
+        }
+    }
+
+    pub fn now(&self) -> jiff::Timestamp {
+        self.clock.now()
+    }
+}
+
+/// All routes: Entra ID, ARM behind the gate, and the admin API.
+pub fn router(sim: Sim) -> Router {
+    let entra = Router::new()
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(entra::openid_configuration),
+        )
+        .route("/{tenant}/oauth2/v2.0/token", post(entra::token));
+    let arm = arm::routes().layer(middleware::from_fn_with_state(sim.clone(), gate));
+    Router::new()
+        .merge(entra)
+        .merge(arm)
+        .nest(
+            "/_sim",
+            admin::routes().layer(middleware::from_fn(loopback_only)),
+        )
+        .with_state(sim)
+}
+
+/// Rewrites ARM's keywords in the path to one casing before routing: ARM matches them
+/// case-insensitively and SDKs differ (`resourcegroups` vs `resourceGroups`).
+fn canonicalize<B>(mut request: axum::http::Request<B>) -> axum::http::Request<B> {
+    *request.uri_mut() = canonical_uri(request.uri());
+    request
+}
+
+fn canonical_uri(uri: &Uri) -> Uri {
+    let path = uri
+        .path()
+        .split('/')
+        .map(|segment| arm::canonical_segment(segment).unwrap_or(segment))
+        .collect::<Vec<_>>()
+        .join("/");
+    let rebuilt = match uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path,
+    };
+    rebuilt.parse().unwrap_or_else(|_| uri.clone())
+}
+
+/// Every ARM request passes here.
+async fn gate(State(sim): State<Sim>, request: Request, next: Next) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let correlation_id = request
+        .headers()
+        .get("x-ms-correlation-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let query = request.uri().query().unwrap_or_default().to_owned();
+    let class = RequestClass::of(&method);
+    let scope = sim.settings.subscription.clone();
+
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let mut response = match admit(
+        &sim,
+        &method,
+        &path,
+        &query,
+        authorization.as_deref(),
+        &scope,
+    )
+    .await
+    {
+        Ok(()) => {
+            let mutating = method != Method::GET && method != Method::HEAD;
+            let response = next.run(request).await;
+            if mutating && response.status().is_success() {
+                sim.persist();
+            }
+            response
+        }
+        Err(error) => error.into_response(),
+    };
+
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("x-ms-request-id", &request_id),
+        ("x-ms-correlation-request-id", &correlation_id),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    }
+    let remaining = sim.throttle.remaining(&scope, class);
+    if let Ok(name) = axum::http::HeaderName::from_bytes(
+        format!("x-ms-ratelimit-remaining-subscription-{}", class.as_str()).as_bytes(),
+    ) {
+        headers.insert(name, HeaderValue::from(remaining));
+    }
+
+    let record = RequestRecord {
+        method: method.to_string(),
+        path,
+        query,
+        status: response.status().as_u16(),
+        time: sim.now().to_string(),
+        request_id,
+    };
+    tracing::debug!(method = %record.method, path = %record.path, status = record.status, "arm request");
+    let mut log = sim.requests.lock().unwrap_or_else(|e| e.into_inner());
+    if log.len() == REQUEST_LOG_CAPACITY {
+        log.pop_front();
+    }
+    log.push_back(record);
+    response
+}
+
+/// Whether ARM would look at this request at all, in ARM's order of checks.
+async fn admit(
+    sim: &Sim,
+    method: &Method,
+    path: &str,
+    query: &str,
+    authorization: Option<&str>,
+    scope: &str,
+) -> Result<(), ArmError> {
+    if let Err(reason) = sim.tokens.check(authorization) {
+        return Err(unauthorized(reason));
+    }
+    let class = RequestClass::of(method);
+    if let Some(subscription) = path
+        .strip_prefix("/subscriptions/")
+        .and_then(|rest| rest.split('/').next())
+        && !subscription.eq_ignore_ascii_case(&sim.settings.subscription)
+    {
+        return Err(ArmError::subscription_not_found(subscription));
+    }
+    if !query
+        .split('&')
+        .any(|pair| pair.starts_with("api-version=") && pair.len() > "api-version=".len())
+    {
+        return Err(ArmError::bad_request(
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        ));
+    }
+    let effect = sim.faults.apply(method.as_str(), path);
+    if effect.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(effect.latency_ms)).await;
+    }
+    if let Some(error) = effect.error {
+        return Err(error);
+    }
+    if sim.settings.throttling
+        && let Err(throttled) = sim.throttle.take(scope, class)
+    {
+        let kind = class.as_str().trim_end_matches('s');
+        let mut error = ArmError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "SubscriptionRequestsThrottled",
+            format!(
+                "Number of '{kind}' requests for subscription '{scope}' actor '{}' exceeded. Please try again after '{}' seconds after the last request.",
+                sim.settings.client_id, throttled.retry_after_seconds
+            ),
+        );
+        error.retry_after = Some(throttled.retry_after_seconds);
+        return Err(error);
+    }
+    Ok(())
+}
+
+fn unauthorized(reason: TokenError) -> ArmError {
+    let (code, message) = match reason {
+        TokenError::Missing => (
+            "AuthenticationFailed",
+            "Authentication failed. The 'Authorization' header is missing.",
+        ),
+        TokenError::Unknown => ("InvalidAuthenticationToken", "The access token is invalid."),
+        TokenError::Expired => (
+            "ExpiredAuthenticationToken",
+            "The access token expiry UTC time is earlier than current UTC time.",
+        ),
+    };
+    ArmError::new(StatusCode::UNAUTHORIZED, code, message)
+}
+
+/// The admin API answers loopback clients only.
+async fn loopback_only(request: Request, next: Next) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    if peer.is_some_and(|ip| !ip.is_loopback()) {
+        return (
+            StatusCode::FORBIDDEN,
+            "the /_sim admin API answers loopback clients only",
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
+/// A running simulator.
+pub struct Running {
+    pub sim: Sim,
+    pub address: SocketAddr,
+    /// PEM of the certificate clients must trust.
+    pub certificate_pem: String,
+    handle: axum_server::Handle<SocketAddr>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    pub fn base_url(&self) -> &str {
+        self.sim.base_url()
+    }
+
+    /// Stops accepting requests and waits for the server to finish.
+    pub async fn shutdown(self) {
+        self.handle.graceful_shutdown(Some(Duration::from_secs(2)));
+        let _ = self.server.await;
+    }
+}
+
+/// Binds `listen`, generates the certificate, and serves until shut down.
+pub async fn start(
+    listen: SocketAddr,
+    settings: Settings,
+    persistence: Persistence,
+) -> anyhow::Result<Running> {
+    let listener = std::net::TcpListener::bind(listen)?;
+    let address = listener.local_addr()?;
+    let base_url = format!("https://{address}");
+    let (tls_config, certificate_pem) = tls::server_config(address.ip())?;
+    let sim = Sim::new(settings, persistence, base_url)?;
+    let app = tower::util::MapRequestLayer::new(canonicalize).layer(router(sim.clone()));
+    let handle = axum_server::Handle::new();
+    let server = axum_server::from_tcp_rustls(listener, tls_config)?.handle(handle.clone());
+    let server =
+        tokio::spawn(server.serve(app.into_make_service_with_connect_info::<SocketAddr>()));
+    Ok(Running {
+        sim,
+        address,
+        certificate_pem,
+        handle,
+        server,
+    })
+}

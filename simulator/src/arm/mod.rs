@@ -1,0 +1,192 @@
+//! The ARM APIs the simulator serves, at the API versions of the current official SDKs.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::Uri;
+use axum::routing::get;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::app::Sim;
+use crate::error::ArmError;
+
+mod network;
+mod operations;
+mod resource_groups;
+mod storage;
+mod vaults;
+
+/// API versions of the official Azure SDKs for Python that the simulator is checked against.
+pub mod api_versions {
+    /// azure-mgmt-resource (resource groups).
+    pub const RESOURCES: &str = "2025-04-01";
+    /// azure-mgmt-recoveryservices (vaults).
+    pub const RECOVERY_SERVICES: &str = "2026-11-01";
+    /// azure-mgmt-storage.
+    pub const STORAGE: &str = "2026-09-01";
+    /// azure-mgmt-network.
+    pub const NETWORK: &str = "2026-03-01";
+}
+
+/// ARM's path keywords, in the casing the routes use. ARM matches them case-insensitively.
+const KEYWORDS: &[&str] = &[
+    "subscriptions",
+    "resourceGroups",
+    "providers",
+    "locations",
+    "operations",
+    "operationResults",
+    "asyncoperations",
+    "Microsoft.RecoveryServices",
+    "Microsoft.Storage",
+    "Microsoft.Network",
+    "vaults",
+    "storageAccounts",
+    "virtualNetworks",
+    "subnets",
+];
+
+/// The canonical casing of an ARM keyword, if `segment` is one.
+pub fn canonical_segment(segment: &str) -> Option<&'static str> {
+    KEYWORDS
+        .iter()
+        .copied()
+        .find(|k| k.eq_ignore_ascii_case(segment))
+}
+
+pub fn routes() -> Router<Sim> {
+    let rg = "/subscriptions/{subscription}/resourceGroups/{group}";
+    Router::new()
+        .route("/subscriptions/{subscription}/resourceGroups", get(resource_groups::list))
+        .route(
+            rg,
+            get(resource_groups::get)
+                .head(resource_groups::head)
+                .put(resource_groups::put)
+                .patch(resource_groups::patch)
+                .delete(resource_groups::delete),
+        )
+        .route("/subscriptions/{subscription}/providers/Microsoft.RecoveryServices/vaults", get(vaults::list_subscription))
+        .route(&format!("{rg}/providers/Microsoft.RecoveryServices/vaults"), get(vaults::list))
+        .route(
+            &format!("{rg}/providers/Microsoft.RecoveryServices/vaults/{{name}}"),
+            get(vaults::get).put(vaults::put).patch(vaults::patch).delete(vaults::delete),
+        )
+        .route("/subscriptions/{subscription}/providers/Microsoft.Storage/storageAccounts", get(storage::list_subscription))
+        .route(&format!("{rg}/providers/Microsoft.Storage/storageAccounts"), get(storage::list))
+        .route(
+            &format!("{rg}/providers/Microsoft.Storage/storageAccounts/{{name}}"),
+            get(storage::get).put(storage::put).delete(storage::delete),
+        )
+        .route(&format!("{rg}/providers/Microsoft.Network/virtualNetworks"), get(network::list))
+        .route(
+            &format!("{rg}/providers/Microsoft.Network/virtualNetworks/{{name}}"),
+            get(network::get).put(network::put).delete(network::delete),
+        )
+        .route(&format!("{rg}/providers/Microsoft.Network/virtualNetworks/{{name}}/subnets"), get(network::list_subnets))
+        .route(
+            &format!("{rg}/providers/Microsoft.Network/virtualNetworks/{{name}}/subnets/{{subnet}}"),
+            get(network::get_subnet).put(network::put_subnet).delete(network::delete_subnet),
+        )
+        .route("/subscriptions/{subscription}/providers/{namespace}/locations/{location}/{kind}/{operation}", get(operations::get))
+        .route("/subscriptions/{subscription}/operationResults/{operation}", get(operations::get_group_operation))
+}
+
+/// Parses a request body as ARM does, with its 400 for a body it cannot read.
+pub fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ArmError> {
+    if body.is_empty() {
+        return Err(ArmError::bad_request(
+            "InvalidRequestContent",
+            "The request content was invalid and could not be deserialized: 'The request body is empty.'.",
+        ));
+    }
+    serde_json::from_slice(body).map_err(ArmError::invalid_body)
+}
+
+/// The `api-version` of a request (the gate has checked there is one).
+pub fn api_version(uri: &Uri) -> String {
+    uri.query()
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("api-version="))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// One page of `items` with ARM's `nextLink` (a `$skiptoken` of the next item's index).
+pub fn page(sim: &Sim, uri: &Uri, items: Vec<Value>) -> Value {
+    let start: usize = uri
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("$skiptoken="))
+        .and_then(|token| token.parse().ok())
+        .unwrap_or(0);
+    let size = sim.settings.page_size.max(1);
+    let end = (start + size).min(items.len());
+    let value: Vec<Value> = items
+        .get(start..end)
+        .map(<[Value]>::to_vec)
+        .unwrap_or_default();
+    let mut body = json!({ "value": value });
+    if end < items.len() {
+        body["nextLink"] = json!(format!(
+            "{}{}?api-version={}&$skiptoken={end}",
+            sim.base_url(),
+            uri.path(),
+            api_version(uri)
+        ));
+    }
+    body
+}
+
+/// The resource ID of a resource in a resource group.
+pub fn resource_id(subscription: &str, group: &str, provider_type: &str, name: &str) -> String {
+    format!("/subscriptions/{subscription}/resourceGroups/{group}/providers/{provider_type}/{name}")
+}
+
+/// Checks a location against the regions ARM knows.
+pub fn check_location(location: &str, resource_type: &str) -> Result<String, ArmError> {
+    let normalized = location.to_ascii_lowercase().replace(' ', "");
+    if cutover_api::regions::is_known_region(&normalized) {
+        Ok(normalized)
+    } else {
+        Err(ArmError::location_not_available(location, resource_type))
+    }
+}
+
+/// The JSON ARM returns for a stored resource, by its type.
+pub fn document(sim: &Sim, resource: &crate::state::Resource) -> Value {
+    if resource.resource_type.eq_ignore_ascii_case(storage::TYPE) {
+        storage::document(sim, resource)
+    } else if resource.resource_type.eq_ignore_ascii_case(network::TYPE) {
+        network::document(sim, resource)
+    } else {
+        base_document(resource, resource.provisioning_state(sim.now(), "Updating"))
+    }
+}
+
+/// `id`, `name`, `type`, `location`, `tags`, `sku`, `kind` and `properties` with
+/// `provisioningState`, as every ARM resource has them.
+pub fn base_document(resource: &crate::state::Resource, provisioning_state: &str) -> Value {
+    let mut properties = match &resource.properties {
+        Value::Object(map) => Value::Object(map.clone()),
+        _ => json!({}),
+    };
+    properties["provisioningState"] = json!(provisioning_state);
+    let mut body = json!({
+        "id": resource.id,
+        "name": resource.name,
+        "type": resource.resource_type,
+        "location": resource.location,
+        "tags": resource.tags,
+        "properties": properties,
+    });
+    if let Some(sku) = &resource.sku {
+        body["sku"] = sku.clone();
+    }
+    if let Some(kind) = &resource.kind {
+        body["kind"] = json!(kind);
+    }
+    body
+}

@@ -1,0 +1,510 @@
+//! Microsoft.Network/virtualNetworks and their subnets: PUT answers 201 (or 200) with
+//! `Azure-AsyncOperation`; a VNet PUT replaces the subnet list (leaving it out deletes every
+//! subnet, as in Azure); address prefixes are checked as Azure's NetCfg checks them.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use ipnet::Ipv4Net;
+use jiff::SignedDuration;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{
+    api_version, base_document, check_location, operations, page, parse_body, resource_id,
+};
+use crate::app::Sim;
+use crate::error::ArmError;
+use crate::state::{OperationKind, Resource, World};
+
+pub const TYPE: &str = "Microsoft.Network/virtualNetworks";
+/// How long a VNet or subnet change takes, in simulated time.
+const UPDATE_DURATION: SignedDuration = SignedDuration::from_secs(3);
+
+#[derive(Deserialize)]
+struct Body {
+    location: String,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+    #[serde(default)]
+    properties: VnetProperties,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct VnetProperties {
+    #[serde(default)]
+    address_space: Option<AddressSpace>,
+    #[serde(default)]
+    subnets: Vec<SubnetBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AddressSpace {
+    #[serde(default)]
+    address_prefixes: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct SubnetBody {
+    name: Option<String>,
+    #[serde(default)]
+    properties: SubnetProperties,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct SubnetProperties {
+    address_prefix: Option<String>,
+}
+
+/// A subnet as stored: name and prefix.
+#[derive(Clone)]
+struct Subnet {
+    name: String,
+    prefix: String,
+}
+
+fn stored_subnets(vnet: &Resource) -> Vec<Subnet> {
+    vnet.properties["subnets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| {
+            Some(Subnet {
+                name: s["name"].as_str()?.to_owned(),
+                prefix: s["addressPrefix"].as_str()?.to_owned(),
+            })
+        })
+        .collect()
+}
+
+fn stored_prefixes(vnet: &Resource) -> Vec<String> {
+    vnet.properties["addressPrefixes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.as_str().map(str::to_owned))
+        .collect()
+}
+
+fn store(vnet: &mut Resource, prefixes: &[String], subnets: &[Subnet]) {
+    vnet.properties = json!({
+        "addressPrefixes": prefixes,
+        "subnets": subnets.iter().map(|s| json!({ "name": s.name, "addressPrefix": s.prefix })).collect::<Vec<_>>(),
+        "resourceGuid": vnet.properties.get("resourceGuid").cloned().unwrap_or_else(|| json!(uuid::Uuid::new_v4().to_string())),
+    });
+}
+
+pub fn document(sim: &Sim, vnet: &Resource) -> Value {
+    let state = vnet.provisioning_state(sim.now(), "Updating");
+    let mut body = base_document(vnet, state);
+    body["etag"] = json!(format!("W/\"{}\"", vnet.ready_at.as_millisecond()));
+    body["properties"] = json!({
+        "provisioningState": state,
+        "resourceGuid": vnet.properties["resourceGuid"],
+        "addressSpace": { "addressPrefixes": stored_prefixes(vnet) },
+        "subnets": stored_subnets(vnet).iter().map(|s| subnet_document(vnet, s, state)).collect::<Vec<_>>(),
+        "virtualNetworkPeerings": [],
+        "enableDdosProtection": false,
+    });
+    body
+}
+
+fn subnet_document(vnet: &Resource, subnet: &Subnet, state: &str) -> Value {
+    json!({
+        "id": format!("{}/subnets/{}", vnet.id, subnet.name),
+        "name": subnet.name,
+        "type": "Microsoft.Network/virtualNetworks/subnets",
+        "etag": format!("W/\"{}\"", vnet.ready_at.as_millisecond()),
+        "properties": { "provisioningState": state, "addressPrefix": subnet.prefix },
+    })
+}
+
+/// Checks address space and subnets the way NetCfg does.
+fn check_layout(
+    id: &str,
+    vnet_name: &str,
+    prefixes: &[String],
+    subnets: &[Subnet],
+) -> Result<(), ArmError> {
+    let parse = |prefix: &str| {
+        prefix.parse::<Ipv4Net>().ok().filter(|net| net.trunc() == *net).ok_or_else(|| {
+            ArmError::bad_request(
+                "InvalidAddressPrefixFormat",
+                format!("Address prefix {prefix} of resource {id} is not formatted correctly. It should follow CIDR notation, for example 10.0.0.0/24."),
+            )
+        })
+    };
+    if prefixes.is_empty() {
+        return Err(ArmError::bad_request(
+            "InvalidRequestFormat",
+            "Cannot parse the request: addressSpace.addressPrefixes is required.",
+        )
+        .with_target("properties.addressSpace"));
+    }
+    let space = prefixes
+        .iter()
+        .map(|p| parse(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut seen: Vec<(&str, Ipv4Net)> = Vec::new();
+    for subnet in subnets {
+        let net = parse(&subnet.prefix)?;
+        if seen
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case(&subnet.name))
+        {
+            return Err(ArmError::bad_request(
+                "DuplicateResourceName",
+                format!(
+                    "Virtual network {vnet_name} has two subnets named {}.",
+                    subnet.name
+                ),
+            ));
+        }
+        if !space.iter().any(|block| block.contains(&net)) {
+            return Err(ArmError::bad_request(
+                "NetcfgSubnetRangeOutsideVnet",
+                format!(
+                    "Subnet '{}' is not valid because its IP address range is outside the IP address range of virtual network '{vnet_name}'.",
+                    subnet.name
+                ),
+            ));
+        }
+        if seen
+            .iter()
+            .any(|(_, other)| other.contains(&net) || net.contains(other))
+        {
+            return Err(ArmError::bad_request(
+                "NetcfgSubnetRangesOverlap",
+                format!(
+                    "Subnet '{}' is not valid because its IP address range overlaps with that of an existing subnet in virtual network '{vnet_name}'.",
+                    subnet.name
+                ),
+            ));
+        }
+        seen.push((&subnet.name, net));
+    }
+    Ok(())
+}
+
+fn async_operation_url(
+    sim: &Sim,
+    subscription: &str,
+    location: &str,
+    operation: &str,
+    uri: &Uri,
+) -> String {
+    format!(
+        "{}/subscriptions/{subscription}/providers/Microsoft.Network/locations/{location}/operations/{operation}?api-version={}",
+        sim.base_url(),
+        api_version(uri)
+    )
+}
+
+fn find_vnet<'w>(
+    world: &'w World,
+    subscription: &str,
+    group: &str,
+    name: &str,
+) -> Result<&'w Resource, ArmError> {
+    world.require_resource_group(group)?;
+    world
+        .resource(&resource_id(subscription, group, TYPE, name))
+        .filter(|r| r.deleting_until.is_none())
+        .ok_or_else(|| ArmError::not_found(TYPE, name, group))
+}
+
+pub async fn list(
+    State(sim): State<Sim>,
+    Path((_, group)): Path<(String, String)>,
+    uri: Uri,
+) -> Result<Json<Value>, ArmError> {
+    let world = sim.world();
+    world.require_resource_group(&group)?;
+    let items = world
+        .list(TYPE, Some(&group))
+        .into_iter()
+        .map(|r| document(&sim, r))
+        .collect();
+    Ok(Json(page(&sim, &uri, items)))
+}
+
+pub async fn get(
+    State(sim): State<Sim>,
+    Path((subscription, group, name)): Path<(String, String, String)>,
+) -> Result<Json<Value>, ArmError> {
+    let world = sim.world();
+    Ok(Json(document(
+        &sim,
+        find_vnet(&world, &subscription, &group, &name)?,
+    )))
+}
+
+pub async fn put(
+    State(sim): State<Sim>,
+    Path((subscription, group, name)): Path<(String, String, String)>,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Response, ArmError> {
+    let body: Body = parse_body(&body)?;
+    let location = check_location(&body.location, TYPE)?;
+    let prefixes = body
+        .properties
+        .address_space
+        .map(|a| a.address_prefixes)
+        .unwrap_or_default();
+    let subnets = body
+        .properties
+        .subnets
+        .into_iter()
+        .map(|s| {
+            let name = s.name.ok_or_else(|| {
+                ArmError::bad_request(
+                    "InvalidRequestFormat",
+                    "Cannot parse the request: a subnet has no name.",
+                )
+            })?;
+            let prefix = s.properties.address_prefix.ok_or_else(|| {
+                ArmError::bad_request(
+                    "InvalidRequestFormat",
+                    format!("Subnet {name} has no addressPrefix."),
+                )
+            })?;
+            Ok(Subnet { name, prefix })
+        })
+        .collect::<Result<Vec<_>, ArmError>>()?;
+    let now = sim.now();
+    let mut world = sim.world();
+    let group_name = world.require_resource_group(&group)?.name.clone();
+    let id = resource_id(&subscription, &group_name, TYPE, &name);
+    check_layout(&id, &name, &prefixes, &subnets)?;
+    let status = match world
+        .resource_mut(&id)
+        .filter(|r| r.deleting_until.is_none())
+    {
+        Some(existing) => {
+            if existing.location.as_deref() != Some(location.as_str()) {
+                return Err(ArmError::conflict(
+                    "InvalidResourceLocation",
+                    format!(
+                        "The resource '{name}' already exists in location '{}'.",
+                        existing.location.clone().unwrap_or_default()
+                    ),
+                ));
+            }
+            existing.tags = body.tags;
+            existing.ready_at = now + UPDATE_DURATION;
+            store(existing, &prefixes, &subnets);
+            StatusCode::OK
+        }
+        None => {
+            let mut vnet = Resource {
+                id: id.clone(),
+                name,
+                resource_type: TYPE.into(),
+                resource_group: group_name,
+                location: Some(location.clone()),
+                tags: body.tags,
+                sku: None,
+                kind: None,
+                properties: json!({}),
+                created_at: now,
+                ready_at: now + UPDATE_DURATION,
+                deleting_until: None,
+            };
+            store(&mut vnet, &prefixes, &subnets);
+            world.insert(vnet);
+            StatusCode::CREATED
+        }
+    };
+    let operation = operations::start(&mut world, &id, OperationKind::Create, now, UPDATE_DURATION);
+    let vnet = world
+        .resource(&id)
+        .cloned()
+        .expect("the VNet was just stored");
+    let mut response = (status, Json(document(&sim, &vnet))).into_response();
+    let url = async_operation_url(&sim, &subscription, &location, &operation.id, &uri);
+    operations::add_polling_headers(&sim, &mut response, None, Some(&url), UPDATE_DURATION);
+    Ok(response)
+}
+
+pub async fn delete(
+    State(sim): State<Sim>,
+    Path((subscription, group, name)): Path<(String, String, String)>,
+    uri: Uri,
+) -> Result<Response, ArmError> {
+    let now = sim.now();
+    let mut world = sim.world();
+    world.require_resource_group(&group)?;
+    let id = resource_id(&subscription, &group, TYPE, &name);
+    let Some(vnet) = world
+        .resource_mut(&id)
+        .filter(|r| r.deleting_until.is_none())
+    else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    vnet.deleting_until = Some(now + UPDATE_DURATION);
+    let location = vnet.location.clone().unwrap_or_default();
+    let operation = operations::start(&mut world, &id, OperationKind::Delete, now, UPDATE_DURATION);
+    let status_url = async_operation_url(&sim, &subscription, &location, &operation.id, &uri);
+    let result_url = status_url.replace("/operations/", "/operationResults/");
+    Ok(operations::accepted(
+        &sim,
+        &result_url,
+        Some(&status_url),
+        UPDATE_DURATION,
+    ))
+}
+
+fn subnet_not_found(vnet: &Resource, name: &str) -> ArmError {
+    ArmError::new(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        format!("Resource {}/subnets/{name} not found.", vnet.id),
+    )
+}
+
+pub async fn list_subnets(
+    State(sim): State<Sim>,
+    Path((subscription, group, name)): Path<(String, String, String)>,
+    uri: Uri,
+) -> Result<Json<Value>, ArmError> {
+    let world = sim.world();
+    let vnet = find_vnet(&world, &subscription, &group, &name)?;
+    let state = vnet.provisioning_state(sim.now(), "Updating");
+    let items = stored_subnets(vnet)
+        .iter()
+        .map(|s| subnet_document(vnet, s, state))
+        .collect();
+    Ok(Json(page(&sim, &uri, items)))
+}
+
+pub async fn get_subnet(
+    State(sim): State<Sim>,
+    Path((subscription, group, name, subnet)): Path<(String, String, String, String)>,
+) -> Result<Json<Value>, ArmError> {
+    let world = sim.world();
+    let vnet = find_vnet(&world, &subscription, &group, &name)?;
+    let found = stored_subnets(vnet)
+        .into_iter()
+        .find(|s| s.name.eq_ignore_ascii_case(&subnet))
+        .ok_or_else(|| subnet_not_found(vnet, &subnet))?;
+    Ok(Json(subnet_document(
+        vnet,
+        &found,
+        vnet.provisioning_state(sim.now(), "Updating"),
+    )))
+}
+
+pub async fn put_subnet(
+    State(sim): State<Sim>,
+    Path((subscription, group, name, subnet)): Path<(String, String, String, String)>,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Response, ArmError> {
+    let body: SubnetBody = parse_body(&body)?;
+    let prefix = body.properties.address_prefix.ok_or_else(|| {
+        ArmError::bad_request(
+            "InvalidRequestFormat",
+            format!("Subnet {subnet} has no addressPrefix."),
+        )
+    })?;
+    let now = sim.now();
+    let mut world = sim.world();
+    let vnet = find_vnet(&world, &subscription, &group, &name)?.clone();
+    let prefixes = stored_prefixes(&vnet);
+    let mut subnets = stored_subnets(&vnet);
+    let status = match subnets
+        .iter_mut()
+        .find(|s| s.name.eq_ignore_ascii_case(&subnet))
+    {
+        Some(existing) => {
+            existing.prefix = prefix;
+            StatusCode::OK
+        }
+        None => {
+            subnets.push(Subnet {
+                name: subnet.clone(),
+                prefix,
+            });
+            StatusCode::CREATED
+        }
+    };
+    check_layout(&vnet.id, &name, &prefixes, &subnets)?;
+    let stored = world
+        .resource_mut(&vnet.id)
+        .expect("the VNet was found above");
+    stored.ready_at = now + UPDATE_DURATION;
+    store(stored, &prefixes, &subnets);
+    let stored = stored.clone();
+    let operation = operations::start(
+        &mut world,
+        &stored.id,
+        OperationKind::Create,
+        now,
+        UPDATE_DURATION,
+    );
+    let written = stored_subnets(&stored)
+        .into_iter()
+        .find(|s| s.name.eq_ignore_ascii_case(&subnet))
+        .expect("the subnet was just stored");
+    let mut response =
+        (status, Json(subnet_document(&stored, &written, "Updating"))).into_response();
+    let url = async_operation_url(
+        &sim,
+        &subscription,
+        stored.location.as_deref().unwrap_or_default(),
+        &operation.id,
+        &uri,
+    );
+    operations::add_polling_headers(&sim, &mut response, None, Some(&url), UPDATE_DURATION);
+    Ok(response)
+}
+
+pub async fn delete_subnet(
+    State(sim): State<Sim>,
+    Path((subscription, group, name, subnet)): Path<(String, String, String, String)>,
+    uri: Uri,
+) -> Result<Response, ArmError> {
+    let now = sim.now();
+    let mut world = sim.world();
+    let vnet = find_vnet(&world, &subscription, &group, &name)?.clone();
+    let mut subnets = stored_subnets(&vnet);
+    let before = subnets.len();
+    subnets.retain(|s| !s.name.eq_ignore_ascii_case(&subnet));
+    if subnets.len() == before {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let stored = world
+        .resource_mut(&vnet.id)
+        .expect("the VNet was found above");
+    stored.ready_at = now + UPDATE_DURATION;
+    store(stored, &stored_prefixes(&vnet), &subnets);
+    let operation = operations::start(
+        &mut world,
+        &vnet.id,
+        OperationKind::Create,
+        now,
+        UPDATE_DURATION,
+    );
+    let status_url = async_operation_url(
+        &sim,
+        &subscription,
+        vnet.location.as_deref().unwrap_or_default(),
+        &operation.id,
+        &uri,
+    );
+    let result_url = status_url.replace("/operations/", "/operationResults/");
+    Ok(operations::accepted(
+        &sim,
+        &result_url,
+        Some(&status_url),
+        UPDATE_DURATION,
+    ))
+}

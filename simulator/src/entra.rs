@@ -1,0 +1,257 @@
+//! Entra ID, as far as service principals need it: the OpenID configuration document and the
+//! v2.0 token endpoint for client credentials, with a secret or a federated assertion
+//! (workload identity). Tokens are opaque, expire, and are checked on every ARM request.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Form, Json};
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::app::Sim;
+
+/// The `client_assertion_type` of a federated credential (a JWT from Kubernetes).
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// The audience Entra requires of federated tokens.
+const TOKEN_EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
+
+/// Issued access tokens and when they expire.
+#[derive(Debug, Default)]
+pub struct Tokens {
+    issued: Mutex<HashMap<String, Instant>>,
+}
+
+/// Why a bearer token was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TokenError {
+    Missing,
+    Unknown,
+    Expired,
+}
+
+impl Tokens {
+    pub fn issue(&self, lifetime: Duration) -> String {
+        let token = format!(
+            "azsim.{}.{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let mut issued = self.issued.lock().expect("token lock");
+        let now = Instant::now();
+        issued.retain(|_, expiry| *expiry > now);
+        issued.insert(token.clone(), now + lifetime);
+        token
+    }
+
+    /// Checks an `Authorization` header value.
+    pub fn check(&self, authorization: Option<&str>) -> Result<(), TokenError> {
+        let token = authorization
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .ok_or(TokenError::Missing)?;
+        let issued = self.issued.lock().expect("token lock");
+        match issued.get(token.trim()) {
+            Some(expiry) if *expiry > Instant::now() => Ok(()),
+            Some(_) => Err(TokenError::Expired),
+            None if token.starts_with("azsim.") => Err(TokenError::Expired),
+            None => Err(TokenError::Unknown),
+        }
+    }
+}
+
+pub async fn openid_configuration(State(sim): State<Sim>, Path(tenant): Path<String>) -> Response {
+    if tenant != sim.settings.tenant {
+        return aad_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_tenant",
+            90002,
+            &format!("Tenant '{tenant}' not found."),
+        );
+    }
+    let base = format!("{}/{tenant}", sim.base_url());
+    Json(json!({
+        "issuer": format!("{}/{tenant}/v2.0", sim.base_url()),
+        "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
+        "token_endpoint": format!("{base}/oauth2/v2.0/token"),
+        "device_authorization_endpoint": format!("{base}/oauth2/v2.0/devicecode"),
+        "end_session_endpoint": format!("{base}/oauth2/v2.0/logout"),
+        "jwks_uri": format!("{base}/discovery/v2.0/keys"),
+        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "tenant_region_scope": "EU",
+        "cloud_instance_name": "azure-sim",
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+pub struct TokenRequest {
+    grant_type: String,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    client_assertion: Option<String>,
+    client_assertion_type: Option<String>,
+    scope: Option<String>,
+}
+
+pub async fn token(
+    State(sim): State<Sim>,
+    Path(tenant): Path<String>,
+    Form(request): Form<TokenRequest>,
+) -> Response {
+    let settings = &sim.settings;
+    if tenant != settings.tenant {
+        return aad_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            90002,
+            &format!(
+                "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID."
+            ),
+        );
+    }
+    if request.grant_type != "client_credentials" {
+        return aad_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            70003,
+            "The app requested an unsupported grant type.",
+        );
+    }
+    if request.client_id.as_deref() != Some(settings.client_id.as_str()) {
+        return aad_error(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            700016,
+            &format!(
+                "Application with identifier '{}' was not found in the directory '{tenant}'.",
+                request.client_id.unwrap_or_default()
+            ),
+        );
+    }
+    let scope = request.scope.unwrap_or_default();
+    if !scope.split(' ').any(|s| s.ends_with("/.default")) {
+        return aad_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            1002012,
+            "The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.",
+        );
+    }
+    let authenticated = match (
+        &request.client_secret,
+        &request.client_assertion,
+        request.client_assertion_type.as_deref(),
+    ) {
+        (Some(secret), _, _) => *secret == settings.client_secret,
+        (None, Some(assertion), Some(JWT_BEARER)) => is_federated_token(assertion),
+        _ => false,
+    };
+    if !authenticated {
+        return aad_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7000215,
+            "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
+        );
+    }
+    let lifetime = settings.token_lifetime;
+    let token = sim.tokens.issue(lifetime);
+    Json(json!({
+        "token_type": "Bearer",
+        "expires_in": lifetime.as_secs(),
+        "ext_expires_in": lifetime.as_secs(),
+        "access_token": token,
+    }))
+    .into_response()
+}
+
+/// Accepts a JWT whose audience is Entra's token exchange, as a Kubernetes projected
+/// service-account token for workload identity is. The simulator cannot verify the cluster's
+/// signature (it has no route to the issuer's keys), so it checks the shape and the audience.
+fn is_federated_token(assertion: &str) -> bool {
+    let mut parts = assertion.split('.');
+    let (Some(_), Some(payload), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let Ok(bytes) =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('='))
+    else {
+        return false;
+    };
+    let Ok(claims) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return false;
+    };
+    match &claims["aud"] {
+        serde_json::Value::String(aud) => aud == TOKEN_EXCHANGE_AUDIENCE,
+        serde_json::Value::Array(auds) => auds.iter().any(|a| a == TOKEN_EXCHANGE_AUDIENCE),
+        _ => false,
+    }
+}
+
+/// Entra's error body (`AADSTS` codes).
+fn aad_error(status: StatusCode, error: &str, code: u32, description: &str) -> Response {
+    let trace_id = uuid::Uuid::new_v4();
+    let body = json!({
+        "error": error,
+        "error_description": format!("AADSTS{code}: {description} Trace ID: {trace_id}"),
+        "error_codes": [code],
+        "timestamp": jiff::Timestamp::now().to_string(),
+        "trace_id": trace_id.to_string(),
+        "correlation_id": uuid::Uuid::new_v4().to_string(),
+    });
+    (status, Json(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jwt(claims: serde_json::Value) -> String {
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        format!(
+            "{}.{}.sig",
+            engine.encode(b"{\"alg\":\"RS256\"}"),
+            engine.encode(claims.to_string())
+        )
+    }
+
+    #[test]
+    fn federated_tokens_need_the_exchange_audience() {
+        assert!(is_federated_token(&jwt(
+            json!({"aud": ["api://AzureADTokenExchange"], "sub": "system:serviceaccount:cutover:cutover"})
+        )));
+        assert!(!is_federated_token(&jwt(
+            json!({"aud": "https://kubernetes.default.svc"})
+        )));
+        assert!(!is_federated_token("not-a-jwt"));
+    }
+
+    #[test]
+    fn tokens_expire() {
+        let tokens = Tokens::default();
+        let short = tokens.issue(Duration::from_millis(1));
+        let long = tokens.issue(Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(
+            tokens.check(Some(&format!("Bearer {short}"))),
+            Err(TokenError::Expired)
+        );
+        assert_eq!(tokens.check(Some(&format!("Bearer {long}"))), Ok(()));
+        assert_eq!(tokens.check(None), Err(TokenError::Missing));
+        assert_eq!(
+            tokens.check(Some("Bearer someone-elses")),
+            Err(TokenError::Unknown)
+        );
+    }
+}

@@ -1,0 +1,44 @@
+//! What the simulator serves: the identity it accepts, the subscription it holds, and the
+//! knobs tests turn (token lifetime, page size, time scale, throttling).
+
+use std::time::Duration;
+
+/// Tenant the simulator's Entra ID serves by default.
+pub const DEFAULT_TENANT: &str = "11111111-1111-1111-1111-111111111111";
+/// Client (application) ID it accepts by default.
+pub const DEFAULT_CLIENT_ID: &str = "22222222-2222-2222-2222-222222222222";
+/// Client secret it accepts by default. Not a secret: the simulator runs on loopback.
+pub const DEFAULT_CLIENT_SECRET: &str = "azure-sim-client-secret";
+/// Subscription it serves by default (the one the examples in deploy/examples use).
+pub const DEFAULT_SUBSCRIPTION: &str = "00000000-0000-0000-0000-000000000001";
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub tenant: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub subscription: String,
+    /// How long an access token is valid (Entra's default is about an hour).
+    pub token_lifetime: Duration,
+    /// Items per page of every list, so clients exercise `nextLink`.
+    pub page_size: usize,
+    /// Simulated seconds per real second.
+    pub time_scale: f64,
+    /// Answer 429 when a client exceeds ARM's per-subscription limits.
+    pub throttling: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            tenant: DEFAULT_TENANT.into(),
+            client_id: DEFAULT_CLIENT_ID.into(),
+            client_secret: DEFAULT_CLIENT_SECRET.into(),
+            subscription: DEFAULT_SUBSCRIPTION.into(),
+            token_lifetime: Duration::from_secs(3600),
+            page_size: 10,
+            time_scale: 1.0,
+            throttling: true,
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! The simulated Azure: resource groups, resources and long-running operations, in memory,
+//! optionally saved to a file (`--state`) after every change so a restart resumes it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::ArmError;
+
+/// Everything the simulator holds. Keys are lowercased, as ARM compares names and IDs.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct World {
+    /// Simulated time when the world was last saved; a restart resumes from it.
+    #[serde(default)]
+    pub saved_at: Option<Timestamp>,
+    pub resource_groups: BTreeMap<String, ResourceGroup>,
+    /// Resources inside resource groups, by lowercased resource ID.
+    pub resources: BTreeMap<String, Resource>,
+    pub operations: BTreeMap<String, Operation>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ResourceGroup {
+    pub name: String,
+    pub location: String,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Set while a deletion runs; the group and its resources vanish then.
+    #[serde(default)]
+    pub deleting_until: Option<Timestamp>,
+}
+
+/// One ARM resource, stored as the properties the client sent plus what ARM adds.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Resource {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    pub resource_group: String,
+    #[serde(default)]
+    pub location: Option<String>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default)]
+    pub sku: Option<Value>,
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub properties: Value,
+    pub created_at: Timestamp,
+    /// When the last create or update finishes provisioning.
+    pub ready_at: Timestamp,
+    /// Set while a deletion runs; the resource vanishes then.
+    #[serde(default)]
+    pub deleting_until: Option<Timestamp>,
+}
+
+impl Resource {
+    /// ARM's `provisioningState` at `now`.
+    pub fn provisioning_state(&self, now: Timestamp, in_progress: &str) -> &'static str {
+        match (self.deleting_until, now < self.ready_at) {
+            (Some(_), _) => "Deleting",
+            (None, true) if in_progress == "Creating" => "Creating",
+            (None, true) if in_progress == "ResolvingDNS" => "ResolvingDNS",
+            (None, true) => "Updating",
+            (None, false) => "Succeeded",
+        }
+    }
+}
+
+/// A long-running operation a client polls.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Operation {
+    pub id: String,
+    /// The resource it creates, updates or deletes.
+    pub resource_id: String,
+    pub kind: OperationKind,
+    pub started_at: Timestamp,
+    pub done_at: Timestamp,
+    /// Set when the operation fails; the error body clients see.
+    #[serde(default)]
+    pub error: Option<ArmError>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OperationKind {
+    Create,
+    Delete,
+}
+
+impl World {
+    /// Removes what finished deleting by `now`.
+    pub fn settle(&mut self, now: Timestamp) {
+        let gone_groups: Vec<String> = self
+            .resource_groups
+            .iter()
+            .filter(|(_, g)| g.deleting_until.is_some_and(|t| t <= now))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for group in gone_groups {
+            self.resource_groups.remove(&group);
+            self.resources
+                .retain(|_, r| r.resource_group.to_ascii_lowercase() != group);
+        }
+        self.resources
+            .retain(|_, r| r.deleting_until.is_none_or(|t| t > now));
+    }
+
+    pub fn resource_group(&self, name: &str) -> Option<&ResourceGroup> {
+        self.resource_groups
+            .get(&name.to_ascii_lowercase())
+            .filter(|g| g.deleting_until.is_none())
+    }
+
+    /// The resource group, or ARM's 404 for it.
+    pub fn require_resource_group(&self, name: &str) -> Result<&ResourceGroup, ArmError> {
+        self.resource_group(name)
+            .ok_or_else(|| ArmError::resource_group_not_found(name))
+    }
+
+    pub fn resource(&self, id: &str) -> Option<&Resource> {
+        self.resources.get(&id.to_ascii_lowercase())
+    }
+
+    pub fn resource_mut(&mut self, id: &str) -> Option<&mut Resource> {
+        self.resources.get_mut(&id.to_ascii_lowercase())
+    }
+
+    pub fn insert(&mut self, resource: Resource) {
+        self.resources
+            .insert(resource.id.to_ascii_lowercase(), resource);
+    }
+
+    /// Resources of a type in a resource group (or in the subscription), sorted by ID.
+    pub fn list(&self, resource_type: &str, resource_group: Option<&str>) -> Vec<&Resource> {
+        self.resources
+            .values()
+            .filter(|r| r.resource_type.eq_ignore_ascii_case(resource_type))
+            .filter(|r| resource_group.is_none_or(|g| r.resource_group.eq_ignore_ascii_case(g)))
+            .filter(|r| r.deleting_until.is_none())
+            .collect()
+    }
+}
+
+/// Where the world is saved, if anywhere.
+#[derive(Clone, Debug, Default)]
+pub struct Persistence {
+    pub path: Option<PathBuf>,
+}
+
+impl Persistence {
+    pub fn load(&self) -> anyhow::Result<World> {
+        let Some(path) = &self.path else {
+            return Ok(World::default());
+        };
+        match std::fs::read(path) {
+            Ok(bytes) => Ok(serde_json::from_slice(&bytes)?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(World::default()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Writes the world atomically (a temporary file renamed over the old one).
+    pub fn save(&self, world: &World) -> anyhow::Result<()> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        let partial = path.with_extension("partial");
+        std::fs::write(&partial, serde_json::to_vec(world)?)?;
+        std::fs::rename(&partial, path)?;
+        Ok(())
+    }
+}

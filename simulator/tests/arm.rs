@@ -1,0 +1,436 @@
+//! azure-sim on the wire, over HTTPS with its own certificate: authentication and token
+//! expiry, ARM's error bodies, paging, conflicts, throttling, faults and persistence.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use azure_sim::{Persistence, Running, Settings};
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{Value, json};
+
+const RG_API: &str = "api-version=2025-04-01";
+const STORAGE_API: &str = "api-version=2026-09-01";
+
+struct Harness {
+    running: Running,
+    http: Client,
+    token: String,
+}
+
+impl Harness {
+    async fn start(settings: Settings) -> Harness {
+        Harness::start_with(settings, Persistence::default()).await
+    }
+
+    async fn start_with(settings: Settings, persistence: Persistence) -> Harness {
+        let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let running = azure_sim::start(listen, settings, persistence)
+            .await
+            .expect("simulator starts");
+        let certificate =
+            reqwest::Certificate::from_pem(running.certificate_pem.as_bytes()).unwrap();
+        let http = Client::builder()
+            .add_root_certificate(certificate)
+            .build()
+            .unwrap();
+        let mut harness = Harness {
+            running,
+            http,
+            token: String::new(),
+        };
+        harness.token = harness.token().await;
+        harness
+    }
+
+    async fn token(&self) -> String {
+        let settings = &self.running.sim.settings;
+        let response = self
+            .http
+            .post(format!(
+                "{}/{}/oauth2/v2.0/token",
+                self.url(),
+                settings.tenant
+            ))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", &settings.client_id),
+                ("client_secret", &settings.client_secret),
+                ("scope", "https://management.azure.com/.default"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    fn url(&self) -> &str {
+        self.running.base_url()
+    }
+
+    fn subscription(&self) -> String {
+        format!("/subscriptions/{}", self.running.sim.settings.subscription)
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        let url = if path_and_query.starts_with("https://") {
+            path_and_query.to_owned()
+        } else {
+            format!("{}{path_and_query}", self.url())
+        };
+        let mut request = self.http.request(method, url).bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            headers,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn create_group(&self, name: &str) {
+        let (status, _, _) = self
+            .call(
+                Method::PUT,
+                &format!("{}/resourcegroups/{name}?{RG_API}", self.subscription()),
+                Some(json!({"location": "westeurope"})),
+            )
+            .await;
+        assert!(status.is_success(), "creating {name}: {status}");
+    }
+}
+
+fn fast() -> Settings {
+    Settings {
+        time_scale: 1000.0,
+        ..Settings::default()
+    }
+}
+
+#[tokio::test]
+async fn arm_refuses_requests_without_a_valid_token() {
+    let sim = Harness::start(fast()).await;
+    let url = format!(
+        "{}{}/resourcegroups?{RG_API}",
+        sim.url(),
+        sim.subscription()
+    );
+    let response = sim.http.get(&url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "AuthenticationFailed");
+
+    let response = sim
+        .http
+        .get(&url)
+        .bearer_auth("forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"]["code"],
+        "InvalidAuthenticationToken"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_client_secret_gets_entras_error() {
+    let sim = Harness::start(fast()).await;
+    let settings = &sim.running.sim.settings;
+    let response = sim
+        .http
+        .post(format!(
+            "{}/{}/oauth2/v2.0/token",
+            sim.url(),
+            settings.tenant
+        ))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", settings.client_id.as_str()),
+            ("client_secret", "wrong"),
+            ("scope", "https://management.azure.com/.default"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_client");
+    assert_eq!(body["error_codes"], json!([7000215]));
+}
+
+#[tokio::test]
+async fn tokens_expire_and_a_fresh_one_works() {
+    let sim = Harness::start(Settings {
+        token_lifetime: Duration::from_secs(1),
+        ..fast()
+    })
+    .await;
+    let path = format!("{}/resourcegroups?{RG_API}", sim.subscription());
+    assert_eq!(sim.call(Method::GET, &path, None).await.0, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, _, body) = sim.call(Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "ExpiredAuthenticationToken");
+    let renewed = Harness {
+        token: sim.token().await,
+        ..sim
+    };
+    assert_eq!(
+        renewed.call(Method::GET, &path, None).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn errors_have_arms_body_and_request_ids() {
+    let sim = Harness::start(fast()).await;
+    let (status, headers, body) = sim
+        .call(
+            Method::GET,
+            &format!("{}/resourcegroups/nowhere?{RG_API}", sim.subscription()),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], "ResourceGroupNotFound");
+    assert_eq!(
+        body["error"]["message"],
+        "Resource group 'nowhere' could not be found."
+    );
+    assert!(headers.contains_key("x-ms-request-id"));
+    assert!(headers.contains_key("x-ms-correlation-request-id"));
+
+    let (status, _, body) = sim
+        .call(
+            Method::GET,
+            &format!("{}/resourcegroups", sim.subscription()),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["code"], "MissingApiVersionParameter");
+
+    let (status, _, body) = sim
+        .call(
+            Method::GET,
+            &format!("/subscriptions/99999999-9999-9999-9999-999999999999/resourcegroups?{RG_API}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], "SubscriptionNotFound");
+
+    let (status, _, body) = sim
+        .call(
+            Method::PUT,
+            &format!("{}/resourcegroups/rg?{RG_API}", sim.subscription()),
+            Some(json!("not an object")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["code"], "InvalidRequestContent");
+}
+
+#[tokio::test]
+async fn lists_page_with_next_link() {
+    let sim = Harness::start(Settings {
+        page_size: 3,
+        ..fast()
+    })
+    .await;
+    for i in 0..7 {
+        sim.create_group(&format!("rg-{i}")).await;
+    }
+    let mut next = Some(format!("{}/resourcegroups?{RG_API}", sim.subscription()));
+    let mut pages = Vec::new();
+    while let Some(url) = next {
+        let (status, _, body) = sim.call(Method::GET, &url, None).await;
+        assert_eq!(status, StatusCode::OK);
+        pages.push(
+            body["value"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| g["name"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>(),
+        );
+        next = body["nextLink"].as_str().map(str::to_owned);
+    }
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [3, 3, 1]);
+    assert_eq!(
+        pages.concat(),
+        (0..7).map(|i| format!("rg-{i}")).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn storage_names_are_global_and_a_taken_one_is_a_409() {
+    let sim = Harness::start(fast()).await;
+    sim.create_group("rg-a").await;
+    sim.create_group("rg-b").await;
+    let body =
+        json!({"location": "westeurope", "sku": {"name": "Standard_GRS"}, "kind": "StorageV2"});
+    let path = |group: &str| {
+        format!(
+            "{}/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts/shared01?{STORAGE_API}",
+            sim.subscription()
+        )
+    };
+    let (status, headers, _) = sim
+        .call(Method::PUT, &path("rg-a"), Some(body.clone()))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert!(headers.contains_key("location") && headers.contains_key("retry-after"));
+    let (status, _, error) = sim.call(Method::PUT, &path("rg-b"), Some(body)).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(error["error"]["code"], "StorageAccountAlreadyTaken");
+}
+
+#[tokio::test]
+async fn storage_creation_is_polled_through_location_until_succeeded() {
+    let sim = Harness::start(Settings {
+        time_scale: 20.0,
+        ..Settings::default()
+    })
+    .await;
+    sim.create_group("rg").await;
+    let path = format!(
+        "{}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/acct?{STORAGE_API}",
+        sim.subscription()
+    );
+    let (status, headers, _) = sim.call(Method::PUT, &path, Some(json!({"location": "westeurope", "sku": {"name": "Standard_LRS"}, "kind": "StorageV2"}))).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let location = headers["location"].to_str().unwrap().to_owned();
+    let (_, _, account) = sim.call(Method::GET, &path, None).await;
+    assert_eq!(account["properties"]["provisioningState"], "Creating");
+    let (status, headers, _) = sim.call(Method::GET, &location, None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(headers["retry-after"], "1");
+    sim.running.sim.clock.advance(Duration::from_secs(30));
+    let (status, _, account) = sim.call(Method::GET, &location, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(account["properties"]["provisioningState"], "Succeeded");
+}
+
+#[tokio::test]
+async fn a_burst_past_arms_limit_gets_429_with_retry_after() {
+    let sim = Harness::start(fast()).await;
+    let path = format!("{}/resourcegroups/none?{RG_API}", sim.subscription());
+    let mut first_throttled = None;
+    for i in 0..400 {
+        let (status, headers, body) = sim.call(Method::GET, &path, None).await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(body["error"]["code"], "SubscriptionRequestsThrottled");
+            let retry_after: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+            assert!(retry_after >= 1);
+            first_throttled = Some(i);
+            break;
+        }
+        let remaining: u32 = headers["x-ms-ratelimit-remaining-subscription-reads"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(remaining < 250);
+    }
+    // 250 in the bucket, plus what refills (25/s) while the burst runs.
+    let throttled_at = first_throttled.expect("a 429 within 400 reads");
+    assert!(throttled_at >= 250, "throttled after {throttled_at} reads");
+    // Writes have their own bucket.
+    let (status, _, _) = sim
+        .call(
+            Method::PUT,
+            &format!("{}/resourcegroups/rg?{RG_API}", sim.subscription()),
+            Some(json!({"location": "westeurope"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn injected_faults_apply_as_many_times_as_asked() {
+    let sim = Harness::start(fast()).await;
+    let admin = format!("{}/_sim/faults", sim.url());
+    let fault = json!({"method": "GET", "pathContains": "/resourceGroups/", "status": 503, "retryAfterSeconds": 7, "times": 2});
+    assert_eq!(
+        sim.http
+            .post(&admin)
+            .json(&fault)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::CREATED
+    );
+    sim.create_group("rg").await;
+    let path = format!("{}/resourcegroups/rg?{RG_API}", sim.subscription());
+    for _ in 0..2 {
+        let (status, headers, body) = sim.call(Method::GET, &path, None).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(headers["retry-after"], "7");
+        assert_eq!(body["error"]["code"], "ServiceUnavailable");
+    }
+    assert_eq!(sim.call(Method::GET, &path, None).await.0, StatusCode::OK);
+
+    let log: Value = sim
+        .http
+        .get(format!("{}/_sim/requests?method=GET&status=503", sim.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(log["count"], 2);
+    assert_eq!(
+        sim.http.delete(&admin).send().await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    let listed: Value = sim
+        .http
+        .get(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["faults"], json!([]));
+}
+
+#[tokio::test]
+async fn state_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let persistence = Persistence {
+        path: Some(dir.path().join("state.json")),
+    };
+    let first = Harness::start_with(fast(), persistence.clone()).await;
+    first.create_group("rg-kept").await;
+    first.running.shutdown().await;
+
+    let second = Harness::start_with(fast(), persistence).await;
+    let (status, _, group) = second
+        .call(
+            Method::GET,
+            &format!("{}/resourcegroups/rg-kept?{RG_API}", second.subscription()),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(group["location"], "westeurope");
+}

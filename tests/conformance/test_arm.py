@@ -1,0 +1,143 @@
+"""The official Azure SDKs for Python against azure-sim: resource groups, Recovery Services
+vaults, storage accounts and virtual networks, through the SDKs' own LRO pollers and pagers."""
+
+import pytest
+import requests
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.mgmt.network import NetworkManagementClient
+from azure.mgmt.network.models import AddressSpace, Subnet, VirtualNetwork
+from azure.mgmt.recoveryservices import RecoveryServicesClient
+from azure.mgmt.recoveryservices.models import Sku as VaultSku
+from azure.mgmt.recoveryservices.models import Vault, VaultProperties
+from azure.mgmt.resource.resources import ResourceManagementClient
+from azure.mgmt.storage import StorageManagementClient
+from azure.mgmt.storage.models import Sku as StorageSku
+from azure.mgmt.storage.models import StorageAccountCreateParameters
+
+RG = "rg-conformance"
+LOCATION = "westeurope"
+
+
+@pytest.fixture(scope="module")
+def resources(client_args):
+    return ResourceManagementClient(**client_args)
+
+
+@pytest.fixture(scope="module")
+def group(resources):
+    return resources.resource_groups.create_or_update(RG, {"location": LOCATION, "tags": {"owner": "conformance"}})
+
+
+def test_resource_group_round_trip(resources, group):
+    assert group.name == RG
+    assert group.location == LOCATION
+    assert group.properties.provisioning_state == "Succeeded"
+    fetched = resources.resource_groups.get(RG)
+    assert fetched.id.endswith(f"/resourceGroups/{RG}")
+    assert fetched.tags == {"owner": "conformance"}
+    assert resources.resource_groups.check_existence(RG) is True
+    assert resources.resource_groups.check_existence("rg-missing") is False
+
+
+def test_missing_resource_group_is_resource_group_not_found(resources):
+    with pytest.raises(ResourceNotFoundError) as raised:
+        resources.resource_groups.get("rg-missing")
+    assert raised.value.error.code == "ResourceGroupNotFound"
+
+
+def test_lists_page_through_next_link(resources):
+    for i in range(5):
+        resources.resource_groups.create_or_update(f"rg-page-{i}", {"location": LOCATION})
+    names = {g.name for g in resources.resource_groups.list()}
+    assert {f"rg-page-{i}" for i in range(5)} <= names
+
+
+def test_resource_group_delete_is_a_long_running_operation(resources):
+    resources.resource_groups.create_or_update("rg-doomed", {"location": LOCATION})
+    resources.resource_groups.begin_delete("rg-doomed").result()
+    assert resources.resource_groups.check_existence("rg-doomed") is False
+
+
+def test_vault_create_get_list_delete(client_args, group):
+    vaults = RecoveryServicesClient(**client_args)
+    created = vaults.vaults.begin_create_or_update(
+        RG,
+        "conformance-vault",
+        Vault(location=LOCATION, sku=VaultSku(name="Standard"), properties=VaultProperties(public_network_access="Enabled")),
+    ).result()
+    assert created.name == "conformance-vault"
+    assert created.properties.provisioning_state == "Succeeded"
+    assert created.sku.name == "Standard"
+    assert vaults.vaults.get(RG, "conformance-vault").id == created.id
+    assert [v.name for v in vaults.vaults.list_by_resource_group(RG)] == ["conformance-vault"]
+    vaults.vaults.begin_delete(RG, "conformance-vault").result()
+    with pytest.raises(ResourceNotFoundError):
+        vaults.vaults.get(RG, "conformance-vault")
+
+
+def test_storage_account_create_polls_location_to_succeeded(client_args, group):
+    storage = StorageManagementClient(**client_args)
+    poller = storage.storage_accounts.begin_create(
+        RG,
+        "conformancestore",
+        StorageAccountCreateParameters(sku=StorageSku(name="Standard_GRS"), kind="StorageV2", location=LOCATION),
+    )
+    account = poller.result()
+    assert account.name == "conformancestore"
+    assert account.provisioning_state == "Succeeded"
+    assert account.sku.name == "Standard_GRS"
+    assert account.primary_endpoints.blob == "https://conformancestore.blob.core.windows.net/"
+    assert [a.name for a in storage.storage_accounts.list_by_resource_group(RG)] == ["conformancestore"]
+
+
+def test_storage_account_in_an_unknown_region_is_a_400(client_args, group):
+    storage = StorageManagementClient(**client_args)
+    with pytest.raises(HttpResponseError) as raised:
+        storage.storage_accounts.begin_create(
+            RG, "marsstore", StorageAccountCreateParameters(sku=StorageSku(name="Standard_LRS"), kind="StorageV2", location="mars")
+        ).result()
+    assert raised.value.status_code == 400
+    assert raised.value.error.code == "LocationNotAvailableForResourceType"
+
+
+def test_virtual_network_with_subnets(client_args, group):
+    network = NetworkManagementClient(**client_args)
+    vnet = network.virtual_networks.begin_create_or_update(
+        RG,
+        "vnet-conformance",
+        VirtualNetwork(
+            location=LOCATION,
+            address_space=AddressSpace(address_prefixes=["10.1.0.0/16"]),
+            subnets=[Subnet(name="app", address_prefix="10.1.1.0/24"), Subnet(name="db", address_prefix="10.1.2.0/24")],
+        ),
+    ).result()
+    assert vnet.provisioning_state == "Succeeded"
+    assert vnet.address_space.address_prefixes == ["10.1.0.0/16"]
+    assert sorted(s.name for s in vnet.subnets) == ["app", "db"]
+    subnet = network.subnets.begin_create_or_update(RG, "vnet-conformance", "web", Subnet(address_prefix="10.1.3.0/24")).result()
+    assert subnet.address_prefix == "10.1.3.0/24"
+    assert sorted(s.name for s in network.subnets.list(RG, "vnet-conformance")) == ["app", "db", "web"]
+    network.subnets.begin_delete(RG, "vnet-conformance", "web").result()
+    assert sorted(s.name for s in network.virtual_networks.get(RG, "vnet-conformance").subnets) == ["app", "db"]
+
+
+def test_subnet_outside_the_vnet_is_netcfg_400(client_args, group):
+    network = NetworkManagementClient(**client_args)
+    with pytest.raises(HttpResponseError) as raised:
+        network.virtual_networks.begin_create_or_update(
+            RG,
+            "vnet-bad",
+            VirtualNetwork(
+                location=LOCATION,
+                address_space=AddressSpace(address_prefixes=["10.2.0.0/16"]),
+                subnets=[Subnet(name="app", address_prefix="10.3.1.0/24")],
+            ),
+        ).result()
+    assert raised.value.status_code == 400
+    assert raised.value.error.code == "NetcfgSubnetRangeOutsideVnet"
+
+
+def test_every_request_was_authenticated_and_logged(sim, group):
+    log = requests.get(f"{sim['armEndpoint']}/_sim/requests", params={"path": f"/resourceGroups/{RG}"}).json()
+    assert log["count"] > 0
+    assert all(r["status"] != 401 for r in log["requests"])
