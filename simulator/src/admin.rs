@@ -2,13 +2,15 @@
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::Sim;
+use crate::error::ArmError;
 use crate::faults::FaultSpec;
+use crate::inventory::{Inventory, Source};
 
 pub fn routes() -> Router<Sim> {
     Router::new()
@@ -19,6 +21,8 @@ pub fn routes() -> Router<Sim> {
             get(list_faults).post(add_fault).delete(clear_faults),
         )
         .route("/clock", get(clock).post(advance_clock))
+        .route("/inventory", get(inventory).post(add_to_inventory))
+        .route("/register", post(register))
 }
 
 async fn health(State(sim): State<Sim>) -> Json<Value> {
@@ -96,4 +100,72 @@ async fn advance_clock(State(sim): State<Sim>, Json(advance): Json<Advance>) -> 
         .clock
         .advance(std::time::Duration::from_secs(advance.advance_seconds));
     Json(json!({ "now": now.to_string() }))
+}
+
+async fn inventory(State(sim): State<Sim>) -> Json<Inventory> {
+    Json((*sim.inventory()).clone())
+}
+
+/// Adds sources, or machines to an existing source of the same name, while running.
+async fn add_to_inventory(State(sim): State<Sim>, Json(added): Json<Inventory>) -> Json<Inventory> {
+    let mut inventory = (*sim.inventory()).clone();
+    for source in added.sources {
+        match inventory
+            .sources
+            .iter_mut()
+            .find(|s| s.name.eq_ignore_ascii_case(&source.name))
+        {
+            Some(existing) => {
+                for machine in source.machines {
+                    existing
+                        .machines
+                        .retain(|m| !m.name.eq_ignore_ascii_case(&machine.name));
+                    existing.machines.push(machine);
+                }
+            }
+            None => inventory.sources.push(source),
+        }
+    }
+    sim.set_inventory(inventory.clone());
+    Json(inventory)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Register {
+    /// Inventory source name (VMM server, appliance).
+    source: String,
+    vault_id: String,
+}
+
+/// Registers a source with a vault, as installing the provider with a vault credentials file does.
+async fn register(
+    State(sim): State<Sim>,
+    Json(request): Json<Register>,
+) -> Result<Json<Value>, ArmError> {
+    let inventory = sim.inventory();
+    let source: &Source = inventory.source(&request.source).ok_or_else(|| {
+        ArmError::new(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!("No source named {} in the inventory.", request.source),
+        )
+    })?;
+    let mut world = sim.world();
+    let vault_id = world
+        .resource(&request.vault_id)
+        .map(|v| v.id.clone())
+        .ok_or_else(|| {
+            ArmError::new(
+                StatusCode::NOT_FOUND,
+                "ResourceNotFound",
+                format!("No vault {}.", request.vault_id),
+            )
+        })?;
+    crate::asr::register(&mut world, source, &vault_id);
+    drop(world);
+    sim.persist();
+    Ok(Json(
+        json!({ "registered": source.name, "vaultId": vault_id }),
+    ))
 }

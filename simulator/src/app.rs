@@ -22,6 +22,7 @@ use crate::clock::Clock;
 use crate::entra::{self, TokenError, Tokens};
 use crate::error::ArmError;
 use crate::faults::Faults;
+use crate::inventory::Inventory;
 use crate::settings::Settings;
 use crate::state::{Persistence, World};
 use crate::throttle::{RequestClass, Throttle};
@@ -41,6 +42,9 @@ pub struct Inner {
     pub faults: Faults,
     pub throttle: Throttle,
     pub requests: Mutex<VecDeque<RequestRecord>>,
+    /// Link speed of initial replication (megabits per second).
+    pub replication_mbps: f64,
+    inventory: Mutex<Arc<Inventory>>,
     world: Mutex<World>,
     persistence: Persistence,
     base_url: String,
@@ -76,6 +80,8 @@ impl Sim {
         let start = world.saved_at.unwrap_or_else(jiff::Timestamp::now);
         Ok(Sim(Arc::new(Inner {
             clock: Clock::new(start, settings.time_scale),
+            replication_mbps: settings.replication_mbps,
+            inventory: Mutex::new(Arc::new(settings.inventory.clone())),
             settings,
             tokens: Tokens::default(),
             faults: Faults::default(),
@@ -92,11 +98,27 @@ impl Sim {
         &self.base_url
     }
 
-    /// The world, with whatever finished by now applied.
+    /// The world, with whatever finished by now applied and every source whose vault exists
+    /// registered.
     pub fn world(&self) -> MutexGuard<'_, World> {
+        let inventory = self.inventory();
         let mut world = self.world.lock().unwrap_or_else(|e| e.into_inner());
         world.settle(self.clock.now());
+        crate::asr::register_ready_sources(&mut world, &inventory, &self.settings.subscription);
         world
+    }
+
+    /// The source inventory as it is now.
+    pub fn inventory(&self) -> Arc<Inventory> {
+        self.inventory
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the source inventory (machines added while running).
+    pub fn set_inventory(&self, inventory: Inventory) {
+        *self.inventory.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(inventory);
     }
 
     /// Saves the world when `--state` asks for it.
@@ -172,6 +194,7 @@ async fn gate(State(sim): State<Sim>, request: Request, next: Next) -> Response 
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let mut request = request;
     let mut response = match admit(
         &sim,
         &method,
@@ -182,7 +205,12 @@ async fn gate(State(sim): State<Sim>, request: Request, next: Next) -> Response 
     )
     .await
     {
-        Ok(()) => {
+        Ok(job_failure) => {
+            if let Some(failure) = job_failure {
+                request
+                    .extensions_mut()
+                    .insert(crate::asr::InjectedJobFailure(failure));
+            }
             let mutating = method != Method::GET && method != Method::HEAD;
             let response = next.run(request).await;
             if mutating && response.status().is_success() {
@@ -226,7 +254,8 @@ async fn gate(State(sim): State<Sim>, request: Request, next: Next) -> Response 
     response
 }
 
-/// Whether ARM would look at this request at all, in ARM's order of checks.
+/// Whether ARM would look at this request at all, in ARM's order of checks; on success,
+/// the job failure a fault asks for, if any.
 async fn admit(
     sim: &Sim,
     method: &Method,
@@ -234,7 +263,7 @@ async fn admit(
     query: &str,
     authorization: Option<&str>,
     scope: &str,
-) -> Result<(), ArmError> {
+) -> Result<Option<crate::asr::model::ServiceError>, ArmError> {
     if let Err(reason) = sim.tokens.check(authorization) {
         return Err(unauthorized(reason));
     }
@@ -262,6 +291,7 @@ async fn admit(
     if let Some(error) = effect.error {
         return Err(error);
     }
+    let fail_job = effect.fail_job;
     if sim.settings.throttling
         && let Err(throttled) = sim.throttle.take(scope, class)
     {
@@ -277,7 +307,7 @@ async fn admit(
         error.retry_after = Some(throttled.retry_after_seconds);
         return Err(error);
     }
-    Ok(())
+    Ok(fail_job)
 }
 
 fn unauthorized(reason: TokenError) -> ArmError {

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
+use crate::asr::model::ServiceError;
 use crate::error::ArmError;
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -37,6 +38,9 @@ pub struct FaultSpec {
     /// Apply to this fraction of matching requests, spread evenly (0.25: every fourth).
     #[serde(default)]
     pub rate: Option<f64>,
+    /// Accept the request, but fail the ASR job it starts with this error.
+    #[serde(default)]
+    pub fail_job: Option<ServiceError>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -55,6 +59,7 @@ pub struct Fault {
 pub struct Effect {
     pub latency_ms: u64,
     pub error: Option<ArmError>,
+    pub fail_job: Option<ServiceError>,
 }
 
 #[derive(Debug, Default)]
@@ -114,6 +119,7 @@ impl Faults {
             return Effect {
                 latency_ms: spec.latency_ms.unwrap_or(0),
                 error: spec.status.map(|status| fault_error(spec, status)),
+                fail_job: spec.fail_job.clone(),
             };
         }
         Effect::default()

@@ -5,10 +5,12 @@
 pub mod admin;
 pub mod app;
 pub mod arm;
+pub mod asr;
 pub mod clock;
 pub mod entra;
 pub mod error;
 pub mod faults;
+pub mod inventory;
 pub mod settings;
 pub mod state;
 pub mod throttle;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
+use azure_sim::inventory::Inventory;
 use azure_sim::settings::{
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_SUBSCRIPTION, DEFAULT_TENANT,
 };
@@ -49,6 +50,13 @@ struct Cli {
     /// Do not answer 429 when a client exceeds ARM's per-subscription request limits.
     #[arg(long)]
     no_throttling: bool,
+    /// Source inventory (YAML: sources with their machines); the built-in one covers every
+    /// example under deploy/examples.
+    #[arg(long)]
+    inventory: Option<PathBuf>,
+    /// Simulated link speed of initial replication, in megabits per second.
+    #[arg(long, default_value_t = 500.0)]
+    replication_mbps: f64,
     /// Save the simulated Azure to this file after every change and load it at start.
     #[arg(long)]
     state: Option<PathBuf>,
@@ -80,6 +88,15 @@ async fn main() -> anyhow::Result<()> {
         page_size: cli.page_size,
         time_scale: cli.time_scale,
         throttling: !cli.no_throttling,
+        replication_mbps: cli.replication_mbps,
+        inventory: match &cli.inventory {
+            Some(path) => Inventory::from_yaml(
+                &std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?,
+            )
+            .with_context(|| format!("parsing {}", path.display()))?,
+            None => Inventory::builtin(),
+        },
     };
     let running = azure_sim::start(
         cli.listen,

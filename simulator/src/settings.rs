@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::inventory::Inventory;
+
 /// Tenant the simulator's Entra ID serves by default.
 pub const DEFAULT_TENANT: &str = "11111111-1111-1111-1111-111111111111";
 /// Client (application) ID it accepts by default.
@@ -26,6 +28,10 @@ pub struct Settings {
     pub time_scale: f64,
     /// Answer 429 when a client exceeds ARM's per-subscription limits.
     pub throttling: bool,
+    /// Simulated link speed of initial replication, in megabits per second.
+    pub replication_mbps: f64,
+    /// The source side: sites, appliances and their machines.
+    pub inventory: Inventory,
 }
 
 impl Default for Settings {
@@ -39,6 +45,8 @@ impl Default for Settings {
             page_size: 10,
             time_scale: 1.0,
             throttling: true,
+            replication_mbps: 500.0,
+            inventory: Inventory::builtin(),
         }
     }
 }

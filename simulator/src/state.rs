@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::asr::model::{Asr, VmChange};
 use crate::error::ArmError;
 
 /// Everything the simulator holds. Keys are lowercased, as ARM compares names and IDs.
@@ -20,6 +21,9 @@ pub struct World {
     /// Resources inside resource groups, by lowercased resource ID.
     pub resources: BTreeMap<String, Resource>,
     pub operations: BTreeMap<String, Operation>,
+    /// Site Recovery's objects, items and jobs.
+    #[serde(default)]
+    pub asr: Asr,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -93,8 +97,43 @@ pub enum OperationKind {
 }
 
 impl World {
-    /// Removes what finished deleting by `now`.
+    /// Applies what finished by `now`: ASR jobs (and the VMs they create or remove), and
+    /// deletions.
     pub fn settle(&mut self, now: Timestamp) {
+        for change in self.asr.settle(now) {
+            match change {
+                VmChange::Create { id, vm } => {
+                    let group = vm
+                        .resource_group_id
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
+                    self.insert(Resource {
+                        name: id.rsplit('/').next().unwrap_or_default().to_owned(),
+                        id,
+                        resource_type: "Microsoft.Compute/virtualMachines".into(),
+                        resource_group: group,
+                        location: Some(vm.location),
+                        tags: BTreeMap::new(),
+                        sku: None,
+                        kind: None,
+                        properties: serde_json::json!({
+                            "vmId": uuid::Uuid::new_v4().to_string(),
+                            "hardwareProfile": { "vmSize": vm.size },
+                            "storageProfile": { "osDisk": { "osType": vm.os_type } },
+                            "createdBy": "Azure Site Recovery",
+                        }),
+                        created_at: now,
+                        ready_at: now,
+                        deleting_until: None,
+                    });
+                }
+                VmChange::Delete { id } => {
+                    self.resources.remove(&id.to_ascii_lowercase());
+                }
+            }
+        }
         let gone_groups: Vec<String> = self
             .resource_groups
             .iter()

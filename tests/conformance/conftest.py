@@ -21,7 +21,7 @@ def sim():
     assert binary, "AZURE_SIM_BIN must name the azure-sim binary (tests/run sets it)"
     cert = tempfile.NamedTemporaryFile(suffix=".pem", delete=False).name
     process = subprocess.Popen(
-        [binary, "--time-scale", "100", "--page-size", "2", "--cert-out", cert],
+        [binary, "--time-scale", "600", "--replication-mbps", "100000", "--page-size", "2", "--cert-out", cert],
         stdout=subprocess.PIPE,
         text=True,
     )

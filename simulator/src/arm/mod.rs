@@ -10,8 +10,9 @@ use serde_json::{Value, json};
 use crate::app::Sim;
 use crate::error::ArmError;
 
+mod compute;
 mod network;
-mod operations;
+pub mod operations;
 mod resource_groups;
 mod storage;
 mod vaults;
@@ -44,6 +45,25 @@ const KEYWORDS: &[&str] = &[
     "storageAccounts",
     "virtualNetworks",
     "subnets",
+    "Microsoft.Compute",
+    "virtualMachines",
+    "replicationFabrics",
+    "replicationProtectionContainers",
+    "replicationProtectableItems",
+    "replicationProtectedItems",
+    "replicationProtectionContainerMappings",
+    "replicationNetworks",
+    "replicationNetworkMappings",
+    "replicationPolicies",
+    "replicationJobs",
+    "replicationOperationResults",
+    "replicationOperationStatus",
+    "testFailover",
+    "testFailoverCleanup",
+    "plannedFailover",
+    "unplannedFailover",
+    "failoverCommit",
+    "remove",
 ];
 
 /// The canonical casing of an ARM keyword, if `segment` is one.
@@ -88,7 +108,11 @@ pub fn routes() -> Router<Sim> {
             &format!("{rg}/providers/Microsoft.Network/virtualNetworks/{{name}}/subnets/{{subnet}}"),
             get(network::get_subnet).put(network::put_subnet).delete(network::delete_subnet),
         )
-        .route("/subscriptions/{subscription}/providers/{namespace}/locations/{location}/{kind}/{operation}", get(operations::get))
+        .route(&format!("{rg}/providers/Microsoft.Compute/virtualMachines"), get(compute::list))
+        .route(&format!("{rg}/providers/Microsoft.Compute/virtualMachines/{{name}}"), get(compute::get))
+        .merge(crate::asr::routes())
+        .route(
+            "/subscriptions/{subscription}/providers/{namespace}/locations/{location}/{kind}/{operation}", get(operations::get))
         .route("/subscriptions/{subscription}/operationResults/{operation}", get(operations::get_group_operation))
 }
 

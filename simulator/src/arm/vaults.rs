@@ -252,12 +252,30 @@ pub async fn delete(
     let mut world = sim.world();
     world.require_resource_group(&group)?;
     let id = resource_id(&subscription, &group, TYPE, &name);
+    let holds_replication = world
+        .asr
+        .objects
+        .values()
+        .any(|o| o.vault_id.eq_ignore_ascii_case(&id))
+        || world
+            .asr
+            .items
+            .values()
+            .any(|i| i.vault_id.eq_ignore_ascii_case(&id));
     let Some(vault) = world
         .resource_mut(&id)
         .filter(|r| r.deleting_until.is_none())
     else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
+    if holds_replication {
+        return Err(ArmError::bad_request(
+            "ServiceResourceNotEmpty",
+            format!(
+                "Vault {name} cannot be deleted as there are existing resources within the vault. Remove replicated items, container mappings, policies and registered servers first."
+            ),
+        ));
+    }
     vault.deleting_until = Some(now + DELETE_DURATION);
     let location = vault.location.clone().unwrap_or_default();
     let operation = operations::start(&mut world, &id, OperationKind::Delete, now, DELETE_DURATION);

@@ -1,0 +1,730 @@
+//! Replication protected items: enable protection (PUT), update (PATCH), the actions
+//! (`testFailover`, `testFailoverCleanup`, `plannedFailover`, `unplannedFailover`,
+//! `failoverCommit`, `remove`), and purge (DELETE). Each action is allowed only when
+//! `allowedOperations` says so and no job is in flight (409 otherwise).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Extension, Path, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use jiff::SignedDuration;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::infra::machines_of;
+use super::model::{ItemState, ProtectedItem, Scenario, TargetVm};
+use super::{
+    InjectedJobFailure, JobTarget, MICROSOFT_AZURE, accepted, asr_not_found, find, require_vault,
+    start_job,
+};
+use crate::app::Sim;
+use crate::arm::{page, parse_body};
+use crate::error::ArmError;
+use crate::inventory::{Machine, SourceKind};
+use crate::state::World;
+
+type ItemPath = Path<(String, String, String, String, String, String)>;
+type ActionPath = Path<(String, String, String, String, String, String, String)>;
+
+fn item_id(vault_id: &str, fabric: &str, container: &str, item: &str) -> String {
+    format!(
+        "{vault_id}/replicationFabrics/{fabric}/replicationProtectionContainers/{container}/replicationProtectedItems/{item}"
+    )
+}
+
+/// ARM's document of a protected item at `now`.
+pub fn document(sim: &Sim, world: &World, item: &ProtectedItem) -> Value {
+    let now = sim.now();
+    let inventory = sim.inventory();
+    let machine = inventory
+        .source(&item.source)
+        .and_then(|s| s.machines.iter().find(|m| m.name == item.machine))
+        .cloned();
+    let fabric = find(world, &item.fabric_id);
+    let container = find(world, &item.container_id);
+    let policy = find(world, &item.policy_id);
+    let job = item
+        .current_job
+        .as_deref()
+        .and_then(|j| world.asr.jobs.get(&j.to_ascii_lowercase()));
+    let progress = item.replication_progress(now);
+    let protected = matches!(
+        item.state,
+        ItemState::Protected
+            | ItemState::TestFailingOver
+            | ItemState::TestFailedOver
+            | ItemState::CleaningUpTest
+    );
+    // A steady RPO that varies a little with the machine, as a real one does.
+    let rpo = 30 + (item.name.bytes().map(u64::from).sum::<u64>() % 90);
+    let test_state = match item.state {
+        ItemState::TestFailingOver => "TestFailoverInProgress",
+        ItemState::TestFailedOver => "TestFailoverCompleted",
+        ItemState::CleaningUpTest => "TestFailoverCleanupInProgress",
+        _ => "None",
+    };
+    let input = &item.input;
+    let details = match item.provider.as_str() {
+        "HyperVReplicaAzure" => json!({
+            "instanceType": "HyperVReplicaAzure",
+            "recoveryAzureVmName": item.vm.name,
+            "recoveryAzureVMSize": item.vm.size,
+            "recoveryAzureStorageAccount": input["targetStorageAccountId"],
+            "recoveryAzureLogStorageAccountId": input["logStorageAccountId"],
+            "recoveryAzureResourceGroupId": item.vm.resource_group_id,
+            "selectedRecoveryAzureNetworkId": input["targetAzureNetworkId"],
+            "targetAvailabilityZone": input["targetAvailabilityZone"],
+            "licenseType": input["licenseType"],
+            "useManagedDisks": "true",
+            "vmId": machine.as_ref().map(|m| m.id.clone()),
+            "vmProtectionState": item.protection_state(),
+            "vmProtectionStateDescription": item.protection_state(),
+            // The REST spec types this one as a string (InMage RCM's is an integer).
+            "initialReplicationDetails": { "initialReplicationType": "InitialReplication", "initialReplicationProgressPercentage": progress.to_string() },
+            "rpoInSeconds": if protected { json!(rpo) } else { Value::Null },
+            "lastRpoCalculatedTime": if protected { json!(now.to_string()) } else { Value::Null },
+            "lastReplicatedTime": if protected { json!(now.to_string()) } else { Value::Null },
+            "lastRecoveryPointReceived": if protected { json!(now.to_string()) } else { Value::Null },
+            "oSDetails": machine.as_ref().map(|m| json!({ "osType": m.os_type, "productType": m.os_name })),
+            "targetVmTags": input["targetVmTags"],
+        }),
+        "InMageRcm" => json!({
+            "instanceType": "InMageRcm",
+            "internalIdentifier": item.name,
+            "fabricDiscoveryMachineId": input["fabricDiscoveryMachineId"],
+            "discoveryType": if item.source_kind() == Some(SourceKind::Vmware) { "VMware" } else { "Physical" },
+            "osType": machine.as_ref().map(|m| m.os_type.clone()),
+            "osName": machine.as_ref().and_then(|m| m.os_name.clone()),
+            "targetVmName": item.vm.name,
+            "targetVmSize": item.vm.size,
+            "targetResourceGroupId": item.vm.resource_group_id,
+            "targetLocation": item.vm.location,
+            "targetAvailabilityZone": input["targetAvailabilityZone"],
+            "targetNetworkId": input["targetNetworkId"],
+            "testNetworkId": input["testNetworkId"],
+            "licenseType": input["licenseType"],
+            "initialReplicationProgressPercentage": progress,
+            "initialReplicationProgressHealth": "Normal",
+            "lastRpoInSeconds": if protected { json!(rpo) } else { Value::Null },
+            "lastRpoCalculatedTime": if protected { json!(now.to_string()) } else { Value::Null },
+            "lastRecoveryPointReceived": if protected { json!(now.to_string()) } else { Value::Null },
+            "protectedDisks": machine.as_ref().map(|m| m.disks.iter().map(|d| json!({
+                "diskId": d.id, "diskName": d.id, "isOSDisk": if d.os_disk { "true" } else { "false" },
+                "capacityInBytes": d.size_gb * 1024 * 1024 * 1024, "diskState": "OK",
+                "isInitialReplicationComplete": if progress >= 100 { "true" } else { "false" },
+            })).collect::<Vec<_>>()),
+        }),
+        _ => json!({
+            "instanceType": "A2A",
+            "fabricObjectId": input["fabricObjectId"],
+            "recoveryAzureVMName": item.vm.name,
+            "recoveryAzureVMSize": item.vm.size,
+            "recoveryAzureResourceGroupId": item.vm.resource_group_id,
+            "selectedRecoveryAzureNetworkId": input["recoveryAzureNetworkId"],
+            "recoveryAvailabilityZone": input["recoveryAvailabilityZone"],
+            "monitoringPercentageCompletion": progress,
+            "vmProtectionState": item.protection_state(),
+            "rpoInSeconds": if protected { json!(rpo) } else { Value::Null },
+            "lastRpoCalculatedTime": if protected { json!(now.to_string()) } else { Value::Null },
+        }),
+    };
+    json!({
+        "id": item.id,
+        "name": item.name,
+        "type": "Microsoft.RecoveryServices/vaults/replicationFabrics/replicationProtectionContainers/replicationProtectedItems",
+        "properties": {
+            "friendlyName": item.machine,
+            "protectedItemType": machine.as_ref().map(|_| item.source_kind().map(SourceKind::machine_type)),
+            "protectableItemId": item.protectable_item_id,
+            "primaryFabricFriendlyName": fabric.map(|f| f.properties["friendlyName"].clone()),
+            "primaryFabricProvider": fabric.map(|f| f.properties["customDetails"]["instanceType"].clone()),
+            "recoveryFabricFriendlyName": MICROSOFT_AZURE,
+            "recoveryFabricId": MICROSOFT_AZURE,
+            "primaryProtectionContainerFriendlyName": container.map(|c| c.properties["friendlyName"].clone()),
+            "recoveryProtectionContainerFriendlyName": MICROSOFT_AZURE,
+            "protectionState": item.protection_state(),
+            "protectionStateDescription": item.protection_state(),
+            "activeLocation": item.active_location,
+            "testFailoverState": test_state,
+            "testFailoverStateDescription": test_state,
+            "allowedOperations": item.allowed_operations(),
+            "replicationHealth": if item.state == ItemState::Enabling { "None" } else { "Normal" },
+            "failoverHealth": "Normal",
+            "healthErrors": [],
+            "policyId": item.policy_id,
+            "policyFriendlyName": policy.map(|p| p.name.clone()),
+            "lastSuccessfulFailoverTime": item.last_failover.map(|t| t.to_string()),
+            "lastSuccessfulTestFailoverTime": item.last_test_failover.map(|t| t.to_string()),
+            "currentScenario": match job {
+                Some(job) => json!({ "scenarioName": job.scenario.names().0, "jobId": job.id, "startTime": job.started_at.to_string() }),
+                None => json!({ "scenarioName": "None" }),
+            },
+            "providerSpecificDetails": details,
+            "recoveryContainerId": MICROSOFT_AZURE,
+        },
+    })
+}
+
+impl ProtectedItem {
+    fn source_kind(&self) -> Option<SourceKind> {
+        match self.provider.as_str() {
+            "HyperVReplicaAzure" => Some(SourceKind::HyperVVmm),
+            "A2A" => Some(SourceKind::AzureRegion),
+            _ if self.input["fabricDiscoveryMachineId"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("i-")) =>
+            {
+                Some(SourceKind::Aws)
+            }
+            _ => Some(SourceKind::Vmware),
+        }
+    }
+}
+
+pub async fn get(
+    State(sim): State<Sim>,
+    Path((s, g, v, f, c, i)): ItemPath,
+) -> Result<Json<Value>, ArmError> {
+    let world = sim.world();
+    let vault_id = require_vault(&world, &s, &g, &v)?;
+    let item = world
+        .asr
+        .items
+        .get(&item_id(&vault_id, &f, &c, &i).to_ascii_lowercase())
+        .ok_or_else(|| asr_not_found("replication protected item", &i))?;
+    Ok(Json(document(&sim, &world, item)))
+}
+
+pub async fn list_in_container(
+    State(sim): State<Sim>,
+    Path((s, g, v, f, c)): Path<(String, String, String, String, String)>,
+    uri: Uri,
+) -> Result<Json<Value>, ArmError> {
+    let world = sim.world();
+    let vault_id = require_vault(&world, &s, &g, &v)?;
+    let container =
+        format!("{vault_id}/replicationFabrics/{f}/replicationProtectionContainers/{c}");
+    let items = world
+        .asr
+        .items
+        .values()
+        .filter(|i| i.container_id.eq_ignore_ascii_case(&container))
+        .map(|i| document(&sim, &world, i))
+        .collect();
+    Ok(Json(page(&sim, &uri, items)))
+}
+
+/// Every protected item of the vault: one paged list serves all of a vault's machines.
+pub async fn list_in_vault(
+    State(sim): State<Sim>,
+    Path((s, g, v)): Path<(String, String, String)>,
+    uri: Uri,
+) -> Result<Json<Value>, ArmError> {
+    let world = sim.world();
+    let vault_id = require_vault(&world, &s, &g, &v)?;
+    let items = world
+        .asr
+        .items
+        .values()
+        .filter(|i| i.vault_id.eq_ignore_ascii_case(&vault_id))
+        .map(|i| document(&sim, &world, i))
+        .collect();
+    Ok(Json(page(&sim, &uri, items)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EnableInput {
+    properties: EnableInputProperties,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EnableInputProperties {
+    #[serde(default)]
+    policy_id: Option<String>,
+    #[serde(default)]
+    protectable_item_id: Option<String>,
+    #[serde(default)]
+    provider_specific_details: Value,
+}
+
+fn bad(field: &str, message: String) -> ArmError {
+    ArmError::bad_request("InvalidParameter", message).with_target(&format!("properties.{field}"))
+}
+
+/// The input's Azure resource at `key` must exist (and be in `region` when given).
+fn check_target(
+    world: &World,
+    input: &Value,
+    key: &str,
+    what: &str,
+    region: Option<&str>,
+) -> Result<Option<String>, ArmError> {
+    let Some(id) = input[key].as_str() else {
+        return Ok(None);
+    };
+    let field = format!("providerSpecificDetails.{key}");
+    let is_group = !id.to_ascii_lowercase().contains("/providers/");
+    if is_group {
+        let name = id.rsplit('/').next().unwrap_or_default();
+        world
+            .resource_group(name)
+            .ok_or_else(|| bad(&field, format!("The {what} {id} does not exist.")))?;
+        return Ok(Some(id.to_owned()));
+    }
+    let resource = world
+        .resource(id)
+        .filter(|r| r.deleting_until.is_none())
+        .ok_or_else(|| bad(&field, format!("The {what} {id} does not exist.")))?;
+    if let (Some(region), Some(location)) = (region, resource.location.as_deref())
+        && !region.eq_ignore_ascii_case(location)
+    {
+        return Err(bad(
+            &field,
+            format!("The {what} {id} is in {location}, not in the vault's region {region}."),
+        ));
+    }
+    Ok(Some(resource.id.clone()))
+}
+
+/// Enables protection of a machine of the container.
+pub async fn enable(
+    State(sim): State<Sim>,
+    Path((s, g, v, f, c, i)): ItemPath,
+    failure: Option<Extension<InjectedJobFailure>>,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Response, ArmError> {
+    let input: EnableInput = parse_body(&body)?;
+    let details = input.properties.provider_specific_details;
+    let provider = details["instanceType"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let now = sim.now();
+    let mbps = sim.replication_mbps;
+    let inventory = sim.inventory();
+    let mut world = sim.world();
+    let vault_id = require_vault(&world, &s, &g, &v)?;
+    let vault_region = world
+        .resource(&vault_id)
+        .and_then(|r| r.location.clone())
+        .unwrap_or_default();
+    let id = item_id(&vault_id, &f, &c, &i);
+    if let Some(existing) = world.asr.items.get(&id.to_ascii_lowercase()) {
+        return Ok((StatusCode::OK, Json(document(&sim, &world, existing))).into_response());
+    }
+    let container = find(
+        &world,
+        &format!("{vault_id}/replicationFabrics/{f}/replicationProtectionContainers/{c}"),
+    )
+    .cloned()
+    .ok_or_else(|| asr_not_found("protection container", &c))?;
+    let policy_id = input
+        .properties
+        .policy_id
+        .ok_or_else(|| bad("policyId", "The policyId property is required.".into()))?;
+    let policy = find(&world, &policy_id).cloned().ok_or_else(|| {
+        bad(
+            "policyId",
+            format!("The replication policy {policy_id} does not exist."),
+        )
+    })?;
+    let paired = super::children(
+        &world,
+        super::model::ObjectKind::ContainerMapping,
+        &vault_id,
+        Some(&container.id),
+    )
+    .iter()
+    .any(|m| {
+        m.properties["policyId"]
+            .as_str()
+            .is_some_and(|p| p.eq_ignore_ascii_case(&policy.id))
+            && m.properties["state"] == "Paired"
+    });
+    if !paired {
+        return Err(bad(
+            "policyId",
+            format!(
+                "The protection container {} is not paired with the policy {}; create a container mapping first.",
+                container.name, policy.name
+            ),
+        ));
+    }
+    let policy_provider = policy.properties["providerSpecificDetails"]["instanceType"]
+        .as_str()
+        .unwrap_or_default();
+    if provider != policy_provider {
+        return Err(bad(
+            "providerSpecificDetails.instanceType",
+            format!("The input is for {provider:?} but the policy is for {policy_provider:?}."),
+        ));
+    }
+
+    // Which machine: the protectable item, or the discovery ID (InMage) or VM ID (A2A).
+    let machines = machines_of(&inventory, &container);
+    let wanted = input
+        .properties
+        .protectable_item_id
+        .as_deref()
+        .and_then(|p| p.rsplit('/').next())
+        .or_else(|| details["fabricDiscoveryMachineId"].as_str())
+        .or_else(|| {
+            details["fabricObjectId"]
+                .as_str()
+                .and_then(|v| v.rsplit('/').next())
+        })
+        .map(str::to_ascii_lowercase)
+        .ok_or_else(|| {
+            bad(
+                "protectableItemId",
+                "The protectableItemId property is required.".into(),
+            )
+        })?;
+    let (protectable_name, kind, machine): (String, SourceKind, Machine) = machines
+        .into_iter()
+        .find(|(name, _, m)| *name == wanted || m.id.eq_ignore_ascii_case(&wanted))
+        .ok_or_else(|| {
+            bad(
+                "protectableItemId",
+                format!(
+                    "The protectable item '{wanted}' was not found in the protection container {}.",
+                    container.name
+                ),
+            )
+        })?;
+    let protectable_item_id = format!(
+        "{}/replicationProtectableItems/{protectable_name}",
+        container.id
+    );
+    if world.asr.items.values().any(|other| {
+        other
+            .protectable_item_id
+            .eq_ignore_ascii_case(&protectable_item_id)
+    }) {
+        return Err(ArmError::conflict(
+            "ProtectableItemAlreadyProtected",
+            format!("The machine {} is already protected.", machine.name),
+        ));
+    }
+
+    let (group_key, name_key, size_key, network_key) = match provider.as_str() {
+        "HyperVReplicaAzure" => (
+            "targetAzureV2ResourceGroupId",
+            "targetAzureVmName",
+            "targetVmSize",
+            "targetAzureNetworkId",
+        ),
+        "InMageRcm" => (
+            "targetResourceGroupId",
+            "targetVmName",
+            "targetVmSize",
+            "targetNetworkId",
+        ),
+        _ => (
+            "recoveryResourceGroupId",
+            "recoveryAzureVMName",
+            "recoveryAzureVMSize",
+            "recoveryAzureNetworkId",
+        ),
+    };
+    let resource_group_id =
+        check_target(&world, &details, group_key, "target resource group", None)?.ok_or_else(
+            || {
+                bad(
+                    &format!("providerSpecificDetails.{group_key}"),
+                    format!("{group_key} is required."),
+                )
+            },
+        )?;
+    check_target(
+        &world,
+        &details,
+        network_key,
+        "target network",
+        Some(&vault_region),
+    )?;
+    check_target(
+        &world,
+        &details,
+        "targetStorageAccountId",
+        "storage account",
+        Some(&vault_region),
+    )?;
+    check_target(
+        &world,
+        &details,
+        "logStorageAccountId",
+        "log storage account",
+        Some(&vault_region),
+    )?;
+
+    let vm = TargetVm {
+        resource_group_id,
+        name: details[name_key]
+            .as_str()
+            .unwrap_or(&machine.name)
+            .to_owned(),
+        size: details[size_key]
+            .as_str()
+            .unwrap_or("Standard_D2s_v5")
+            .to_owned(),
+        location: vault_region,
+        os_type: machine.os_type.clone(),
+    };
+    // Initial replication copies every disk over the simulated link.
+    let seconds = (machine.size_gb() as f64 * 8.0 * 1024.0 / mbps.max(1.0)).ceil() as i64;
+    let item = ProtectedItem {
+        id: id.clone(),
+        name: i.clone(),
+        vault_id: vault_id.clone(),
+        fabric_id: format!("{vault_id}/replicationFabrics/{f}"),
+        container_id: container.id.clone(),
+        protectable_item_id,
+        source: container.source.clone().unwrap_or_default(),
+        machine: machine.name.clone(),
+        provider: kind.provider().to_owned(),
+        policy_id: policy.id.clone(),
+        input: details,
+        state: ItemState::Enabling,
+        state_before: None,
+        active_location: "Primary".into(),
+        vm,
+        replication_started: None,
+        replication_duration: Some(SignedDuration::from_secs(seconds.max(1))),
+        current_job: None,
+        test_vm_id: None,
+        target_vm_id: None,
+        last_test_failover: None,
+        last_failover: None,
+    };
+    let job = start_job(
+        &mut world,
+        &vault_id,
+        Scenario::EnableDr,
+        JobTarget {
+            id: &id,
+            name: &machine.name,
+            instance_type: "ProtectionEntity",
+        },
+        now,
+        failure.map(|e| e.0),
+    );
+    world.asr.items.insert(
+        id.to_ascii_lowercase(),
+        ProtectedItem {
+            current_job: Some(job.id.clone()),
+            ..item
+        },
+    );
+    Ok(accepted(&sim, &job, &uri))
+}
+
+/// Updates the recovery VM's properties (name, size, tags…).
+pub async fn update(
+    State(sim): State<Sim>,
+    Path((s, g, v, f, c, i)): ItemPath,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Response, ArmError> {
+    let input: Value = parse_body(&body)?;
+    let now = sim.now();
+    let mut world = sim.world();
+    let vault_id = require_vault(&world, &s, &g, &v)?;
+    let id = item_id(&vault_id, &f, &c, &i);
+    let item = world
+        .asr
+        .items
+        .get_mut(&id.to_ascii_lowercase())
+        .ok_or_else(|| asr_not_found("replication protected item", &i))?;
+    if let Some(name) = input
+        .pointer("/properties/recoveryAzureVMName")
+        .and_then(Value::as_str)
+    {
+        item.vm.name = name.to_owned();
+    }
+    if let Some(size) = input
+        .pointer("/properties/recoveryAzureVMSize")
+        .and_then(Value::as_str)
+    {
+        item.vm.size = size.to_owned();
+    }
+    let name = item.machine.clone();
+    let job = start_job(
+        &mut world,
+        &vault_id,
+        Scenario::Configure,
+        JobTarget {
+            id: &id,
+            name: &name,
+            instance_type: "ProtectionEntity",
+        },
+        now,
+        None,
+    );
+    Ok(accepted(&sim, &job, &uri))
+}
+
+/// Removes the item at once, whatever its state (ASR's force purge).
+pub async fn purge(
+    State(sim): State<Sim>,
+    Path((s, g, v, f, c, i)): ItemPath,
+    uri: Uri,
+) -> Result<Response, ArmError> {
+    let now = sim.now();
+    let mut world = sim.world();
+    let vault_id = require_vault(&world, &s, &g, &v)?;
+    let id = item_id(&vault_id, &f, &c, &i);
+    let Some(item) = world.asr.items.remove(&id.to_ascii_lowercase()) else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    let job = start_job(
+        &mut world,
+        &vault_id,
+        Scenario::Configure,
+        JobTarget {
+            id: &id,
+            name: &item.machine,
+            instance_type: "ProtectionEntity",
+        },
+        now,
+        None,
+    );
+    Ok(accepted(&sim, &job, &uri))
+}
+
+/// POST `.../replicationProtectedItems/{item}/{action}`.
+pub async fn action(
+    State(sim): State<Sim>,
+    Path((s, g, v, f, c, i, action)): ActionPath,
+    failure: Option<Extension<InjectedJobFailure>>,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Response, ArmError> {
+    let (scenario, operation, running) = match action.as_str() {
+        "testFailover" => (
+            Scenario::TestFailover,
+            "TestFailover",
+            ItemState::TestFailingOver,
+        ),
+        "testFailoverCleanup" => (
+            Scenario::TestFailoverCleanup,
+            "TestFailoverCleanup",
+            ItemState::CleaningUpTest,
+        ),
+        "plannedFailover" => (
+            Scenario::PlannedFailover,
+            "PlannedFailover",
+            ItemState::FailingOver,
+        ),
+        "unplannedFailover" => (
+            Scenario::UnplannedFailover,
+            "UnplannedFailover",
+            ItemState::FailingOver,
+        ),
+        "failoverCommit" => (Scenario::Commit, "Commit", ItemState::Committing),
+        "remove" => (
+            Scenario::DisableDr,
+            "DisableProtection",
+            ItemState::Removing,
+        ),
+        other => {
+            return Err(ArmError::new(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                format!("No action '{other}' on replication protected items."),
+            ));
+        }
+    };
+    let input: Value = if body.is_empty() {
+        json!({})
+    } else {
+        parse_body(&body)?
+    };
+    let now = sim.now();
+    let mut world = sim.world();
+    let vault_id = require_vault(&world, &s, &g, &v)?;
+    let id = item_id(&vault_id, &f, &c, &i);
+    let item = world
+        .asr
+        .items
+        .get(&id.to_ascii_lowercase())
+        .cloned()
+        .ok_or_else(|| asr_not_found("replication protected item", &i))?;
+    if let Some(job) = &item.current_job {
+        let scenario_name = world
+            .asr
+            .jobs
+            .get(&job.to_ascii_lowercase())
+            .map_or("an operation", |j| j.scenario.names().0);
+        return Err(ArmError::conflict(
+            "ProtectionEntityOperationInProgress",
+            format!(
+                "Another operation ({scenario_name}, job {job}) is in progress on '{}'. Retry after it completes.",
+                item.machine
+            ),
+        ));
+    }
+    let allowed = item.allowed_operations();
+    let permitted = allowed.contains(&operation)
+        || (operation == "DisableProtection" && allowed.contains(&"CompleteMigration"));
+    if !permitted {
+        return Err(ArmError::bad_request(
+            "OperationNotAllowed",
+            format!(
+                "The operation {operation} is not allowed on '{}' in the state {} (allowed: {}).",
+                item.machine,
+                item.protection_state(),
+                allowed.join(", ")
+            ),
+        ));
+    }
+    if scenario == Scenario::TestFailover {
+        let network = input
+            .pointer("/properties/networkId")
+            .or_else(|| input.pointer("/properties/providerSpecificDetails/networkId"))
+            .and_then(Value::as_str);
+        match network {
+            Some(network) if world.resource(network).is_some() => {}
+            Some(network) => {
+                return Err(bad(
+                    "networkId",
+                    format!("The test failover network {network} does not exist."),
+                ));
+            }
+            None => {
+                return Err(bad(
+                    "networkId",
+                    "A test failover needs the networkId of an isolated network.".into(),
+                ));
+            }
+        }
+    }
+    let job = start_job(
+        &mut world,
+        &vault_id,
+        scenario,
+        JobTarget {
+            id: &id,
+            name: &item.machine,
+            instance_type: "ProtectionEntity",
+        },
+        now,
+        failure.map(|e| e.0),
+    );
+    let stored = world
+        .asr
+        .items
+        .get_mut(&id.to_ascii_lowercase())
+        .expect("the item was found above");
+    stored.state_before = Some(stored.state);
+    stored.state = running;
+    stored.current_job = Some(job.id.clone());
+    if scenario == Scenario::PlannedFailover {
+        stored.input["plannedFailover"] = json!(true);
+    }
+    Ok(accepted(&sim, &job, &uri))
+}
