@@ -109,24 +109,10 @@ async fn inventory(State(sim): State<Sim>) -> Json<Inventory> {
 /// Adds sources, or machines to an existing source of the same name, while running.
 async fn add_to_inventory(State(sim): State<Sim>, Json(added): Json<Inventory>) -> Json<Inventory> {
     let mut inventory = (*sim.inventory()).clone();
-    for source in added.sources {
-        match inventory
-            .sources
-            .iter_mut()
-            .find(|s| s.name.eq_ignore_ascii_case(&source.name))
-        {
-            Some(existing) => {
-                for machine in source.machines {
-                    existing
-                        .machines
-                        .retain(|m| !m.name.eq_ignore_ascii_case(&machine.name));
-                    existing.machines.push(machine);
-                }
-            }
-            None => inventory.sources.push(source),
-        }
-    }
+    inventory.merge(&added);
     sim.set_inventory(inventory.clone());
+    sim.world().inventory_additions.merge(&added);
+    sim.persist();
     Json(inventory)
 }
 

@@ -78,10 +78,12 @@ impl Sim {
     ) -> anyhow::Result<Sim> {
         let world = persistence.load()?;
         let start = world.saved_at.unwrap_or_else(jiff::Timestamp::now);
+        let mut inventory = settings.inventory.clone();
+        inventory.merge(&world.inventory_additions);
         Ok(Sim(Arc::new(Inner {
             clock: Clock::new(start, settings.time_scale),
             replication_mbps: settings.replication_mbps,
-            inventory: Mutex::new(Arc::new(settings.inventory.clone())),
+            inventory: Mutex::new(Arc::new(inventory)),
             settings,
             tokens: Tokens::default(),
             faults: Faults::default(),

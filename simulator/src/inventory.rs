@@ -132,6 +132,28 @@ impl Inventory {
         Inventory::from_yaml(BUILTIN).expect("the built-in inventory is valid YAML")
     }
 
+    /// Adds `added`'s sources, or its machines to a source of the same name (a machine of the
+    /// same name is replaced).
+    pub fn merge(&mut self, added: &Inventory) {
+        for source in &added.sources {
+            match self
+                .sources
+                .iter_mut()
+                .find(|s| s.name.eq_ignore_ascii_case(&source.name))
+            {
+                Some(existing) => {
+                    for machine in &source.machines {
+                        existing
+                            .machines
+                            .retain(|m| !m.name.eq_ignore_ascii_case(&machine.name));
+                        existing.machines.push(machine.clone());
+                    }
+                }
+                None => self.sources.push(source.clone()),
+            }
+        }
+    }
+
     pub fn source(&self, name: &str) -> Option<&Source> {
         self.sources
             .iter()

@@ -24,6 +24,9 @@ pub struct World {
     /// Site Recovery's objects, items and jobs.
     #[serde(default)]
     pub asr: Asr,
+    /// Sources and machines added through `/_sim/inventory`, so a restart keeps them.
+    #[serde(default)]
+    pub inventory_additions: crate::inventory::Inventory,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -1,117 +1,16 @@
 //! azure-sim on the wire, over HTTPS with its own certificate: authentication and token
 //! expiry, ARM's error bodies, paging, conflicts, throttling, faults and persistence.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use azure_sim::{Persistence, Running, Settings};
+use azure_sim::{Persistence, Settings};
+use common::{Harness, RG_API};
+
+mod common;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 
-const RG_API: &str = "api-version=2025-04-01";
 const STORAGE_API: &str = "api-version=2026-09-01";
-
-struct Harness {
-    running: Running,
-    http: Client,
-    token: String,
-}
-
-impl Harness {
-    async fn start(settings: Settings) -> Harness {
-        Harness::start_with(settings, Persistence::default()).await
-    }
-
-    async fn start_with(settings: Settings, persistence: Persistence) -> Harness {
-        let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
-        let running = azure_sim::start(listen, settings, persistence)
-            .await
-            .expect("simulator starts");
-        let certificate =
-            reqwest::Certificate::from_pem(running.certificate_pem.as_bytes()).unwrap();
-        let http = Client::builder()
-            .add_root_certificate(certificate)
-            .build()
-            .unwrap();
-        let mut harness = Harness {
-            running,
-            http,
-            token: String::new(),
-        };
-        harness.token = harness.token().await;
-        harness
-    }
-
-    async fn token(&self) -> String {
-        let settings = &self.running.sim.settings;
-        let response = self
-            .http
-            .post(format!(
-                "{}/{}/oauth2/v2.0/token",
-                self.url(),
-                settings.tenant
-            ))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", &settings.client_id),
-                ("client_secret", &settings.client_secret),
-                ("scope", "https://management.azure.com/.default"),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        response.json::<Value>().await.unwrap()["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    fn url(&self) -> &str {
-        self.running.base_url()
-    }
-
-    fn subscription(&self) -> String {
-        format!("/subscriptions/{}", self.running.sim.settings.subscription)
-    }
-
-    async fn call(
-        &self,
-        method: Method,
-        path_and_query: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-        let url = if path_and_query.starts_with("https://") {
-            path_and_query.to_owned()
-        } else {
-            format!("{}{path_and_query}", self.url())
-        };
-        let mut request = self.http.request(method, url).bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap();
-        (
-            status,
-            headers,
-            serde_json::from_str(&text).unwrap_or(Value::Null),
-        )
-    }
-
-    async fn create_group(&self, name: &str) {
-        let (status, _, _) = self
-            .call(
-                Method::PUT,
-                &format!("{}/resourcegroups/{name}?{RG_API}", self.subscription()),
-                Some(json!({"location": "westeurope"})),
-            )
-            .await;
-        assert!(status.is_success(), "creating {name}: {status}");
-    }
-}
 
 fn fast() -> Settings {
     Settings {

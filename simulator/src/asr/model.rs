@@ -1,7 +1,7 @@
 //! ASR's objects as the simulator keeps them, and their life: jobs that finish in simulated
 //! time and then apply their effect, and the protected item's states with what each allows.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -18,9 +18,6 @@ pub struct Asr {
     pub jobs: BTreeMap<String, Job>,
     /// `source name -> vault ID` of registered sources.
     pub registered: BTreeMap<String, String>,
-    /// Source machines added through `/_sim/inventory`, kept across restarts.
-    #[serde(default)]
-    pub added_sources: BTreeSet<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
