@@ -7,7 +7,7 @@ use azure_sim::{Persistence, Settings};
 use common::{Harness, RG_API};
 
 mod common;
-use reqwest::{Client, Method, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 const STORAGE_API: &str = "api-version=2026-09-01";
