@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod crd_yaml;
+use cutover::crd_yaml;
 
 #[derive(Parser)]
 #[command(

@@ -1,0 +1,365 @@
+//! One ARM client per credential: azure_core's pipeline (bearer token, retries with
+//! `Retry-After`, the budget, request counting) over a reqwest transport, and the few verbs
+//! the typed operations need.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use azure_core::credentials::TokenCredential;
+use azure_core::http::policies::auth::BearerTokenAuthorizationPolicy;
+use azure_core::http::policies::{Policy, PolicyResult};
+use azure_core::http::{
+    ClientOptions, Context, Method, Pipeline, PipelineSendOptions, RawResponse, Request, Transport,
+    Url,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::budget::{Budget, BudgetPolicy};
+use super::error::ArmError;
+use super::lro::Polling;
+use super::stats::{RequestStats, resource_type};
+
+/// The public cloud's ARM endpoint.
+pub const PUBLIC_ARM_ENDPOINT: &str = "https://management.azure.com";
+/// The token scope of ARM in every cloud.
+pub const ARM_SCOPE: &str = "https://management.azure.com/.default";
+
+/// Where ARM and Entra ID are, and what to trust.
+#[derive(Clone, Debug)]
+pub struct ArmSettings {
+    pub arm_endpoint: Url,
+    /// Entra authority host; `AZURE_AUTHORITY_HOST` or the public cloud when absent.
+    pub authority_host: Option<Url>,
+    /// A PEM bundle to trust besides the system roots (a private CA, azure-sim).
+    pub ca_file: Option<PathBuf>,
+    http: reqwest::Client,
+}
+
+impl ArmSettings {
+    pub fn new(
+        arm_endpoint: Url,
+        authority_host: Option<Url>,
+        ca_file: Option<PathBuf>,
+    ) -> anyhow::Result<ArmSettings> {
+        // reqwest is built without a crypto provider: ring is the workspace's.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60));
+        if let Some(path) = &ca_file {
+            let pem = std::fs::read(path)
+                .map_err(|e| anyhow::anyhow!("reading the CA bundle {}: {e}", path.display()))?;
+            for certificate in reqwest::Certificate::from_pem_bundle(&pem)? {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        Ok(ArmSettings {
+            arm_endpoint,
+            authority_host,
+            ca_file,
+            http: builder.build()?,
+        })
+    }
+
+    /// The HTTP transport every pipeline uses.
+    pub fn transport(&self) -> Transport {
+        Transport::new(Arc::new(self.http.clone()))
+    }
+}
+
+/// What a write answered: its status, its body if any, and how to follow it.
+#[derive(Debug)]
+pub struct Accepted {
+    pub status: u16,
+    pub body: Option<Value>,
+    pub polling: Polling,
+}
+
+/// An ARM client for one identity.
+#[derive(Clone)]
+pub struct ArmClient {
+    pipeline: Pipeline,
+    endpoint: Url,
+    stats: Arc<RequestStats>,
+}
+
+impl std::fmt::Debug for ArmClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArmClient")
+            .field("endpoint", &self.endpoint.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Counts every try of every request by resource type, method and status.
+#[derive(Debug)]
+struct CountingPolicy(Arc<RequestStats>);
+
+#[async_trait]
+impl Policy for CountingPolicy {
+    async fn send(
+        &self,
+        ctx: &Context,
+        request: &mut Request,
+        next: &[Arc<dyn Policy>],
+    ) -> PolicyResult {
+        let resource = resource_type(request.url().path());
+        let method = request.method().to_string();
+        let result = next[0].send(ctx, request, &next[1..]).await;
+        let status = result.as_ref().map(|r| u16::from(r.status())).unwrap_or(0);
+        self.0.record(&resource, &method, status);
+        result
+    }
+}
+
+impl ArmClient {
+    /// A client for `credential`, sharing `budget` and `stats` with the other clients of the
+    /// same subscription.
+    pub fn new(
+        settings: &ArmSettings,
+        credential: Arc<dyn TokenCredential>,
+        budget: Arc<Budget>,
+        stats: Arc<RequestStats>,
+    ) -> ArmClient {
+        let options = ClientOptions {
+            transport: Some(settings.transport()),
+            ..Default::default()
+        };
+        let auth: Arc<dyn Policy> =
+            Arc::new(BearerTokenAuthorizationPolicy::new(credential, [ARM_SCOPE]));
+        let per_try: Vec<Arc<dyn Policy>> = vec![
+            Arc::new(BudgetPolicy(budget)),
+            auth,
+            Arc::new(CountingPolicy(stats.clone())),
+        ];
+        let pipeline = Pipeline::new(
+            option_env!("CARGO_PKG_NAME"),
+            option_env!("CARGO_PKG_VERSION"),
+            options,
+            Vec::new(),
+            per_try,
+            None,
+        );
+        ArmClient {
+            pipeline,
+            endpoint: settings.arm_endpoint.clone(),
+            stats,
+        }
+    }
+
+    pub fn stats(&self) -> &RequestStats {
+        &self.stats
+    }
+
+    fn url(&self, path: &str, api_version: &str) -> Result<Url, ArmError> {
+        let mut url = self.endpoint.join(path).map_err(|e| ArmError::Decode {
+            resource: resource_type(path),
+            message: format!("bad path {path}: {e}"),
+        })?;
+        url.query_pairs_mut()
+            .append_pair("api-version", api_version);
+        Ok(url)
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<Vec<u8>>,
+    ) -> Result<RawResponse, ArmError> {
+        let mut request = Request::new(url, method);
+        if let Some(body) = body {
+            request.insert_header("content-type", "application/json");
+            request.set_body(body);
+        }
+        let options = PipelineSendOptions {
+            skip_checks: true,
+            ..Default::default()
+        };
+        Ok(self
+            .pipeline
+            .send(&Context::new(), &mut request, Some(options))
+            .await?)
+    }
+
+    /// Turns a non-success answer into an [`ArmError`] with ARM's code and message.
+    fn check(method: &Method, path: &str, response: RawResponse) -> Result<RawResponse, ArmError> {
+        let status = u16::from(response.status());
+        if (200..300).contains(&status) {
+            return Ok(response);
+        }
+        let header = |name: &'static str| {
+            response
+                .headers()
+                .get_optional_str(&azure_core::http::headers::HeaderName::from_static(name))
+                .map(str::to_owned)
+        };
+        let retry_after = header("retry-after")
+            .and_then(|s| s.parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let request_id = header("x-ms-request-id");
+        let body: Value = serde_json::from_slice(response.body()).unwrap_or(Value::Null);
+        let error = &body["error"];
+        Err(ArmError::Response(Box::new(super::error::ErrorResponse {
+            method: method.to_string(),
+            resource: resource_type(path),
+            status,
+            code: error["code"].as_str().unwrap_or("Unknown").to_owned(),
+            message: error["message"].as_str().map_or_else(
+                || String::from_utf8_lossy(response.body()).into_owned(),
+                str::to_owned,
+            ),
+            target: error["target"].as_str().map(str::to_owned),
+            retry_after,
+            request_id,
+        })))
+    }
+
+    fn decode<T: DeserializeOwned>(path: &str, response: &RawResponse) -> Result<T, ArmError> {
+        serde_json::from_slice(response.body()).map_err(|e| ArmError::Decode {
+            resource: resource_type(path),
+            message: e.to_string(),
+        })
+    }
+
+    /// GETs a resource; `None` when ARM answers 404.
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        api_version: &str,
+    ) -> Result<Option<T>, ArmError> {
+        let response = self
+            .send(Method::Get, self.url(path, api_version)?, None)
+            .await?;
+        match Self::check(&Method::Get, path, response) {
+            Ok(response) => Ok(Some(Self::decode(path, &response)?)),
+            Err(error) if error.class() == super::ErrorClass::NotFound => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// GETs every page of a list, following `nextLink`.
+    pub async fn list<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        api_version: &str,
+    ) -> Result<Vec<T>, ArmError> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Page<T> {
+            #[serde(default = "Vec::new")]
+            value: Vec<T>,
+            next_link: Option<String>,
+        }
+        let mut items = Vec::new();
+        let mut next = Some(self.url(path, api_version)?);
+        while let Some(url) = next.take() {
+            let response =
+                Self::check(&Method::Get, path, self.send(Method::Get, url, None).await?)?;
+            let page: Page<T> = Self::decode(path, &response)?;
+            items.extend(page.value);
+            next = match page.next_link {
+                Some(link) => Some(Url::parse(&link).map_err(|e| ArmError::Decode {
+                    resource: resource_type(path),
+                    message: format!("bad nextLink: {e}"),
+                })?),
+                None => None,
+            };
+        }
+        Ok(items)
+    }
+
+    async fn write(
+        &self,
+        method: Method,
+        path: &str,
+        api_version: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<Accepted, ArmError> {
+        let response = Self::check(
+            &method,
+            path,
+            self.send(method, self.url(path, api_version)?, body)
+                .await?,
+        )?;
+        let header = |name: &'static str| {
+            response
+                .headers()
+                .get_optional_str(&azure_core::http::headers::HeaderName::from_static(name))
+        };
+        let polling = Polling::from_headers(
+            header("azure-asyncoperation"),
+            header("location"),
+            header("retry-after"),
+        );
+        let body = serde_json::from_slice(response.body()).ok();
+        Ok(Accepted {
+            status: u16::from(response.status()),
+            body,
+            polling,
+        })
+    }
+
+    fn encode(path: &str, body: &impl Serialize) -> Result<Vec<u8>, ArmError> {
+        serde_json::to_vec(body).map_err(|e| ArmError::Decode {
+            resource: resource_type(path),
+            message: e.to_string(),
+        })
+    }
+
+    pub async fn put(
+        &self,
+        path: &str,
+        api_version: &str,
+        body: &impl Serialize,
+    ) -> Result<Accepted, ArmError> {
+        self.write(
+            Method::Put,
+            path,
+            api_version,
+            Some(Self::encode(path, body)?),
+        )
+        .await
+    }
+
+    pub async fn patch(
+        &self,
+        path: &str,
+        api_version: &str,
+        body: &impl Serialize,
+    ) -> Result<Accepted, ArmError> {
+        self.write(
+            Method::Patch,
+            path,
+            api_version,
+            Some(Self::encode(path, body)?),
+        )
+        .await
+    }
+
+    pub async fn post(
+        &self,
+        path: &str,
+        api_version: &str,
+        body: Option<&Value>,
+    ) -> Result<Accepted, ArmError> {
+        let body = body.map(|b| Self::encode(path, b)).transpose()?;
+        self.write(Method::Post, path, api_version, body).await
+    }
+
+    /// DELETEs a resource; a 404 counts as already gone.
+    pub async fn delete(&self, path: &str, api_version: &str) -> Result<Accepted, ArmError> {
+        match self.write(Method::Delete, path, api_version, None).await {
+            Err(error) if error.class() == super::ErrorClass::NotFound => Ok(Accepted {
+                status: 404,
+                body: None,
+                polling: Polling::default(),
+            }),
+            other => other,
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! Azure Resource Manager through azure_core's pipeline: credentials from azure_identity, a
+//! transport that can trust a private CA (the simulator, a proxy), ARM's error classes, a
+//! client-side request budget per subscription, request counting, paging and the headers of
+//! long-running operations. Reconcilers use the typed operations in [`resources`] and never
+//! build URLs.
+
+pub mod budget;
+pub mod client;
+pub mod credentials;
+pub mod error;
+pub mod lro;
+pub mod stats;
+
+pub use client::{ArmClient, ArmSettings};
+pub use error::{ArmError, ErrorClass};

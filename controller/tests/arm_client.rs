@@ -1,0 +1,272 @@
+//! The ARM client against azure-sim over HTTPS: authentication through azure_identity with the
+//! simulator's CA, typed errors, paging, retries that honour Retry-After, and counting.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use azure_core::http::Url;
+use azure_sim::{Persistence, Settings};
+use cutover::azure::budget::Budget;
+use cutover::azure::credentials;
+use cutover::azure::stats::RequestStats;
+use cutover::azure::{ArmClient, ArmSettings, ErrorClass};
+use serde_json::{Value, json};
+
+const RG: &str = "2025-04-01";
+const STORAGE: &str = "2026-09-01";
+
+struct Fixture {
+    sim: azure_sim::Running,
+    client: ArmClient,
+    _ca: tempfile::NamedTempFile,
+}
+
+async fn fixture(settings: Settings) -> Fixture {
+    let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let sim = azure_sim::start(listen, settings.clone(), Persistence::default())
+        .await
+        .unwrap();
+    let ca = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca.path(), &sim.certificate_pem).unwrap();
+    let url = Url::parse(sim.base_url()).unwrap();
+    let arm = ArmSettings::new(url.clone(), Some(url), Some(ca.path().to_path_buf())).unwrap();
+    let credential = credentials::client_secret(
+        &arm,
+        &settings.tenant,
+        settings.client_id.clone(),
+        settings.client_secret.clone(),
+    )
+    .unwrap();
+    let client = ArmClient::new(
+        &arm,
+        credential,
+        Arc::new(Budget::default()),
+        Arc::new(RequestStats::default()),
+    );
+    Fixture {
+        sim,
+        client,
+        _ca: ca,
+    }
+}
+
+fn group_path(name: &str) -> String {
+    format!(
+        "/subscriptions/{}/resourcegroups/{name}",
+        azure_sim::settings::DEFAULT_SUBSCRIPTION
+    )
+}
+
+#[tokio::test]
+async fn gets_puts_and_lists_through_the_pipeline() {
+    let f = fixture(Settings {
+        page_size: 2,
+        time_scale: 1000.0,
+        ..Settings::default()
+    })
+    .await;
+    assert!(
+        f.client
+            .get::<Value>(&group_path("rg1"), RG)
+            .await
+            .unwrap()
+            .is_none(),
+        "404 is None"
+    );
+    for i in 0..5 {
+        let created = f
+            .client
+            .put(
+                &group_path(&format!("rg{i}")),
+                RG,
+                &json!({"location": "westeurope"}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(created.status, 201);
+    }
+    let group: Value = f.client.get(&group_path("rg3"), RG).await.unwrap().unwrap();
+    assert_eq!(group["properties"]["provisioningState"], "Succeeded");
+    let all: Vec<Value> = f
+        .client
+        .list(
+            &format!(
+                "/subscriptions/{}/resourcegroups",
+                azure_sim::settings::DEFAULT_SUBSCRIPTION
+            ),
+            RG,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        all.len(),
+        5,
+        "three pages of two, followed through nextLink"
+    );
+    assert!(f.client.stats().total() >= 9);
+}
+
+#[tokio::test]
+async fn errors_keep_arms_code_and_class() {
+    let f = fixture(Settings {
+        time_scale: 1000.0,
+        ..Settings::default()
+    })
+    .await;
+    f.client
+        .put(&group_path("rg"), RG, &json!({"location": "westeurope"}))
+        .await
+        .unwrap();
+    let account = format!(
+        "{}/providers/Microsoft.Storage/storageAccounts/Bad_Name",
+        group_path("rg")
+    );
+    let error = f.client.put(&account, STORAGE, &json!({"location": "westeurope", "sku": {"name": "Standard_LRS"}, "kind": "StorageV2"})).await.unwrap_err();
+    assert_eq!(error.class(), ErrorClass::User);
+    assert_eq!(error.code(), Some("AccountNameInvalid"));
+
+    let accepted = f
+        .client
+        .put(&format!("{}/providers/Microsoft.Storage/storageAccounts/good01", group_path("rg")), STORAGE, &json!({"location": "westeurope", "sku": {"name": "Standard_LRS"}, "kind": "StorageV2"}))
+        .await
+        .unwrap();
+    assert_eq!(accepted.status, 202);
+    assert!(accepted.polling.location.is_some() && accepted.polling.retry_after.is_some());
+
+    f.client
+        .put(&group_path("rg2"), RG, &json!({"location": "westeurope"}))
+        .await
+        .unwrap();
+    let taken = f
+        .client
+        .put(&format!("{}/providers/Microsoft.Storage/storageAccounts/good01", group_path("rg2")), STORAGE, &json!({"location": "westeurope", "sku": {"name": "Standard_LRS"}, "kind": "StorageV2"}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (taken.class(), taken.code()),
+        (ErrorClass::Conflict, Some("StorageAccountAlreadyTaken"))
+    );
+    // A DELETE of something already gone succeeds.
+    assert_eq!(
+        f.client
+            .delete(
+                &format!(
+                    "{}/providers/Microsoft.Storage/storageAccounts/nothere",
+                    group_path("rg")
+                ),
+                STORAGE
+            )
+            .await
+            .unwrap()
+            .status,
+        204
+    );
+}
+
+#[tokio::test]
+async fn transient_errors_and_throttling_are_retried_by_the_pipeline() {
+    let f = fixture(Settings {
+        time_scale: 1000.0,
+        ..Settings::default()
+    })
+    .await;
+    f.client
+        .put(&group_path("rg"), RG, &json!({"location": "westeurope"}))
+        .await
+        .unwrap();
+    f.sim.sim.faults.add(azure_sim::faults::FaultSpec {
+        method: Some("GET".into()),
+        status: Some(503),
+        times: Some(1),
+        ..Default::default()
+    });
+    f.sim.sim.faults.add(azure_sim::faults::FaultSpec {
+        method: Some("GET".into()),
+        status: Some(429),
+        retry_after_seconds: Some(1),
+        times: Some(1),
+        ..Default::default()
+    });
+    let group: Option<Value> = f.client.get(&group_path("rg"), RG).await.unwrap();
+    assert!(group.is_some(), "succeeds after a 503 and a 429");
+    let log = f
+        .sim
+        .sim
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.method == "GET")
+        .map(|r| r.status)
+        .collect::<Vec<_>>();
+    assert_eq!(log, [503, 429, 200]);
+}
+
+#[tokio::test]
+async fn an_expired_token_is_replaced() {
+    let f = fixture(Settings {
+        token_lifetime: std::time::Duration::from_secs(2),
+        time_scale: 1000.0,
+        ..Settings::default()
+    })
+    .await;
+    f.client
+        .put(&group_path("rg"), RG, &json!({"location": "westeurope"}))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert!(
+        f.client
+            .get::<Value>(&group_path("rg"), RG)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let unauthorized = f
+        .sim
+        .sim
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.status == 401)
+        .count();
+    assert_eq!(
+        unauthorized, 0,
+        "the credential refreshed the token before using it"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_an_authentication_error() {
+    let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let sim = azure_sim::start(listen, Settings::default(), Persistence::default())
+        .await
+        .unwrap();
+    let ca = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca.path(), &sim.certificate_pem).unwrap();
+    let url = Url::parse(sim.base_url()).unwrap();
+    let arm = ArmSettings::new(url.clone(), Some(url), Some(ca.path().to_path_buf())).unwrap();
+    let credential = credentials::client_secret(
+        &arm,
+        azure_sim::settings::DEFAULT_TENANT,
+        azure_sim::settings::DEFAULT_CLIENT_ID.into(),
+        "wrong".into(),
+    )
+    .unwrap();
+    let client = ArmClient::new(
+        &arm,
+        credential,
+        Arc::new(Budget::default()),
+        Arc::new(RequestStats::default()),
+    );
+    let error = client
+        .get::<Value>(&group_path("rg"), RG)
+        .await
+        .unwrap_err();
+    assert_eq!(error.class(), ErrorClass::Authentication, "{error}");
+    assert!(
+        !error.to_string().contains("wrong"),
+        "the secret never appears in an error: {error}"
+    );
+}
