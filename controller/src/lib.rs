@@ -1,4 +1,9 @@
 //! cutover: the controller that migrates servers to Azure with Azure Site Recovery.
 
 pub mod azure;
+pub mod conditions;
+pub mod context;
 pub mod crd_yaml;
+pub mod error;
+pub mod run;
+pub mod vault;

@@ -20,6 +20,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the controllers against the current kubeconfig (or in-cluster config).
+    Run(Box<cutover::run::RunArgs>),
     /// Print the CustomResourceDefinitions as YAML (what `crds/*.yaml` holds).
     Crds {
         /// Write one file per kind into this directory instead of printing.
@@ -34,6 +36,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run(args) => match tokio::runtime::Runtime::new() {
+            Ok(runtime) => runtime.block_on(cutover::run::run(*args)),
+            Err(error) => Err(error.into()),
+        },
         Command::Crds {
             out_dir: None,
             check: None,

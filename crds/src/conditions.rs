@@ -10,3 +10,22 @@ pub mod reason {
     /// The spec is valid and being acted on.
     pub const RECONCILING: &str = "Reconciling";
 }
+
+/// RecoveryVault conditions, in the order the landing zone is built.
+pub mod vault {
+    /// Resource group and Recovery Services vault.
+    pub const VAULT_READY: &str = "VaultReady";
+    /// Replication (and log) storage accounts.
+    pub const STORAGE_READY: &str = "StorageReady";
+    /// Target (and test) virtual networks.
+    pub const NETWORK_READY: &str = "NetworkReady";
+    /// The source site is registered: fabric and protection containers exist.
+    pub const SOURCE_REGISTERED: &str = "SourceRegistered";
+    /// Replication policy, container mappings and network mappings.
+    pub const REPLICATION_READY: &str = "ReplicationReady";
+
+    /// A later step waits for an earlier one.
+    pub const WAITING_FOR_PREREQUISITE: &str = "WaitingForPrerequisite";
+    /// The source has not registered with the vault yet.
+    pub const WAITING_FOR_REGISTRATION: &str = "WaitingForRegistration";
+}

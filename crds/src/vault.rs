@@ -523,6 +523,9 @@ pub enum VaultPhase {
 pub struct VaultResources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_group_id: Option<String>,
+    /// cutover created the resource group (so `deletionPolicy: Delete` removes it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resource_group_created: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vault_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

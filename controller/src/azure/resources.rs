@@ -1,0 +1,341 @@
+//! Typed ARM operations on the resources cutover manages, at the API versions of the official
+//! SDKs (DESIGN.md). Each function knows its URL, API version and body shape; reconcilers call
+//! these and never build URLs.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::client::{Accepted, ArmClient};
+use super::error::ArmError;
+
+pub const RESOURCES_API: &str = "2025-04-01";
+pub const RECOVERY_SERVICES_API: &str = "2026-11-01";
+pub const STORAGE_API: &str = "2026-09-01";
+pub const NETWORK_API: &str = "2026-03-01";
+pub const SITE_RECOVERY_API: &str = "2025-08-01";
+
+/// The recovery side of Hyper-V and physical/VMware replication.
+pub const MICROSOFT_AZURE: &str = "Microsoft Azure";
+
+/// The part of an ARM resource cutover reads.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resource {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub location: Option<String>,
+    #[serde(default)]
+    pub sku: Option<Value>,
+    #[serde(default)]
+    pub properties: Value,
+}
+
+impl Resource {
+    pub fn provisioning_state(&self) -> Option<&str> {
+        self.properties["provisioningState"].as_str()
+    }
+
+    pub fn friendly_name(&self) -> Option<&str> {
+        self.properties["friendlyName"].as_str()
+    }
+
+    pub fn sku_name(&self) -> Option<&str> {
+        self.sku.as_ref().and_then(|s| s["name"].as_str())
+    }
+}
+
+/// A resource group and the landing zone's other resources in it.
+#[derive(Clone, Debug)]
+pub struct Scope {
+    pub subscription: String,
+    pub resource_group: String,
+}
+
+impl Scope {
+    pub fn group_id(&self) -> String {
+        format!(
+            "/subscriptions/{}/resourceGroups/{}",
+            self.subscription, self.resource_group
+        )
+    }
+
+    pub fn resource_id(&self, provider_type: &str, name: &str) -> String {
+        format!("{}/providers/{provider_type}/{name}", self.group_id())
+    }
+
+    pub fn vault_id(&self, vault: &str) -> String {
+        self.resource_id("Microsoft.RecoveryServices/vaults", vault)
+    }
+}
+
+pub async fn get(
+    arm: &ArmClient,
+    id: &str,
+    api_version: &str,
+) -> Result<Option<Resource>, ArmError> {
+    arm.get(id, api_version).await
+}
+
+pub async fn put_resource_group(
+    arm: &ArmClient,
+    scope: &Scope,
+    location: &str,
+) -> Result<Accepted, ArmError> {
+    arm.put(
+        &scope.group_id(),
+        RESOURCES_API,
+        &json!({ "location": location, "tags": { "managed-by": "cutover" } }),
+    )
+    .await
+}
+
+pub async fn delete_resource_group(arm: &ArmClient, scope: &Scope) -> Result<Accepted, ArmError> {
+    arm.delete(&scope.group_id(), RESOURCES_API).await
+}
+
+pub async fn put_vault(
+    arm: &ArmClient,
+    id: &str,
+    location: &str,
+    sku: &str,
+    redundancy: &str,
+) -> Result<Accepted, ArmError> {
+    let body = json!({
+        "location": location,
+        "sku": { "name": sku },
+        "properties": {
+            "publicNetworkAccess": "Enabled",
+            "redundancySettings": { "standardTierStorageRedundancy": redundancy },
+        },
+    });
+    arm.put(id, RECOVERY_SERVICES_API, &body).await
+}
+
+pub async fn put_storage_account(
+    arm: &ArmClient,
+    id: &str,
+    location: &str,
+    sku: &str,
+) -> Result<Accepted, ArmError> {
+    let body = json!({
+        "location": location,
+        "sku": { "name": sku },
+        "kind": "StorageV2",
+        "properties": { "minimumTlsVersion": "TLS1_2", "supportsHttpsTrafficOnly": true, "allowBlobPublicAccess": false },
+    });
+    arm.put(id, STORAGE_API, &body).await
+}
+
+/// A VNet's address space and subnets, as ARM reports them.
+pub fn vnet_layout(vnet: &Resource) -> (Vec<String>, Vec<(String, String)>) {
+    let space = vnet.properties["addressSpace"]["addressPrefixes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.as_str().map(str::to_owned))
+        .collect();
+    let subnets = vnet.properties["subnets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| {
+            Some((
+                s["name"].as_str()?.to_owned(),
+                s["properties"]["addressPrefix"].as_str()?.to_owned(),
+            ))
+        })
+        .collect();
+    (space, subnets)
+}
+
+/// PUTs a VNet with its whole subnet list (a VNet PUT without it would delete the subnets).
+pub async fn put_virtual_network(
+    arm: &ArmClient,
+    id: &str,
+    location: &str,
+    space: &[String],
+    subnets: &[(String, String)],
+) -> Result<Accepted, ArmError> {
+    let body = json!({
+        "location": location,
+        "properties": {
+            "addressSpace": { "addressPrefixes": space },
+            "subnets": subnets.iter().map(|(name, prefix)| json!({ "name": name, "properties": { "addressPrefix": prefix } })).collect::<Vec<_>>(),
+        },
+    });
+    arm.put(id, NETWORK_API, &body).await
+}
+
+pub async fn delete_resource(
+    arm: &ArmClient,
+    id: &str,
+    api_version: &str,
+) -> Result<Accepted, ArmError> {
+    arm.delete(id, api_version).await
+}
+
+// ---- Site Recovery ----
+
+pub async fn list_fabrics(arm: &ArmClient, vault_id: &str) -> Result<Vec<Resource>, ArmError> {
+    arm.list(&format!("{vault_id}/replicationFabrics"), SITE_RECOVERY_API)
+        .await
+}
+
+/// Creates a fabric ARM can create: a Hyper-V site, or an Azure region (A2A).
+pub async fn put_fabric(
+    arm: &ArmClient,
+    vault_id: &str,
+    name: &str,
+    custom_details: Value,
+) -> Result<Accepted, ArmError> {
+    arm.put(
+        &format!("{vault_id}/replicationFabrics/{name}"),
+        SITE_RECOVERY_API,
+        &json!({ "properties": { "customDetails": custom_details } }),
+    )
+    .await
+}
+
+/// Unregisters a fabric (its servers, containers and networks go with it).
+pub async fn remove_fabric(arm: &ArmClient, fabric_id: &str) -> Result<Accepted, ArmError> {
+    arm.post(&format!("{fabric_id}/remove"), SITE_RECOVERY_API, None)
+        .await
+}
+
+pub async fn list_containers(arm: &ArmClient, fabric_id: &str) -> Result<Vec<Resource>, ArmError> {
+    arm.list(
+        &format!("{fabric_id}/replicationProtectionContainers"),
+        SITE_RECOVERY_API,
+    )
+    .await
+}
+
+/// Creates an A2A protection container in an Azure fabric.
+pub async fn put_a2a_container(
+    arm: &ArmClient,
+    fabric_id: &str,
+    name: &str,
+) -> Result<Accepted, ArmError> {
+    let body = json!({ "properties": { "providerSpecificInput": [{ "instanceType": "A2A" }] } });
+    arm.put(
+        &format!("{fabric_id}/replicationProtectionContainers/{name}"),
+        SITE_RECOVERY_API,
+        &body,
+    )
+    .await
+}
+
+pub async fn list_networks(arm: &ArmClient, fabric_id: &str) -> Result<Vec<Resource>, ArmError> {
+    arm.list(
+        &format!("{fabric_id}/replicationNetworks"),
+        SITE_RECOVERY_API,
+    )
+    .await
+}
+
+pub async fn list_network_mappings(
+    arm: &ArmClient,
+    vault_id: &str,
+) -> Result<Vec<Resource>, ArmError> {
+    arm.list(
+        &format!("{vault_id}/replicationNetworkMappings"),
+        SITE_RECOVERY_API,
+    )
+    .await
+}
+
+pub async fn put_network_mapping(
+    arm: &ArmClient,
+    network_id: &str,
+    name: &str,
+    recovery_network_id: &str,
+    kind: &str,
+) -> Result<Accepted, ArmError> {
+    let body = json!({ "properties": {
+        "recoveryFabricName": MICROSOFT_AZURE,
+        "recoveryNetworkId": recovery_network_id,
+        "fabricSpecificDetails": { "instanceType": kind },
+    }});
+    arm.put(
+        &format!("{network_id}/replicationNetworkMappings/{name}"),
+        SITE_RECOVERY_API,
+        &body,
+    )
+    .await
+}
+
+pub async fn put_policy(
+    arm: &ArmClient,
+    vault_id: &str,
+    name: &str,
+    provider_input: Value,
+) -> Result<Accepted, ArmError> {
+    arm.put(
+        &format!("{vault_id}/replicationPolicies/{name}"),
+        SITE_RECOVERY_API,
+        &json!({ "properties": { "providerSpecificInput": provider_input } }),
+    )
+    .await
+}
+
+pub fn policy_id(vault_id: &str, name: &str) -> String {
+    format!("{vault_id}/replicationPolicies/{name}")
+}
+
+pub async fn list_container_mappings(
+    arm: &ArmClient,
+    vault_id: &str,
+) -> Result<Vec<Resource>, ArmError> {
+    arm.list(
+        &format!("{vault_id}/replicationProtectionContainerMappings"),
+        SITE_RECOVERY_API,
+    )
+    .await
+}
+
+pub async fn put_container_mapping(
+    arm: &ArmClient,
+    container_id: &str,
+    name: &str,
+    target: &str,
+    policy_id: &str,
+    provider: &str,
+) -> Result<Accepted, ArmError> {
+    let body = json!({ "properties": {
+        "targetProtectionContainerId": target,
+        "policyId": policy_id,
+        "providerSpecificInput": { "instanceType": provider },
+    }});
+    arm.put(
+        &format!("{container_id}/replicationProtectionContainerMappings/{name}"),
+        SITE_RECOVERY_API,
+        &body,
+    )
+    .await
+}
+
+pub async fn remove_container_mapping(
+    arm: &ArmClient,
+    mapping_id: &str,
+) -> Result<Accepted, ArmError> {
+    arm.post(
+        &format!("{mapping_id}/remove"),
+        SITE_RECOVERY_API,
+        Some(&json!({ "properties": {} })),
+    )
+    .await
+}
+
+pub async fn list_protected_items(
+    arm: &ArmClient,
+    vault_id: &str,
+) -> Result<Vec<Resource>, ArmError> {
+    arm.list(
+        &format!("{vault_id}/replicationProtectedItems"),
+        SITE_RECOVERY_API,
+    )
+    .await
+}

@@ -1,0 +1,181 @@
+//! What every reconcile shares: the Kubernetes client, the Event recorder, ARM clients (one
+//! per identity, so each keeps its token cache), budgets per subscription, request counts,
+//! timing, and per-object backoff.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use azure_core::credentials::TokenCredential;
+use cutover_api::vault::Credentials;
+use k8s_openapi::api::core::v1::{ObjectReference, Secret};
+use kube::Api;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+
+use crate::azure::budget::Budget;
+use crate::azure::stats::RequestStats;
+use crate::azure::{ArmClient, ArmSettings, credentials};
+use crate::error::{Error, Result};
+
+/// How often to look again.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    /// While something is in flight in Azure.
+    pub poll: Duration,
+    /// Once everything is converged (drift detection), before jitter.
+    pub resync: Duration,
+    /// The longest an erroring object waits.
+    pub max_backoff: Duration,
+}
+
+pub struct Context {
+    pub client: kube::Client,
+    pub recorder: Recorder,
+    pub arm_settings: ArmSettings,
+    pub timing: Timing,
+    pub stats: Arc<RequestStats>,
+    default_credential: Option<Arc<dyn TokenCredential>>,
+    budgets: Mutex<HashMap<String, Arc<Budget>>>,
+    clients: Mutex<HashMap<String, ArmClient>>,
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl Context {
+    pub fn new(
+        client: kube::Client,
+        arm_settings: ArmSettings,
+        default_credential: Option<Arc<dyn TokenCredential>>,
+        timing: Timing,
+    ) -> Context {
+        let reporter = Reporter {
+            controller: "cutover".into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Context {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            arm_settings,
+            timing,
+            stats: Arc::new(RequestStats::default()),
+            default_credential,
+            budgets: Mutex::default(),
+            clients: Mutex::default(),
+            failures: Mutex::default(),
+        }
+    }
+
+    fn budget(&self, subscription: &str) -> Arc<Budget> {
+        let mut budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
+        budgets
+            .entry(subscription.to_ascii_lowercase())
+            .or_default()
+            .clone()
+    }
+
+    /// The ARM client for a subscription, with the credentials a vault names or the
+    /// controller's own identity.
+    pub async fn arm(
+        &self,
+        namespace: &str,
+        subscription: &str,
+        credentials: Option<&Credentials>,
+    ) -> Result<ArmClient> {
+        let (key, secret) = match credentials {
+            Some(reference) => {
+                let name = &reference.secret_ref.name;
+                let secret = Api::<Secret>::namespaced(self.client.clone(), namespace)
+                    .get_opt(name)
+                    .await?
+                    .ok_or_else(|| {
+                        Error::Credentials(format!(
+                            "the Secret {namespace}/{name} named in spec.credentials does not exist"
+                        ))
+                    })?;
+                let version = secret.metadata.resource_version.clone().unwrap_or_default();
+                (
+                    format!("{subscription}/secret/{namespace}/{name}/{version}"),
+                    Some(secret),
+                )
+            }
+            None => (format!("{subscription}/default"), None),
+        };
+        if let Some(client) = self
+            .clients
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return Ok(client.clone());
+        }
+        let credential = match secret {
+            Some(secret) => {
+                let name = secret.metadata.name.clone().unwrap_or_default();
+                let field = |key: &str| {
+                    secret
+                        .data
+                        .as_ref()
+                        .and_then(|d| d.get(key))
+                        .map(|v| String::from_utf8_lossy(&v.0).trim().to_owned())
+                        .filter(|v| !v.is_empty())
+                        .ok_or_else(|| Error::Credentials(format!("the Secret {namespace}/{name} has no {key}")))
+                };
+                credentials::client_secret(&self.arm_settings, &field("tenantId")?, field("clientId")?, field("clientSecret")?)
+                    .map_err(|e| Error::Credentials(format!("the Secret {namespace}/{name}: {e}")))?
+            }
+            None => self.default_credential.clone().ok_or_else(|| Error::Credentials("no Azure identity: set workload identity, AZURE_CLIENT_SECRET, or spec.credentials".into()))?,
+        };
+        let client = ArmClient::new(
+            &self.arm_settings,
+            credential,
+            self.budget(subscription),
+            self.stats.clone(),
+        );
+        self.clients
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, client.clone());
+        Ok(client)
+    }
+
+    /// Publishes an Event about `object`; a failure to publish is logged, never fatal.
+    pub async fn event(
+        &self,
+        object: &ObjectReference,
+        warning: bool,
+        reason: &str,
+        note: String,
+        action: &str,
+    ) {
+        let event = Event {
+            type_: if warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: reason.into(),
+            note: Some(note.chars().take(1000).collect()),
+            action: action.into(),
+            secondary: None,
+        };
+        if let Err(error) = self.recorder.publish(&event, object).await {
+            tracing::warn!(%error, reason, "publishing an Event");
+        }
+    }
+
+    /// The next wait for an object that keeps failing: doubling from `base`, capped.
+    pub fn backoff(&self, key: &str, base: Duration) -> Duration {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let count = failures.entry(key.to_owned()).or_default();
+        *count = count.saturating_add(1);
+        base.saturating_mul(1u32 << (*count - 1).min(10))
+            .min(self.timing.max_backoff)
+    }
+
+    /// Forgets an object's failures after a successful pass.
+    pub fn reset_backoff(&self, key: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+}

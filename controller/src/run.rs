@@ -1,0 +1,128 @@
+//! `cutover run`: the controllers, until SIGTERM or SIGINT.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use azure_core::http::Url;
+use cutover_api::RecoveryVault;
+use futures::StreamExt;
+use kube::Api;
+use kube::Resource;
+use kube::runtime::utils::Predicate;
+use kube::runtime::{Controller, WatchStreamExt, predicates, reflector, watcher};
+
+use crate::azure::{ArmSettings, credentials};
+use crate::context::{Context, Timing};
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct RunArgs {
+    /// ARM endpoint (another cloud, or azure-sim).
+    #[arg(long, env = "CUTOVER_ARM_ENDPOINT", default_value = crate::azure::client::PUBLIC_ARM_ENDPOINT)]
+    pub arm_endpoint: Url,
+    /// Entra ID authority host; the public cloud's when absent.
+    #[arg(long, env = "AZURE_AUTHORITY_HOST")]
+    pub authority_host: Option<Url>,
+    /// PEM bundle to trust besides the system roots (a private CA, azure-sim's certificate).
+    #[arg(long, env = "CUTOVER_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Watch one namespace instead of all.
+    #[arg(long, env = "CUTOVER_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Seconds between looks while Azure work is in flight.
+    #[arg(long, env = "CUTOVER_POLL_SECONDS", default_value_t = 10.0)]
+    pub poll_seconds: f64,
+    /// Seconds between drift checks of converged objects (varied by up to a tenth).
+    #[arg(long, env = "CUTOVER_RESYNC_SECONDS", default_value_t = 300.0)]
+    pub resync_seconds: f64,
+    /// Log format.
+    #[arg(long, env = "CUTOVER_LOG_FORMAT", value_parser = ["text", "json"], default_value = "text")]
+    pub log_format: String,
+}
+
+pub fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,kube=warn,azure_core=warn".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
+}
+
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    init_logging(&args.log_format);
+    let client = kube::Client::try_default().await?;
+    let settings = ArmSettings::new(
+        args.arm_endpoint.clone(),
+        args.authority_host.clone(),
+        args.ca_file.clone(),
+    )?;
+    let credential = match credentials::from_environment(&settings) {
+        Ok((credential, kind)) => {
+            tracing::info!(credential = ?kind, arm = %args.arm_endpoint, "Azure identity");
+            Some(credential)
+        }
+        Err(error) => {
+            tracing::warn!(%error, "no default Azure identity; only vaults with spec.credentials can be reconciled");
+            None
+        }
+    };
+    let timing = Timing {
+        poll: Duration::from_secs_f64(args.poll_seconds.max(0.1)),
+        resync: Duration::from_secs_f64(args.resync_seconds.max(1.0)),
+        max_backoff: Duration::from_secs(300),
+    };
+    let ctx = Arc::new(Context::new(client.clone(), settings, credential, timing));
+    let vaults: Api<RecoveryVault> = match &args.namespace {
+        Some(namespace) => Api::namespaced(client.clone(), namespace),
+        None => Api::all(client.clone()),
+    };
+    tracing::info!(
+        namespace = args.namespace.as_deref().unwrap_or("(all)"),
+        "cutover controller starting"
+    );
+    // Only changes a reconcile must react to start one: not the status it writes itself.
+    let (store, writer) = reflector::store();
+    let deletion = |vault: &RecoveryVault| vault.meta().deletion_timestamp.as_ref().map(|_| 1);
+    let changes = predicates::generation
+        .combine(predicates::finalizers)
+        .combine(predicates::annotations)
+        .combine(deletion);
+    let triggers = reflector(
+        writer,
+        watcher(vaults, watcher::Config::default().any_semantic()).default_backoff(),
+    )
+    .applied_objects()
+    .predicate_filter(changes, Default::default());
+    Controller::for_stream(triggers, store)
+        .graceful_shutdown_on(shutdown_signal())
+        .run(crate::vault::reconcile, crate::vault::error_policy, ctx)
+        .for_each(|result| async move {
+            match result {
+                Ok((object, _)) => tracing::debug!(vault = %object.name, "reconciled"),
+                Err(error) => tracing::debug!(%error, "reconcile error"),
+            }
+        })
+        .await;
+    tracing::info!("cutover controller stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+}

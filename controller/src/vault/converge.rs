@@ -1,0 +1,838 @@
+//! Converging a landing zone, in dependency order: resource group and vault, storage,
+//! networks, the source site, then replication (policy, container and network mappings).
+//! Each step GETs what Azure has and compares it with the spec; it writes only when they
+//! differ, and a pass makes at most one write before it yields (the next pass observes its
+//! effect). Adopted (`existingId`) resources are only read.
+
+use cutover_api::common::AzureResource;
+use cutover_api::conditions::vault::*;
+use cutover_api::vault::{
+    RecoveryVault, SourceKind, SourceSite, VaultResources, VirtualNetworkProperties,
+};
+use serde_json::{Value, json};
+
+use crate::azure::resources::{self as arm, MICROSOFT_AZURE, Resource, Scope};
+use crate::azure::{ArmClient, ArmError};
+use crate::conditions::Observed;
+
+/// Where one step stands.
+enum Step {
+    /// Converged; the message says what exists.
+    Ready(String),
+    /// Something is in flight (a write was made, or Azure is provisioning): look again soon.
+    InProgress(&'static str, String),
+    /// Waiting on something outside cutover (a source to register): look again later.
+    Waiting(&'static str, String),
+    /// The spec cannot be met as written (a resource in the wrong region, an adopted resource
+    /// that does not exist): wait for a change.
+    Blocked(&'static str, String),
+}
+
+/// What one pass found and did.
+pub struct Outcome {
+    pub conditions: Vec<Observed>,
+    pub resources: VaultResources,
+    /// Something is in flight: poll again soon rather than at the resync interval.
+    pub in_progress: bool,
+}
+
+struct Pass<'a> {
+    arm: &'a ArmClient,
+    vault: &'a RecoveryVault,
+    scope: Scope,
+    vault_id: String,
+    resources: VaultResources,
+}
+
+pub async fn converge(arm: &ArmClient, vault: &RecoveryVault) -> Result<Outcome, ArmError> {
+    let spec = &vault.spec;
+    let scope = Scope {
+        subscription: spec.subscription_id.clone(),
+        resource_group: spec.resource_group.clone(),
+    };
+    let vault_id = match &spec.vault {
+        AzureResource::Create(v) => scope.vault_id(&v.name),
+        AzureResource::ExistingId(id) => id.0.clone(),
+    };
+    let previous = vault
+        .status
+        .as_ref()
+        .map(|s| s.resources.clone())
+        .unwrap_or_default();
+    let mut pass = Pass {
+        arm,
+        vault,
+        scope,
+        vault_id,
+        resources: VaultResources {
+            resource_group_created: previous.resource_group_created,
+            ..Default::default()
+        },
+    };
+
+    let mut conditions = Vec::new();
+    let mut blocked_by: Option<&'static str> = None;
+    let mut in_progress = false;
+    for type_ in [
+        VAULT_READY,
+        STORAGE_READY,
+        NETWORK_READY,
+        SOURCE_REGISTERED,
+        REPLICATION_READY,
+    ] {
+        if let Some(earlier) = blocked_by {
+            conditions.push(Observed::not_ready(
+                type_,
+                WAITING_FOR_PREREQUISITE,
+                format!("waits for {earlier}"),
+            ));
+            continue;
+        }
+        let step = match type_ {
+            VAULT_READY => pass.vault_step().await?,
+            STORAGE_READY => pass.storage_step().await?,
+            NETWORK_READY => pass.network_step().await?,
+            SOURCE_REGISTERED => pass.source_step().await?,
+            _ => pass.replication_step().await?,
+        };
+        let observed = match step {
+            Step::Ready(message) => Observed::ready(type_, "Ready", message),
+            Step::InProgress(reason, message) => {
+                in_progress = true;
+                Observed::not_ready(type_, reason, message)
+            }
+            Step::Waiting(reason, message) | Step::Blocked(reason, message) => {
+                Observed::not_ready(type_, reason, message)
+            }
+        };
+        if !observed.status {
+            blocked_by = Some(type_);
+        }
+        conditions.push(observed);
+    }
+    Ok(Outcome {
+        conditions,
+        resources: pass.resources,
+        in_progress,
+    })
+}
+
+fn region_matches(resource: &Resource, region: &str) -> bool {
+    resource
+        .location
+        .as_deref()
+        .is_some_and(|l| l.replace(' ', "").eq_ignore_ascii_case(region))
+}
+
+fn provisioning(resource: &Resource) -> Option<String> {
+    match resource.provisioning_state() {
+        Some(state) if !state.eq_ignore_ascii_case("Succeeded") => Some(state.to_owned()),
+        _ => None,
+    }
+}
+
+impl Pass<'_> {
+    fn region(&self) -> &str {
+        &self.vault.spec.region
+    }
+
+    async fn vault_step(&mut self) -> Result<Step, ArmError> {
+        let spec = &self.vault.spec;
+        match arm::get(self.arm, &self.scope.group_id(), arm::RESOURCES_API).await? {
+            None => {
+                arm::put_resource_group(self.arm, &self.scope, self.region()).await?;
+                self.resources.resource_group_created = true;
+                return Ok(Step::InProgress(
+                    "CreatingResourceGroup",
+                    format!("creating resource group {}", spec.resource_group),
+                ));
+            }
+            Some(group) => self.resources.resource_group_id = Some(group.id),
+        }
+        let id = self.vault_id.clone();
+        let found = arm::get(self.arm, &id, arm::RECOVERY_SERVICES_API).await?;
+        match (&spec.vault, found) {
+            (AzureResource::Create(v), None) => {
+                let redundancy = format!("{:?}", v.storage_redundancy);
+                let sku = format!("{:?}", v.sku);
+                arm::put_vault(self.arm, &id, self.region(), &sku, &redundancy).await?;
+                Ok(Step::InProgress(
+                    "CreatingVault",
+                    format!("creating Recovery Services vault {}", v.name),
+                ))
+            }
+            (AzureResource::ExistingId(_), None) => Ok(Step::Blocked(
+                "VaultNotFound",
+                format!("the vault {id} named in spec.vault.existingId does not exist"),
+            )),
+            (_, Some(vault)) if !region_matches(&vault, self.region()) => Ok(Step::Blocked(
+                "VaultInWrongRegion",
+                format!(
+                    "the vault {id} is in {}, not in spec.region {}",
+                    vault.location.unwrap_or_default(),
+                    self.region()
+                ),
+            )),
+            (AzureResource::Create(v), Some(vault))
+                if vault.sku_name() != Some(&format!("{:?}", v.sku)) =>
+            {
+                arm::put_vault(
+                    self.arm,
+                    &id,
+                    self.region(),
+                    &format!("{:?}", v.sku),
+                    &format!("{:?}", v.storage_redundancy),
+                )
+                .await?;
+                Ok(Step::InProgress(
+                    "UpdatingVault",
+                    format!("setting the SKU of vault {} back to {:?}", v.name, v.sku),
+                ))
+            }
+            (_, Some(vault)) => match provisioning(&vault) {
+                Some(state) => Ok(Step::InProgress(
+                    "ProvisioningVault",
+                    format!("vault {} is {state}", vault.name),
+                )),
+                None => {
+                    self.resources.vault_id = Some(vault.id.clone());
+                    Ok(Step::Ready(format!(
+                        "vault {} in {}",
+                        vault.name,
+                        self.region()
+                    )))
+                }
+            },
+        }
+    }
+
+    /// One storage account: created to spec, or adopted and checked.
+    async fn storage_account(
+        &mut self,
+        which: &str,
+        wanted: &AzureResource<cutover_api::vault::StorageAccountProperties>,
+    ) -> Result<Result<String, Step>, ArmError> {
+        let id = match wanted {
+            AzureResource::Create(account) => self
+                .scope
+                .resource_id("Microsoft.Storage/storageAccounts", &account.name),
+            AzureResource::ExistingId(id) => id.0.clone(),
+        };
+        let found = arm::get(self.arm, &id, arm::STORAGE_API).await?;
+        Ok(match (wanted, found) {
+            (AzureResource::Create(account), None) => {
+                arm::put_storage_account(self.arm, &id, self.region(), account.sku.as_str())
+                    .await?;
+                Err(Step::InProgress(
+                    "CreatingStorage",
+                    format!("creating the {which} storage account {}", account.name),
+                ))
+            }
+            (AzureResource::ExistingId(_), None) => Err(Step::Blocked(
+                "StorageNotFound",
+                format!("the {which} storage account {id} does not exist"),
+            )),
+            (_, Some(account)) if !region_matches(&account, self.region()) => Err(Step::Blocked(
+                "StorageInWrongRegion",
+                format!(
+                    "the {which} storage account {} is in {}; it must be in the vault's region {}",
+                    account.name,
+                    account.location.unwrap_or_default(),
+                    self.region()
+                ),
+            )),
+            (AzureResource::Create(spec), Some(account))
+                if provisioning(&account).is_none()
+                    && account.sku_name() != Some(spec.sku.as_str()) =>
+            {
+                arm::put_storage_account(self.arm, &id, self.region(), spec.sku.as_str()).await?;
+                Err(Step::InProgress(
+                    "UpdatingStorage",
+                    format!(
+                        "setting the SKU of {} back to {}",
+                        spec.name,
+                        spec.sku.as_str()
+                    ),
+                ))
+            }
+            (_, Some(account)) => match provisioning(&account) {
+                Some(state) => Err(Step::InProgress(
+                    "ProvisioningStorage",
+                    format!("storage account {} is {state}", account.name),
+                )),
+                None => Ok(account.id),
+            },
+        })
+    }
+
+    async fn storage_step(&mut self) -> Result<Step, ArmError> {
+        let storage = self.vault.spec.storage.clone();
+        let replication = match self
+            .storage_account("replication", &storage.replication)
+            .await?
+        {
+            Ok(id) => id,
+            Err(step) => return Ok(step),
+        };
+        self.resources.replication_storage_account_id = Some(replication.clone());
+        if let AzureResource::ExistingId(_) = &storage.replication
+            && storage.log.is_none()
+            && let Some(account) = arm::get(self.arm, &replication, arm::STORAGE_API).await?
+            && account.sku_name().is_some_and(|s| s.starts_with("Premium"))
+        {
+            return Ok(Step::Blocked(
+                "PremiumNeedsLogStorage",
+                format!(
+                    "the adopted replication storage {} is Premium: set spec.storage.log to a Standard account",
+                    account.name
+                ),
+            ));
+        }
+        if let Some(log) = &storage.log {
+            match self.storage_account("log", log).await? {
+                Ok(id) => self.resources.log_storage_account_id = Some(id),
+                Err(step) => return Ok(step),
+            }
+        }
+        Ok(Step::Ready(format!(
+            "replication storage {}",
+            replication.rsplit('/').next().unwrap_or_default()
+        )))
+    }
+
+    async fn virtual_network(
+        &mut self,
+        which: &str,
+        wanted: &AzureResource<VirtualNetworkProperties>,
+    ) -> Result<Result<String, Step>, ArmError> {
+        let id = match wanted {
+            AzureResource::Create(vnet) => self
+                .scope
+                .resource_id("Microsoft.Network/virtualNetworks", &vnet.name),
+            AzureResource::ExistingId(id) => id.0.clone(),
+        };
+        let found = arm::get(self.arm, &id, arm::NETWORK_API).await?;
+        Ok(match (wanted, found) {
+            (AzureResource::ExistingId(_), None) => Err(Step::Blocked(
+                "NetworkNotFound",
+                format!("the {which} network {id} does not exist"),
+            )),
+            (AzureResource::Create(spec), found) => {
+                let subnets: Vec<(String, String)> = spec
+                    .subnets
+                    .iter()
+                    .map(|s| (s.name.clone(), s.address_prefix.clone()))
+                    .collect();
+                let drifted = found.as_ref().is_none_or(|vnet| {
+                    let (space, mut have) = arm::vnet_layout(vnet);
+                    let mut want = subnets.clone();
+                    have.sort();
+                    want.sort();
+                    space != spec.address_space || have != want
+                });
+                match found {
+                    Some(vnet) if !region_matches(&vnet, self.region()) => Err(Step::Blocked(
+                        "NetworkInWrongRegion",
+                        format!(
+                            "the {which} network {} is in {}; it must be in the vault's region {}",
+                            vnet.name,
+                            vnet.location.unwrap_or_default(),
+                            self.region()
+                        ),
+                    )),
+                    _ if drifted => {
+                        arm::put_virtual_network(
+                            self.arm,
+                            &id,
+                            self.region(),
+                            &spec.address_space,
+                            &subnets,
+                        )
+                        .await?;
+                        Err(Step::InProgress(
+                            "ConfiguringNetwork",
+                            format!("creating or repairing the {which} network {}", spec.name),
+                        ))
+                    }
+                    Some(vnet) => match provisioning(&vnet) {
+                        Some(state) => Err(Step::InProgress(
+                            "ProvisioningNetwork",
+                            format!("network {} is {state}", vnet.name),
+                        )),
+                        None => Ok(vnet.id),
+                    },
+                    None => unreachable!("a missing VNet counts as drifted"),
+                }
+            }
+            (AzureResource::ExistingId(_), Some(vnet)) if !region_matches(&vnet, self.region()) => {
+                Err(Step::Blocked(
+                    "NetworkInWrongRegion",
+                    format!(
+                        "the {which} network {} is in {}; it must be in the vault's region {}",
+                        vnet.name,
+                        vnet.location.unwrap_or_default(),
+                        self.region()
+                    ),
+                ))
+            }
+            (AzureResource::ExistingId(_), Some(vnet)) => Ok(vnet.id),
+        })
+    }
+
+    async fn network_step(&mut self) -> Result<Step, ArmError> {
+        let network = self.vault.spec.network.clone();
+        match self.virtual_network("target", &network.target).await? {
+            Ok(id) => self.resources.target_network_id = Some(id),
+            Err(step) => return Ok(step),
+        }
+        if let Some(test) = &network.test {
+            match self.virtual_network("test", test).await? {
+                Ok(id) => self.resources.test_network_id = Some(id),
+                Err(step) => return Ok(step),
+            }
+        }
+        Ok(Step::Ready(
+            "target network ready".to_owned()
+                + if network.test.is_some() {
+                    ", isolated test network ready"
+                } else {
+                    ""
+                },
+        ))
+    }
+
+    async fn source_step(&mut self) -> Result<Step, ArmError> {
+        let vault_name = self
+            .vault_id
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let fabrics = arm::list_fabrics(self.arm, &self.vault_id).await?;
+        let find = |friendly: &str, kind: &str| {
+            fabrics
+                .iter()
+                .find(|f| {
+                    f.friendly_name()
+                        .is_some_and(|n| n.eq_ignore_ascii_case(friendly))
+                        && f.properties["customDetails"]["instanceType"] == kind
+                })
+                .cloned()
+        };
+        let (fabric, wanted_containers): (Resource, Vec<String>) = match &self.vault.spec.source {
+            SourceSite::HyperVVmm(vmm) => match find(&vmm.server, "VMM") {
+                Some(fabric) => {
+                    if fabric.properties["customDetails"]["version"]
+                        .as_str()
+                        .is_some_and(|v| v == "2012")
+                    {
+                        return Ok(Step::Blocked(
+                            "UnsupportedVmmVersion",
+                            format!(
+                                "the VMM server {} runs VMM 2012; ASR needs 2012 R2 or later",
+                                vmm.server
+                            ),
+                        ));
+                    }
+                    (fabric, vmm.clouds.clone())
+                }
+                None => {
+                    return Ok(Step::Waiting(
+                        WAITING_FOR_REGISTRATION,
+                        format!(
+                            "install the Azure Site Recovery Provider on the VMM server {} and register it with vault {vault_name} using the vault credentials file",
+                            vmm.server
+                        ),
+                    ));
+                }
+            },
+            SourceSite::HyperVSite(site) => match find(&site.site_name, "HyperVSite") {
+                Some(fabric) => (fabric, Vec::new()),
+                None => {
+                    arm::put_fabric(
+                        self.arm,
+                        &self.vault_id,
+                        &site.site_name,
+                        json!({ "instanceType": "HyperVSite" }),
+                    )
+                    .await?;
+                    return Ok(Step::InProgress(
+                        "CreatingSite",
+                        format!("creating the Hyper-V site {}", site.site_name),
+                    ));
+                }
+            },
+            SourceSite::Vmware(source) => match find(&source.appliance, "InMageRcm") {
+                Some(fabric) => (fabric, Vec::new()),
+                None => {
+                    return Ok(Step::Waiting(
+                        WAITING_FOR_REGISTRATION,
+                        format!(
+                            "deploy the ASR replication appliance {} next to vCenter and register it with vault {vault_name}",
+                            source.appliance
+                        ),
+                    ));
+                }
+            },
+            SourceSite::Physical(source) => match find(&source.appliance, "InMageRcm") {
+                Some(fabric) => (fabric, Vec::new()),
+                None => {
+                    return Ok(Step::Waiting(
+                        WAITING_FOR_REGISTRATION,
+                        format!(
+                            "deploy the ASR replication appliance {} and register it with vault {vault_name}",
+                            source.appliance
+                        ),
+                    ));
+                }
+            },
+            SourceSite::Aws(source) => match find(&source.appliance, "InMageRcm") {
+                Some(fabric) => (fabric, Vec::new()),
+                None => {
+                    return Ok(Step::Waiting(
+                        WAITING_FOR_REGISTRATION,
+                        format!(
+                            "deploy the ASR replication appliance {} in AWS region {} and register it with vault {vault_name}",
+                            source.appliance, source.aws_region
+                        ),
+                    ));
+                }
+            },
+            SourceSite::AzureRegion(source) => {
+                return self.azure_fabrics(&fabrics, &source.region).await;
+            }
+        };
+        self.resources.fabric_id = Some(fabric.id.clone());
+        let containers = arm::list_containers(self.arm, &fabric.id).await?;
+        if containers.is_empty() {
+            let message = match &self.vault.spec.source {
+                SourceSite::HyperVSite(site) => format!(
+                    "install the Azure Site Recovery Provider on the Hyper-V hosts {} and register them into site {} of vault {vault_name}",
+                    site.hosts
+                        .iter()
+                        .map(|h| h.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    site.site_name
+                ),
+                _ => format!(
+                    "{} has registered but reports no protection container yet",
+                    fabric.friendly_name().unwrap_or_default()
+                ),
+            };
+            return Ok(Step::Waiting(WAITING_FOR_REGISTRATION, message));
+        }
+        let mut ids = Vec::new();
+        if wanted_containers.is_empty() {
+            ids = containers.iter().map(|c| c.id.clone()).collect();
+        } else {
+            for cloud in &wanted_containers {
+                match containers.iter().find(|c| {
+                    c.friendly_name()
+                        .is_some_and(|n| n.eq_ignore_ascii_case(cloud))
+                }) {
+                    Some(container) => ids.push(container.id.clone()),
+                    None => {
+                        return Ok(Step::Waiting(
+                            "WaitingForCloud",
+                            format!(
+                                "the VMM cloud {cloud} is not in the vault yet: check it exists and the provider has synchronised"
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        self.resources.protection_container_ids = ids;
+        Ok(Step::Ready(format!(
+            "{} registered with {} protection container(s)",
+            fabric.friendly_name().unwrap_or_default(),
+            self.resources.protection_container_ids.len()
+        )))
+    }
+
+    /// Azure to Azure: a fabric and container per region, both created through ARM.
+    async fn azure_fabrics(
+        &mut self,
+        fabrics: &[Resource],
+        source_region: &str,
+    ) -> Result<Step, ArmError> {
+        let mut containers = Vec::new();
+        for region in [source_region.to_owned(), self.region().to_owned()] {
+            let name = format!("asr-a2a-{region}");
+            let Some(fabric) = fabrics.iter().find(|f| f.name.eq_ignore_ascii_case(&name)) else {
+                arm::put_fabric(
+                    self.arm,
+                    &self.vault_id,
+                    &name,
+                    json!({ "instanceType": "Azure", "location": region }),
+                )
+                .await?;
+                return Ok(Step::InProgress(
+                    "CreatingFabric",
+                    format!("creating the Azure fabric for {region}"),
+                ));
+            };
+            let found = arm::list_containers(self.arm, &fabric.id).await?;
+            let container_name = format!("{name}-container");
+            match found
+                .into_iter()
+                .find(|c| c.name.eq_ignore_ascii_case(&container_name))
+            {
+                Some(container) => containers.push(container.id),
+                None => {
+                    arm::put_a2a_container(self.arm, &fabric.id, &container_name).await?;
+                    return Ok(Step::InProgress(
+                        "CreatingContainer",
+                        format!("creating the protection container for {region}"),
+                    ));
+                }
+            }
+            if region == source_region {
+                self.resources.fabric_id = Some(fabric.id.clone());
+            }
+        }
+        self.resources.protection_container_ids = containers;
+        Ok(Step::Ready(format!(
+            "Azure fabrics for {source_region} and {}",
+            self.region()
+        )))
+    }
+
+    fn policy_input(&self) -> Value {
+        let policy = &self.vault.spec.replication_policy;
+        let retention = policy.recovery_point_retention_hours;
+        let app = policy.app_consistent_snapshot_frequency_hours;
+        match self.vault.spec.source.kind().provider() {
+            "HyperVReplicaAzure" => json!({
+                "instanceType": "HyperVReplicaAzure",
+                "recoveryPointHistoryDuration": retention,
+                "applicationConsistentSnapshotFrequencyInHours": app,
+                "replicationInterval": policy.replication_interval_seconds.unwrap_or(300),
+                "storageAccounts": self.resources.replication_storage_account_id.iter().collect::<Vec<_>>(),
+            }),
+            "InMageRcm" => json!({
+                "instanceType": "InMageRcm",
+                "recoveryPointHistoryInMinutes": retention * 60,
+                "appConsistentFrequencyInMinutes": app * 60,
+                "crashConsistentFrequencyInMinutes": 5,
+                "enableMultiVmSync": "True",
+            }),
+            _ => json!({
+                "instanceType": "A2A",
+                "recoveryPointHistory": retention * 60,
+                "appConsistentFrequencyInMinutes": app * 60,
+                "multiVmSyncStatus": "Enable",
+            }),
+        }
+    }
+
+    /// Whether the policy's details already say what the spec says.
+    fn policy_matches(&self, existing: &Resource) -> bool {
+        let have = &existing.properties["providerSpecificDetails"];
+        let want = self.policy_input();
+        let pairs: &[(&str, &str)] = match want["instanceType"].as_str().unwrap_or_default() {
+            "HyperVReplicaAzure" => &[
+                (
+                    "recoveryPointHistoryDuration",
+                    "recoveryPointHistoryDurationInHours",
+                ),
+                (
+                    "applicationConsistentSnapshotFrequencyInHours",
+                    "applicationConsistentSnapshotFrequencyInHours",
+                ),
+                ("replicationInterval", "replicationInterval"),
+            ],
+            "InMageRcm" => &[
+                (
+                    "recoveryPointHistoryInMinutes",
+                    "recoveryPointHistoryInMinutes",
+                ),
+                (
+                    "appConsistentFrequencyInMinutes",
+                    "appConsistentFrequencyInMinutes",
+                ),
+            ],
+            _ => &[
+                ("recoveryPointHistory", "recoveryPointHistory"),
+                (
+                    "appConsistentFrequencyInMinutes",
+                    "appConsistentFrequencyInMinutes",
+                ),
+            ],
+        };
+        have["instanceType"] == want["instanceType"]
+            && pairs
+                .iter()
+                .all(|(input, detail)| have[*detail] == want[*input])
+    }
+
+    async fn replication_step(&mut self) -> Result<Step, ArmError> {
+        let spec = &self.vault.spec;
+        let kind = spec.source.kind();
+        let provider = kind.provider();
+        let policy_name = spec.replication_policy.name.clone();
+        let policy_id = arm::policy_id(&self.vault_id, &policy_name);
+        match arm::get(self.arm, &policy_id, arm::SITE_RECOVERY_API).await? {
+            Some(existing) if self.policy_matches(&existing) => {
+                self.resources.policy_id = Some(existing.id)
+            }
+            existing => {
+                let verb = if existing.is_some() {
+                    "updating"
+                } else {
+                    "creating"
+                };
+                arm::put_policy(self.arm, &self.vault_id, &policy_name, self.policy_input())
+                    .await?;
+                return Ok(Step::InProgress(
+                    "ConfiguringPolicy",
+                    format!("{verb} replication policy {policy_name}"),
+                ));
+            }
+        }
+
+        let mappings = arm::list_container_mappings(self.arm, &self.vault_id).await?;
+        let containers = self.resources.protection_container_ids.clone();
+        // A2A maps the source region's container to the target region's; others map to Azure.
+        let sources: Vec<(String, String)> = if kind == SourceKind::AzureRegion {
+            containers
+                .first()
+                .zip(containers.get(1))
+                .map(|(s, t)| vec![(s.clone(), t.clone())])
+                .unwrap_or_default()
+        } else {
+            containers
+                .iter()
+                .map(|c| (c.clone(), MICROSOFT_AZURE.to_owned()))
+                .collect()
+        };
+        let mut mapping_ids = Vec::new();
+        for (container, target) in sources {
+            let existing = mappings.iter().find(|m| {
+                m.id.to_ascii_lowercase()
+                    .starts_with(&format!("{}/", container.to_ascii_lowercase()))
+                    && m.properties["policyId"]
+                        .as_str()
+                        .is_some_and(|p| p.eq_ignore_ascii_case(&policy_id))
+            });
+            match existing {
+                Some(mapping) if mapping.properties["state"] == "Paired" => {
+                    mapping_ids.push(mapping.id.clone())
+                }
+                Some(mapping) => {
+                    return Ok(Step::InProgress(
+                        "PairingContainer",
+                        format!(
+                            "container mapping {} is {}",
+                            mapping.name,
+                            mapping.properties["state"].as_str().unwrap_or("pairing")
+                        ),
+                    ));
+                }
+                None => {
+                    let container_name = container.rsplit('/').next().unwrap_or_default();
+                    let name = format!("{container_name}-{policy_name}");
+                    arm::put_container_mapping(
+                        self.arm, &container, &name, &target, &policy_id, provider,
+                    )
+                    .await?;
+                    return Ok(Step::InProgress(
+                        "PairingContainer",
+                        format!("pairing container {container_name} with policy {policy_name}"),
+                    ));
+                }
+            }
+        }
+        self.resources.container_mapping_ids = mapping_ids;
+
+        if !spec.network_mappings.is_empty() {
+            let Some(target_vnet) = self.resources.target_network_id.clone() else {
+                return Ok(Step::InProgress(
+                    "WaitingForNetwork",
+                    "the target network is not ready".into(),
+                ));
+            };
+            let existing = arm::list_network_mappings(self.arm, &self.vault_id).await?;
+            let fabric = self.resources.fabric_id.clone().unwrap_or_default();
+            let networks = if kind == SourceKind::HyperVVmm {
+                arm::list_networks(self.arm, &fabric).await?
+            } else {
+                Vec::new()
+            };
+            let mut ids = Vec::new();
+            for mapping in &spec.network_mappings {
+                let network_id = if kind == SourceKind::HyperVVmm {
+                    match networks.iter().find(|n| {
+                        n.friendly_name()
+                            .is_some_and(|f| f.eq_ignore_ascii_case(&mapping.source_network))
+                    }) {
+                        Some(network) => network.id.clone(),
+                        None => {
+                            return Ok(Step::Waiting(
+                                "WaitingForSourceNetwork",
+                                format!(
+                                    "the VMM VM network {} is not in the vault yet",
+                                    mapping.source_network
+                                ),
+                            ));
+                        }
+                    }
+                } else {
+                    format!(
+                        "{fabric}/replicationNetworks/{}",
+                        mapping
+                            .source_network
+                            .rsplit('/')
+                            .next()
+                            .unwrap_or("network")
+                    )
+                };
+                match existing.iter().find(|m| {
+                    m.id.to_ascii_lowercase()
+                        .starts_with(&format!("{}/", network_id.to_ascii_lowercase()))
+                }) {
+                    Some(found)
+                        if found.properties["recoveryNetworkId"]
+                            .as_str()
+                            .is_some_and(|r| r.eq_ignore_ascii_case(&target_vnet)) =>
+                    {
+                        ids.push(found.id.clone())
+                    }
+                    _ => {
+                        let name = format!(
+                            "{}-to-azure",
+                            network_id.rsplit('/').next().unwrap_or("network")
+                        );
+                        let instance = if kind == SourceKind::HyperVVmm {
+                            "VmmToAzure"
+                        } else {
+                            "AzureToAzure"
+                        };
+                        arm::put_network_mapping(
+                            self.arm,
+                            &network_id,
+                            &name,
+                            &target_vnet,
+                            instance,
+                        )
+                        .await?;
+                        return Ok(Step::InProgress(
+                            "MappingNetwork",
+                            format!(
+                                "mapping source network {} to the target network",
+                                mapping.source_network
+                            ),
+                        ));
+                    }
+                }
+            }
+            self.resources.network_mapping_ids = ids;
+        }
+        Ok(Step::Ready(format!(
+            "policy {policy_name}, {} container mapping(s), {} network mapping(s)",
+            self.resources.container_mapping_ids.len(),
+            self.resources.network_mapping_ids.len()
+        )))
+    }
+}

@@ -1,0 +1,306 @@
+//! The RecoveryVault controller: validate, converge the landing zone, report status and
+//! Events; on deletion, do what `deletionPolicy` says.
+
+mod converge;
+mod teardown;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cutover_api::conditions::{READY, reason, vault::WAITING_FOR_REGISTRATION};
+use cutover_api::vault::{ProvisionedIdentity, RecoveryVault, RecoveryVaultStatus, VaultPhase};
+use cutover_api::{DeletionPolicy, ReplicatedMachine};
+use kube::api::{ListParams, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer::{Event, finalizer};
+use kube::{Api, Resource, ResourceExt};
+use serde_json::json;
+
+use crate::conditions::{self, Observed};
+use crate::context::Context;
+use crate::error::{Error, Result};
+
+/// Keeps the vault until `deletionPolicy` has been carried out.
+pub const FINALIZER: &str = "cutover.dev/cleanup";
+const FIELD_MANAGER: &str = "cutover";
+
+pub async fn reconcile(vault: Arc<RecoveryVault>, ctx: Arc<Context>) -> Result<Action> {
+    let namespace = vault.namespace().unwrap_or_default();
+    let api = Api::<RecoveryVault>::namespaced(ctx.client.clone(), &namespace);
+    let key = vault.uid().unwrap_or_default();
+    let action = finalizer(&api, FINALIZER, vault, |event| async {
+        match event {
+            Event::Apply(vault) => apply(&vault, &ctx).await,
+            Event::Cleanup(vault) => cleanup(&vault, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)))?;
+    ctx.reset_backoff(&key);
+    Ok(action)
+}
+
+/// Waits after a failed pass: for a spec change when the spec is at fault, otherwise with
+/// per-object exponential backoff (or what ARM asked for). The one place failures become
+/// Warning Events.
+pub fn error_policy(vault: Arc<RecoveryVault>, error: &Error, ctx: Arc<Context>) -> Action {
+    let key = vault.uid().unwrap_or_default();
+    if error.is_warning() {
+        tracing::warn!(vault = %vault.name_any(), namespace = vault.namespace().unwrap_or_default(), reason = error.reason(), %error, "reconcile failed");
+        let reference = vault.object_ref(&());
+        let (reason, note) = (error.reason(), error.to_string());
+        let events = ctx.clone();
+        tokio::spawn(async move {
+            events
+                .event(&reference, true, reason, note, "Reconcile")
+                .await
+        });
+    }
+    match error.retry_after(ctx.timing.poll) {
+        None => Action::await_change(),
+        // Progress (a teardown step under way) is no failure: no backoff.
+        Some(base) if !error.is_warning() => Action::requeue(base),
+        Some(base) => Action::requeue(ctx.backoff(&key, base)),
+    }
+}
+
+async fn apply(vault: &RecoveryVault, ctx: &Context) -> Result<Action> {
+    let report = vault.validate();
+    if !report.is_valid() {
+        let message = report.error_message();
+        let observed = [Observed::not_ready(
+            READY,
+            reason::INVALID_SPEC,
+            message.clone(),
+        )];
+        write_status(vault, ctx, &observed, Some(VaultPhase::Failed), None, None).await?;
+        tracing::info!(vault = %vault.name_any(), %message, "invalid spec; waiting for a change");
+        return Ok(Action::await_change());
+    }
+    let generation_changed =
+        vault.status.as_ref().and_then(|s| s.observed_generation) != vault.metadata.generation;
+    if generation_changed && !report.warnings.is_empty() {
+        ctx.event(
+            &vault.object_ref(&()),
+            true,
+            "SpecWarning",
+            report.warning_message(),
+            "Validate",
+        )
+        .await;
+    }
+
+    let spec = &vault.spec;
+    let arm = ctx
+        .arm(
+            &vault.namespace().unwrap_or_default(),
+            &spec.subscription_id,
+            spec.credentials.as_ref(),
+        )
+        .await?;
+    let outcome = converge::converge(&arm, vault).await?;
+
+    let all_ready = outcome.conditions.iter().all(|c| c.status);
+    let first_problem = outcome.conditions.iter().find(|c| !c.status);
+    let ready = match first_problem {
+        None => Observed::ready(READY, "Ready", "the landing zone is ready for replication"),
+        Some(problem) => Observed::not_ready(
+            READY,
+            &problem.reason,
+            format!("{}: {}", problem.type_, problem.message),
+        ),
+    };
+    let phase = match first_problem {
+        None => VaultPhase::Ready,
+        Some(problem) if problem.reason == WAITING_FOR_REGISTRATION => VaultPhase::WaitingForSource,
+        Some(_) if outcome.in_progress => VaultPhase::Provisioning,
+        Some(_) => VaultPhase::Failed,
+    };
+    let mut observed = vec![ready];
+    observed.extend(outcome.conditions);
+    let identity = vault
+        .status
+        .as_ref()
+        .and_then(|s| s.provisioned.clone())
+        .or_else(|| {
+            outcome
+                .resources
+                .vault_id
+                .as_ref()
+                .map(|_| ProvisionedIdentity {
+                    subscription_id: spec.subscription_id.clone(),
+                    resource_group: spec.resource_group.clone(),
+                    region: spec.region.clone(),
+                    source_kind: spec.source.kind(),
+                })
+        });
+    write_status(
+        vault,
+        ctx,
+        &observed,
+        Some(phase),
+        Some(outcome.resources),
+        identity,
+    )
+    .await?;
+
+    Ok(if all_ready {
+        Action::requeue(jittered(
+            ctx.timing.resync,
+            &vault.uid().unwrap_or_default(),
+        ))
+    } else if outcome.in_progress {
+        Action::requeue(ctx.timing.poll)
+    } else {
+        // Waiting on someone else (a registration, a fix in Azure): look again now and then.
+        Action::requeue(ctx.timing.poll.saturating_mul(6).min(ctx.timing.resync))
+    })
+}
+
+async fn cleanup(vault: &RecoveryVault, ctx: &Context) -> Result<Action> {
+    let reference = vault.object_ref(&());
+    if vault.spec.deletion_policy == DeletionPolicy::Retain {
+        ctx.event(
+            &reference,
+            false,
+            "Retained",
+            "deletionPolicy is Retain: the Azure landing zone is left as it is".into(),
+            "Delete",
+        )
+        .await;
+        return Ok(Action::await_change());
+    }
+    let namespace = vault.namespace().unwrap_or_default();
+    let name = vault.name_any();
+    let machines = Api::<ReplicatedMachine>::namespaced(ctx.client.clone(), &namespace)
+        .list(&ListParams::default())
+        .await?;
+    let users: Vec<String> = machines
+        .items
+        .iter()
+        .filter(|m| m.spec.vault_ref.name == name && m.metadata.deletion_timestamp.is_none())
+        .map(ResourceExt::name_any)
+        .collect();
+    if !users.is_empty() {
+        let message = format!(
+            "the vault is not deleted while ReplicatedMachines use it: {}",
+            users.join(", ")
+        );
+        let observed = [Observed::not_ready(
+            READY,
+            "DeletionBlocked",
+            message.clone(),
+        )];
+        write_status(
+            vault,
+            ctx,
+            &observed,
+            Some(VaultPhase::Deleting),
+            None,
+            None,
+        )
+        .await?;
+        return Err(Error::DeletionBlocked(message));
+    }
+    let arm = ctx
+        .arm(
+            &namespace,
+            &vault.spec.subscription_id,
+            vault.spec.credentials.as_ref(),
+        )
+        .await?;
+    if let Some(step) = teardown::next(&arm, vault).await? {
+        let observed = [Observed::not_ready(READY, "Deleting", step.clone())];
+        write_status(
+            vault,
+            ctx,
+            &observed,
+            Some(VaultPhase::Deleting),
+            None,
+            None,
+        )
+        .await?;
+        return Err(Error::TeardownInProgress(step));
+    }
+    ctx.event(
+        &reference,
+        false,
+        "Deleted",
+        "deletionPolicy is Delete: the landing zone cutover created is gone".into(),
+        "Delete",
+    )
+    .await;
+    Ok(Action::await_change())
+}
+
+/// Writes status with server-side apply, and an Event for each condition that changed.
+async fn write_status(
+    vault: &RecoveryVault,
+    ctx: &Context,
+    observed: &[Observed],
+    phase: Option<VaultPhase>,
+    resources: Option<cutover_api::vault::VaultResources>,
+    provisioned: Option<ProvisionedIdentity>,
+) -> Result<()> {
+    let previous = vault.status.clone().unwrap_or_default();
+    let mut conditions = conditions::merge(
+        &previous.conditions,
+        observed,
+        vault.metadata.generation,
+        jiff::Timestamp::now(),
+    );
+    // Conditions this pass did not look at keep their last value.
+    for old in &previous.conditions {
+        if !conditions.iter().any(|c| c.type_ == old.type_) {
+            conditions.push(old.clone());
+        }
+    }
+    let status = RecoveryVaultStatus {
+        observed_generation: vault.metadata.generation,
+        phase: phase.or(previous.phase),
+        source_kind: Some(vault.spec.source.kind()),
+        conditions,
+        resources: resources.unwrap_or_else(|| previous.resources.clone()),
+        provisioned: provisioned.or_else(|| previous.provisioned.clone()),
+    };
+    if status != previous {
+        let api = Api::<RecoveryVault>::namespaced(
+            ctx.client.clone(),
+            &vault.namespace().unwrap_or_default(),
+        );
+        let patch = Patch::Apply(
+            json!({ "apiVersion": "cutover.dev/v1alpha1", "kind": "RecoveryVault", "status": status }),
+        );
+        api.patch_status(
+            &vault.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &patch,
+        )
+        .await?;
+    }
+    let reference = vault.object_ref(&());
+    for change in conditions::changed(&previous.conditions, observed) {
+        let warning = !change.status
+            && matches!(change.reason.as_str(), "InvalidSpec" | "DeletionBlocked")
+            || change.reason.ends_with("NotFound")
+            || change.reason.contains("Wrong");
+        ctx.event(
+            &reference,
+            warning,
+            &change.reason,
+            format!("{}: {}", change.type_, change.message),
+            change.type_,
+        )
+        .await;
+    }
+    Ok(())
+}
+
+/// `base` varied by up to a tenth, differently per object, so resyncs do not arrive in step.
+fn jittered(base: Duration, key: &str) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write(key.as_bytes());
+    let spread = (hasher.finish() % 200) as f64 / 1000.0 - 0.1;
+    base.mul_f64(1.0 + spread)
+}

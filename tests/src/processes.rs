@@ -1,0 +1,233 @@
+//! The simulator and the controller as separate processes, the way they run for real: each
+//! logs to a file in a temporary directory, and dies with the test.
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{Context as _, Result, bail};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::ControlPlane;
+
+/// Where cargo put the workspace's binaries (next to the test executable's `deps/`).
+pub fn bin_dir() -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("test executable has no target directory")?
+        .to_path_buf();
+    Ok(dir)
+}
+
+fn binary(name: &str) -> Result<PathBuf> {
+    let path = bin_dir()?.join(name);
+    if !path.is_file() {
+        bail!(
+            "{} is missing: build it first (tests/run does: cargo build --workspace --bins)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+fn kill_with_parent(command: &mut Command) {
+    // SAFETY: prctl is async-signal-safe; the child dies with the test thread that spawned it.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// The first line azure-sim prints.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimInfo {
+    pub arm_endpoint: String,
+    pub authority_host: String,
+    pub cert_file: PathBuf,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub subscription_id: String,
+}
+
+/// A running azure-sim.
+pub struct Simulator {
+    child: Child,
+    pub info: SimInfo,
+    pub dir: tempfile::TempDir,
+    http: reqwest::Client,
+}
+
+impl Simulator {
+    /// Starts azure-sim with `args` (time scale, page size…) and reads its address.
+    pub fn start(args: &[&str]) -> Result<Simulator> {
+        let dir = tempfile::Builder::new().prefix("azure-sim-").tempdir()?;
+        let cert = dir.path().join("cert.pem");
+        let log = fs::File::create(dir.path().join("azure-sim.log"))?;
+        let mut command = Command::new(binary("azure-sim")?);
+        command
+            .args(["--cert-out", &cert.display().to_string()])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log);
+        kill_with_parent(&mut command);
+        let mut child = command.spawn().context("starting azure-sim")?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().context("azure-sim stdout")?).read_line(&mut line)?;
+        let info: SimInfo = serde_json::from_str(&line)
+            .with_context(|| format!("azure-sim's first line: {line:?}"))?;
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let certificate = reqwest::Certificate::from_pem(&fs::read(&info.cert_file)?)?;
+        let http = reqwest::Client::builder()
+            .add_root_certificate(certificate)
+            .build()?;
+        Ok(Simulator {
+            child,
+            info,
+            dir,
+            http,
+        })
+    }
+
+    /// Calls the admin API (`/_sim/...`).
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value> {
+        let mut request = self
+            .http
+            .request(method, format!("{}/_sim/{path}", self.info.arm_endpoint));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        let text = response.text().await?;
+        if !status.is_success() {
+            bail!("/_sim/{path}: {status} {text}");
+        }
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// ARM requests the simulator saw, optionally filtered (`method=PUT&path=/vaults/`).
+    pub async fn requests(&self, filter: &str) -> Result<Vec<Value>> {
+        let log = self
+            .admin(reqwest::Method::GET, &format!("requests?{filter}"), None)
+            .await?;
+        Ok(log["requests"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// Calls ARM as the simulator's service principal.
+    pub async fn arm(
+        &self,
+        method: reqwest::Method,
+        path_and_query: &str,
+        body: Option<Value>,
+    ) -> Result<(u16, Value)> {
+        let token: Value = self
+            .http
+            .post(format!(
+                "{}/{}/oauth2/v2.0/token",
+                self.info.authority_host, self.info.tenant_id
+            ))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", self.info.client_id.as_str()),
+                ("client_secret", self.info.client_secret.as_str()),
+                ("scope", "https://management.azure.com/.default"),
+            ])
+            .send()
+            .await?
+            .json()
+            .await?;
+        let mut request = self
+            .http
+            .request(
+                method,
+                format!("{}{path_and_query}", self.info.arm_endpoint),
+            )
+            .bearer_auth(token["access_token"].as_str().unwrap_or_default());
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let text = response.text().await?;
+        Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+    }
+
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("azure-sim.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running `cutover run`, pointed at a control plane and a simulator.
+pub struct Controller {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Controller {
+    /// Starts the controller watching `namespace`, polling fast and resyncing every few seconds.
+    pub fn start(
+        plane: &ControlPlane,
+        sim: &Simulator,
+        namespace: &str,
+        extra_env: &[(&str, &str)],
+    ) -> Result<Controller> {
+        let log = sim.dir.path().join(format!("cutover-{namespace}.log"));
+        let mut command = Command::new(binary("cutover")?);
+        command
+            .arg("run")
+            .env("KUBECONFIG", plane.kubeconfig())
+            .env("CUTOVER_ARM_ENDPOINT", &sim.info.arm_endpoint)
+            .env("AZURE_AUTHORITY_HOST", &sim.info.authority_host)
+            .env("CUTOVER_CA_FILE", &sim.info.cert_file)
+            .env("AZURE_TENANT_ID", &sim.info.tenant_id)
+            .env("AZURE_CLIENT_ID", &sim.info.client_id)
+            .env("AZURE_CLIENT_SECRET", &sim.info.client_secret)
+            .env("CUTOVER_NAMESPACE", namespace)
+            .env("CUTOVER_POLL_SECONDS", "0.3")
+            .env("CUTOVER_RESYNC_SECONDS", "3")
+            .env("RUST_LOG", "info,cutover=debug,kube=warn")
+            .env_remove("AZURE_FEDERATED_TOKEN_FILE")
+            .envs(extra_env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(&log)?)
+            .stderr(fs::File::options().append(true).open(&log)?);
+        kill_with_parent(&mut command);
+        let child = command.spawn().context("starting cutover")?;
+        Ok(Controller { child, log })
+    }
+
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
