@@ -45,7 +45,8 @@ pub fn init_logging(format: &str) {
         .unwrap_or_else(|_| "info,kube=warn,azure_core=warn".into());
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     if format == "json" {
         logs.json().init();
     } else {

@@ -72,7 +72,8 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or_else(|_| "azure_sim=info".into());
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     if cli.log_format == "json" {
         logs.json().init();
     } else {

@@ -363,3 +363,257 @@ async fn deletion_does_what_the_policy_says_and_drift_is_repaired() -> Result<()
     assert_eq!(sim.arm(Method::GET, &account, None).await?.0, 200);
     Ok(())
 }
+
+/// The example VMM vault, moved to its own resource group (and vault name) so nothing is shared.
+fn vmm_vault(resource_group: &str, vault_name: &str) -> Result<Value> {
+    let mut vault = example_vaults()?
+        .into_iter()
+        .find(|v| v["metadata"]["name"] == "vmm-dc1")
+        .expect("the VMM example");
+    vault["spec"]["resourceGroup"] = json!(resource_group);
+    vault["spec"]["vault"] = json!({"create": {"name": vault_name}});
+    // Storage account names are global: each test's vault gets its own.
+    let account: String = vault_name
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(20)
+        .collect();
+    vault["spec"]["storage"]["replication"]["create"]["name"] = json!(format!("{account}repl"));
+    Ok(vault)
+}
+
+async fn writes(sim: &Simulator) -> Result<usize> {
+    let mut count = 0;
+    for method in ["PUT", "POST", "PATCH", "DELETE"] {
+        count += sim.requests(&format!("method={method}")).await?.len();
+    }
+    Ok(count)
+}
+
+#[tokio::test]
+async fn adopted_storage_in_another_region_is_refused_before_any_write() -> Result<()> {
+    let plane = control_plane::shared()?;
+    let client = plane.client().await?;
+    let ns = temp_namespace(&client, "wrong-region").await?;
+    let sim = Simulator::start(&["--time-scale", "600"])?;
+    let sub = "/subscriptions/00000000-0000-0000-0000-000000000001";
+    sim.arm(
+        Method::PUT,
+        &format!("{sub}/resourcegroups/rg-elsewhere?api-version=2025-04-01"),
+        Some(json!({"location": "eastus"})),
+    )
+    .await?;
+    let account = format!(
+        "{sub}/resourceGroups/rg-elsewhere/providers/Microsoft.Storage/storageAccounts/eaststore"
+    );
+    sim.arm(
+        Method::PUT,
+        &format!("{account}?api-version=2026-09-01"),
+        Some(json!({"location": "eastus", "sku": {"name": "Standard_GRS"}, "kind": "StorageV2"})),
+    )
+    .await?;
+    let setup_writes = writes(&sim).await?;
+
+    let controller = Controller::start(plane, &sim, &ns, &[])?;
+    let mut vault = vmm_vault("rg-adopting", "adopting-vault")?;
+    vault["spec"]["storage"]["replication"] = json!({"existingId": account});
+    apply(plane, &ns, &vault).await?;
+    let api = Api::<RecoveryVault>::namespaced(client.clone(), &ns);
+    let refused = wait_for(&api, "vmm-dc1", &controller, "StorageInWrongRegion", |v| {
+        condition(v, "Ready").is_some_and(|c| c.reason == "StorageInWrongRegion")
+    })
+    .await?;
+    assert_eq!(
+        condition(&refused, "StorageReady").map(|c| c.message.as_str()),
+        Some(
+            "the replication storage account eaststore is in eastus; it must be in the vault's region westeurope"
+        )
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        writes(&sim).await?,
+        setup_writes,
+        "nothing was written to Azure"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_source_that_never_registers_says_what_to_install_where() -> Result<()> {
+    let plane = control_plane::shared()?;
+    let client = plane.client().await?;
+    let ns = temp_namespace(&client, "unregistered").await?;
+    let sim = Simulator::start(&["--time-scale", "600"])?;
+    let controller = Controller::start(plane, &sim, &ns, &[])?;
+    // The simulated VMM server registers with dc1-vault only, so this vault waits for it.
+    apply(plane, &ns, &vmm_vault("rg-lonely", "lonely-vault")?).await?;
+    let api = Api::<RecoveryVault>::namespaced(client.clone(), &ns);
+    let waiting = wait_for(
+        &api,
+        "vmm-dc1",
+        &controller,
+        "WaitingForRegistration",
+        |v| condition(v, "SourceRegistered").is_some_and(|c| c.reason == "WaitingForRegistration"),
+    )
+    .await?;
+    assert_eq!(
+        condition(&waiting, "SourceRegistered").map(|c| c.message.as_str()),
+        Some(
+            "install the Azure Site Recovery Provider on the VMM server vmm01.contoso.local and register it with vault lonely-vault using the vault credentials file"
+        )
+    );
+    assert_eq!(
+        waiting.status.as_ref().and_then(|s| s.phase),
+        Some(cutover_api::VaultPhase::WaitingForSource)
+    );
+    assert_eq!(
+        condition(&waiting, "ReplicationReady").map(|c| c.reason.as_str()),
+        Some("WaitingForPrerequisite")
+    );
+    for done in ["VaultReady", "StorageReady", "NetworkReady"] {
+        assert_eq!(
+            condition(&waiting, done).map(|c| c.status.as_str()),
+            Some("True"),
+            "{done}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn credentials_come_from_a_secret_or_from_workload_identity() -> Result<()> {
+    let plane = control_plane::shared()?;
+    let client = plane.client().await?;
+    let sim = Simulator::start(&["--time-scale", "600"])?;
+
+    // A vault naming a Secret, with a controller that has no secret of its own.
+    let ns = temp_namespace(&client, "secret-credentials").await?;
+    let controller = Controller::start(plane, &sim, &ns, &[("AZURE_CLIENT_SECRET", "")])?;
+    let mut vault = vmm_vault("rg-secret", "secret-vault")?;
+    vault["spec"]["credentials"] = json!({"secretRef": {"name": "azure-sp"}});
+    apply(plane, &ns, &vault).await?;
+    let api = Api::<RecoveryVault>::namespaced(client.clone(), &ns);
+    let missing = wait_for(
+        &api,
+        "vmm-dc1",
+        &controller,
+        "CredentialsUnavailable",
+        |v| condition(v, "Ready").is_some_and(|c| c.reason == "CredentialsUnavailable"),
+    )
+    .await?;
+    assert!(
+        condition(&missing, "Ready")
+            .unwrap()
+            .message
+            .contains("azure-sp")
+    );
+    plane.kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "azure-sp",
+        "-n",
+        &ns,
+        &format!("--from-literal=tenantId={}", sim.info.tenant_id),
+        &format!("--from-literal=clientId={}", sim.info.client_id),
+        &format!("--from-literal=clientSecret={}", sim.info.client_secret),
+    ])?;
+    // A new Secret is no change to the vault: the retry after the credentials error picks it up.
+    wait_for(
+        &api,
+        "vmm-dc1",
+        &controller,
+        "VaultReady with the Secret's identity",
+        |v| condition(v, "VaultReady").is_some_and(|c| c.status == "True"),
+    )
+    .await?;
+    assert!(
+        !controller.log().contains(&sim.info.client_secret),
+        "the client secret never appears in the controller's log"
+    );
+
+    // Workload identity: a projected service-account token, exchanged for an ARM token.
+    let ns = temp_namespace(&client, "workload-identity").await?;
+    let token_file = sim.dir.path().join("federated-token");
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    let claims = json!({"aud": ["api://AzureADTokenExchange"], "iss": "https://kubernetes.default.svc", "sub": "system:serviceaccount:cutover:cutover"});
+    std::fs::write(
+        &token_file,
+        format!(
+            "{}.{}.signature",
+            engine.encode(b"{\"alg\":\"RS256\"}"),
+            engine.encode(claims.to_string())
+        ),
+    )?;
+    let token_path = token_file.display().to_string();
+    let controller = Controller::start(
+        plane,
+        &sim,
+        &ns,
+        &[
+            ("AZURE_CLIENT_SECRET", ""),
+            ("AZURE_FEDERATED_TOKEN_FILE", &token_path),
+        ],
+    )?;
+    apply(plane, &ns, &vmm_vault("rg-federated", "federated-vault")?).await?;
+    let api = Api::<RecoveryVault>::namespaced(client.clone(), &ns);
+    wait_for(
+        &api,
+        "vmm-dc1",
+        &controller,
+        "VaultReady through workload identity",
+        |v| condition(v, "VaultReady").is_some_and(|c| c.status == "True"),
+    )
+    .await?;
+    assert!(
+        controller.log().contains("WorkloadIdentity"),
+        "the controller says which identity it uses"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_vault_that_machines_still_use_is_not_deleted() -> Result<()> {
+    let plane = control_plane::shared()?;
+    let client = plane.client().await?;
+    let ns = temp_namespace(&client, "vault-in-use").await?;
+    let sim = Simulator::start(&["--time-scale", "600"])?;
+    let controller = Controller::start(plane, &sim, &ns, &[])?;
+    let mut vault = vmm_vault("rg-in-use", "in-use-vault")?;
+    vault["spec"]["deletionPolicy"] = json!("Delete");
+    apply(plane, &ns, &vault).await?;
+    let machine = json!({
+        "apiVersion": "cutover.dev/v1alpha1", "kind": "ReplicatedMachine", "metadata": {"name": "web01"},
+        "spec": {"vaultRef": {"name": "vmm-dc1"}, "source": {"name": "WEB01"}, "osType": "Windows"}
+    });
+    apply(plane, &ns, &machine).await?;
+    let api = Api::<RecoveryVault>::namespaced(client.clone(), &ns);
+    wait_for(&api, "vmm-dc1", &controller, "finalizer added", |v| {
+        v.metadata
+            .finalizers
+            .as_ref()
+            .is_some_and(|f| !f.is_empty())
+    })
+    .await?;
+    plane.kubectl_ok(&["delete", "-n", &ns, "rvault", "vmm-dc1", "--wait=false"])?;
+    let blocked = wait_for(&api, "vmm-dc1", &controller, "DeletionBlocked", |v| {
+        condition(v, "Ready").is_some_and(|c| c.reason == "DeletionBlocked")
+    })
+    .await?;
+    assert_eq!(
+        condition(&blocked, "Ready").unwrap().message,
+        "the vault is not deleted while ReplicatedMachines use it: web01"
+    );
+    plane.kubectl_ok(&["delete", "-n", &ns, "rmachine", "web01"])?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while api.get_opt("vmm-dc1").await?.is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the vault was not deleted once unused:\n{}",
+            controller.log()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    Ok(())
+}

@@ -42,7 +42,8 @@ fn client_options(settings: &ArmSettings) -> ClientOptions {
 pub fn from_environment(
     settings: &ArmSettings,
 ) -> azure_core::Result<(Arc<dyn TokenCredential>, CredentialKind)> {
-    if std::env::var_os("AZURE_FEDERATED_TOKEN_FILE").is_some() {
+    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    if set("AZURE_FEDERATED_TOKEN_FILE").is_some() {
         let options = WorkloadIdentityCredentialOptions {
             credential_options: ClientAssertionCredentialOptions {
                 client_options: client_options(settings),
@@ -54,7 +55,7 @@ pub fn from_environment(
             CredentialKind::WorkloadIdentity,
         ));
     }
-    if let Ok(secret) = std::env::var("AZURE_CLIENT_SECRET") {
+    if let Some(secret) = set("AZURE_CLIENT_SECRET") {
         let tenant = std::env::var("AZURE_TENANT_ID").unwrap_or_default();
         let client_id = std::env::var("AZURE_CLIENT_ID").unwrap_or_default();
         return Ok((

@@ -70,6 +70,31 @@ pub async fn converge(arm: &ArmClient, vault: &RecoveryVault) -> Result<Outcome,
         },
     };
 
+    // Prerequisites that need Azure are checked before the first write.
+    if let Some((type_, reason, message)) = pass.preflight().await? {
+        let mut conditions = vec![Observed::not_ready(type_, reason, message)];
+        for later in [
+            VAULT_READY,
+            STORAGE_READY,
+            NETWORK_READY,
+            SOURCE_REGISTERED,
+            REPLICATION_READY,
+        ]
+        .into_iter()
+        .filter(|t| *t != type_)
+        {
+            conditions.push(Observed::not_ready(
+                later,
+                WAITING_FOR_PREREQUISITE,
+                format!("waits for {type_}"),
+            ));
+        }
+        return Ok(Outcome {
+            conditions,
+            resources: pass.resources,
+            in_progress: false,
+        });
+    }
     let mut conditions = Vec::new();
     let mut blocked_by: Option<&'static str> = None;
     let mut in_progress = false;
@@ -134,6 +159,75 @@ fn provisioning(resource: &Resource) -> Option<String> {
 impl Pass<'_> {
     fn region(&self) -> &str {
         &self.vault.spec.region
+    }
+
+    /// Adopted storage accounts and networks must exist and be in the vault's region.
+    async fn preflight(&self) -> Result<Option<(&'static str, &'static str, String)>, ArmError> {
+        let spec = &self.vault.spec;
+        let storage = [
+            (
+                "replication storage account",
+                Some(&spec.storage.replication),
+            ),
+            ("log storage account", spec.storage.log.as_ref()),
+        ];
+        for (what, wanted) in storage {
+            if let Some(AzureResource::ExistingId(id)) = wanted {
+                match arm::get(self.arm, &id.0, arm::STORAGE_API).await? {
+                    None => {
+                        return Ok(Some((
+                            STORAGE_READY,
+                            "StorageNotFound",
+                            format!("the {what} {id} does not exist"),
+                        )));
+                    }
+                    Some(account) if !region_matches(&account, self.region()) => {
+                        return Ok(Some((
+                            STORAGE_READY,
+                            "StorageInWrongRegion",
+                            format!(
+                                "the {what} {} is in {}; it must be in the vault's region {}",
+                                account.name,
+                                account.location.unwrap_or_default(),
+                                self.region()
+                            ),
+                        )));
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        let networks = [
+            ("target network", Some(&spec.network.target)),
+            ("test network", spec.network.test.as_ref()),
+        ];
+        for (what, wanted) in networks {
+            if let Some(AzureResource::ExistingId(id)) = wanted {
+                match arm::get(self.arm, &id.0, arm::NETWORK_API).await? {
+                    None => {
+                        return Ok(Some((
+                            NETWORK_READY,
+                            "NetworkNotFound",
+                            format!("the {what} {id} does not exist"),
+                        )));
+                    }
+                    Some(vnet) if !region_matches(&vnet, self.region()) => {
+                        return Ok(Some((
+                            NETWORK_READY,
+                            "NetworkInWrongRegion",
+                            format!(
+                                "the {what} {} is in {}; it must be in the vault's region {}",
+                                vnet.name,
+                                vnet.location.unwrap_or_default(),
+                                self.region()
+                            ),
+                        )));
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        Ok(None)
     }
 
     async fn vault_step(&mut self) -> Result<Step, ArmError> {

@@ -91,14 +91,40 @@ async fn apply(vault: &RecoveryVault, ctx: &Context) -> Result<Action> {
     }
 
     let spec = &vault.spec;
-    let arm = ctx
+    let arm = match ctx
         .arm(
             &vault.namespace().unwrap_or_default(),
             &spec.subscription_id,
             spec.credentials.as_ref(),
         )
-        .await?;
-    let outcome = converge::converge(&arm, vault).await?;
+        .await
+    {
+        Ok(arm) => arm,
+        Err(Error::Credentials(message)) => {
+            let observed = [Observed::not_ready(
+                READY,
+                "CredentialsUnavailable",
+                message.clone(),
+            )];
+            write_status(vault, ctx, &observed, None, None, None).await?;
+            return Err(Error::Credentials(message));
+        }
+        Err(other) => return Err(other),
+    };
+    let outcome = match converge::converge(&arm, vault).await {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            // Say in status what Azure refused, so `kubectl get` does not show a stale step.
+            let error = Error::from(error);
+            let observed = [Observed::not_ready(
+                READY,
+                error.reason(),
+                error.to_string(),
+            )];
+            write_status(vault, ctx, &observed, None, None, None).await?;
+            return Err(error);
+        }
+    };
 
     let all_ready = outcome.conditions.iter().all(|c| c.status);
     let first_problem = outcome.conditions.iter().find(|c| !c.status);
@@ -281,9 +307,15 @@ async fn write_status(
     let reference = vault.object_ref(&());
     for change in conditions::changed(&previous.conditions, observed) {
         let warning = !change.status
-            && matches!(change.reason.as_str(), "InvalidSpec" | "DeletionBlocked")
-            || change.reason.ends_with("NotFound")
-            || change.reason.contains("Wrong");
+            && (matches!(
+                change.reason.as_str(),
+                "InvalidSpec"
+                    | "DeletionBlocked"
+                    | "CredentialsUnavailable"
+                    | "AzureAuthenticationFailed"
+            ) || change.reason.starts_with("Azure")
+                || change.reason.ends_with("NotFound")
+                || change.reason.contains("Wrong"));
         ctx.event(
             &reference,
             warning,
