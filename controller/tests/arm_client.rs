@@ -270,3 +270,146 @@ async fn a_wrong_secret_is_an_authentication_error() {
         "the secret never appears in an error: {error}"
     );
 }
+
+#[tokio::test]
+async fn site_recovery_operations_are_typed_and_their_jobs_followed() {
+    use cutover::azure::resources::{self as arm, ItemAction, Scope};
+    let f = fixture(Settings {
+        time_scale: 1000.0,
+        replication_mbps: 1_000_000.0,
+        ..Settings::default()
+    })
+    .await;
+    let scope = Scope {
+        subscription: azure_sim::settings::DEFAULT_SUBSCRIPTION.into(),
+        resource_group: "rg-migration-aws".into(),
+    };
+    arm::put_resource_group(&f.client, &scope, "westeurope")
+        .await
+        .unwrap();
+    let vault = scope.vault_id("aws-vault");
+    arm::put_vault(&f.client, &vault, "westeurope", "Standard", "GeoRedundant")
+        .await
+        .unwrap();
+    let vnet = scope.resource_id("Microsoft.Network/virtualNetworks", "vnet");
+    arm::put_virtual_network(
+        &f.client,
+        &vnet,
+        "westeurope",
+        &["10.0.0.0/16".into()],
+        &[("app".into(), "10.0.1.0/24".into())],
+    )
+    .await
+    .unwrap();
+
+    let fabric = arm::list_fabrics(&f.client, &vault)
+        .await
+        .unwrap()
+        .into_iter()
+        .next()
+        .expect("the AWS appliance registered");
+    let container = arm::list_containers(&f.client, &fabric.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .next()
+        .unwrap();
+    arm::put_policy(
+        &f.client,
+        &vault,
+        "p",
+        json!({"instanceType": "InMageRcm", "recoveryPointHistoryInMinutes": 1440}),
+    )
+    .await
+    .unwrap();
+    let policy = arm::policy_id(&vault, "p");
+    arm::put_container_mapping(
+        &f.client,
+        &container.id,
+        "m",
+        arm::MICROSOFT_AZURE,
+        &policy,
+        "InMageRcm",
+    )
+    .await
+    .unwrap();
+    let machines = arm::list_protectable_items(&f.client, &container.id)
+        .await
+        .unwrap();
+    let web = machines
+        .iter()
+        .find(|m| m.friendly_name() == Some("store-web"))
+        .unwrap();
+
+    let input = json!({"instanceType": "InMageRcm", "fabricDiscoveryMachineId": "i-0a1b2c3d4e5f60718", "targetResourceGroupId": scope.group_id(), "targetNetworkId": vnet});
+    let accepted = arm::enable_protection(
+        &f.client,
+        &container.id,
+        "store-web",
+        &policy,
+        Some(&web.id),
+        input,
+    )
+    .await
+    .unwrap();
+    assert_eq!(accepted.status, 202);
+    let job_name = accepted
+        .polling
+        .asr_job_name()
+        .expect("the job is named in the polling headers");
+    let job = arm::get_job(&f.client, &arm::job_id(&vault, &job_name))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(job.properties["scenarioName"], "EnableDr");
+
+    let item_id = format!("{}/replicationProtectedItems/store-web", container.id);
+    f.sim
+        .sim
+        .clock
+        .advance(std::time::Duration::from_secs(3600));
+    let item = arm::get_protected_item(&f.client, &item_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(item.properties["protectionState"], "Protected");
+    assert!(
+        item.properties["allowedOperations"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("TestFailover"))
+    );
+
+    let body = json!({"properties": {"failoverDirection": "PrimaryToRecovery", "providerSpecificDetails": {"instanceType": "InMageRcm", "networkId": vnet}}});
+    let test =
+        arm::protected_item_action(&f.client, &item_id, ItemAction::TestFailover, Some(&body))
+            .await
+            .unwrap();
+    let test_job = test.polling.asr_job_name().unwrap();
+    let running = arm::get_protected_item(&f.client, &item_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        running.properties["currentScenario"]["jobId"],
+        json!(arm::job_id(&vault, &test_job)),
+        "the in-flight job is on the item"
+    );
+    let again =
+        arm::protected_item_action(&f.client, &item_id, ItemAction::TestFailover, Some(&body))
+            .await
+            .unwrap_err();
+    assert_eq!(
+        again.class(),
+        ErrorClass::Conflict,
+        "a second test failover while one runs is refused"
+    );
+    f.sim.sim.clock.advance(std::time::Duration::from_secs(600));
+    let done = arm::get_job(&f.client, &arm::job_id(&vault, &test_job))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.properties["state"], "Succeeded");
+    let jobs = arm::list_jobs(&f.client, &vault).await.unwrap();
+    assert!(jobs.len() >= 2);
+}

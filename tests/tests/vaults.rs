@@ -617,3 +617,30 @@ async fn a_vault_that_machines_still_use_is_not_deleted() -> Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn sigterm_stops_the_controller_cleanly() -> Result<()> {
+    let plane = control_plane::shared()?;
+    let client = plane.client().await?;
+    let ns = temp_namespace(&client, "shutdown").await?;
+    let sim = Simulator::start(&["--time-scale", "600"])?;
+    let mut controller = Controller::start(plane, &sim, &ns, &[("CUTOVER_LOG_FORMAT", "json")])?;
+    apply(plane, &ns, &vmm_vault("rg-shutdown", "shutdown-vault")?).await?;
+    let api = Api::<RecoveryVault>::namespaced(client.clone(), &ns);
+    wait_for(&api, "vmm-dc1", &controller, "a first pass", |v| {
+        v.status.is_some()
+    })
+    .await?;
+    let status = controller.terminate(Duration::from_secs(20))?;
+    assert!(
+        status.success(),
+        "exit status {status}:\n{}",
+        controller.log()
+    );
+    let log = controller.log();
+    let last = log.lines().last().unwrap_or_default();
+    let line: Value =
+        serde_json::from_str(last).unwrap_or_else(|e| panic!("JSON log lines ({e}): {last}"));
+    assert_eq!(line["fields"]["message"], "cutover controller stopped");
+    Ok(())
+}

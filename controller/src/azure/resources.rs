@@ -339,3 +339,94 @@ pub async fn list_protected_items(
     )
     .await
 }
+
+pub async fn list_protectable_items(
+    arm: &ArmClient,
+    container_id: &str,
+) -> Result<Vec<Resource>, ArmError> {
+    arm.list(
+        &format!("{container_id}/replicationProtectableItems"),
+        SITE_RECOVERY_API,
+    )
+    .await
+}
+
+/// Enables protection: PUT of the protected item with the provider's input. The job that
+/// runs it is in the answer's polling headers.
+pub async fn enable_protection(
+    arm: &ArmClient,
+    container_id: &str,
+    name: &str,
+    policy_id: &str,
+    protectable_item_id: Option<&str>,
+    provider_input: Value,
+) -> Result<Accepted, ArmError> {
+    let mut properties =
+        json!({ "policyId": policy_id, "providerSpecificDetails": provider_input });
+    if let Some(id) = protectable_item_id {
+        properties["protectableItemId"] = json!(id);
+    }
+    arm.put(
+        &format!("{container_id}/replicationProtectedItems/{name}"),
+        SITE_RECOVERY_API,
+        &json!({ "properties": properties }),
+    )
+    .await
+}
+
+pub async fn get_protected_item(arm: &ArmClient, id: &str) -> Result<Option<Resource>, ArmError> {
+    arm.get(id, SITE_RECOVERY_API).await
+}
+
+/// The non-idempotent actions on a protected item, by their URL segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ItemAction {
+    TestFailover,
+    TestFailoverCleanup,
+    PlannedFailover,
+    UnplannedFailover,
+    FailoverCommit,
+    /// Disable protection (`remove`); with `MigrationComplete` it keeps the migrated VM.
+    Remove,
+}
+
+impl ItemAction {
+    fn segment(self) -> &'static str {
+        match self {
+            ItemAction::TestFailover => "testFailover",
+            ItemAction::TestFailoverCleanup => "testFailoverCleanup",
+            ItemAction::PlannedFailover => "plannedFailover",
+            ItemAction::UnplannedFailover => "unplannedFailover",
+            ItemAction::FailoverCommit => "failoverCommit",
+            ItemAction::Remove => "remove",
+        }
+    }
+}
+
+/// POSTs an action; the job that runs it is in the answer's polling headers.
+pub async fn protected_item_action(
+    arm: &ArmClient,
+    item_id: &str,
+    action: ItemAction,
+    body: Option<&Value>,
+) -> Result<Accepted, ArmError> {
+    arm.post(
+        &format!("{item_id}/{}", action.segment()),
+        SITE_RECOVERY_API,
+        body,
+    )
+    .await
+}
+
+pub fn job_id(vault_id: &str, job_name: &str) -> String {
+    format!("{vault_id}/replicationJobs/{job_name}")
+}
+
+pub async fn get_job(arm: &ArmClient, id: &str) -> Result<Option<Resource>, ArmError> {
+    arm.get(id, SITE_RECOVERY_API).await
+}
+
+pub async fn list_jobs(arm: &ArmClient, vault_id: &str) -> Result<Vec<Resource>, ArmError> {
+    arm.list(&format!("{vault_id}/replicationJobs"), SITE_RECOVERY_API)
+        .await
+}
