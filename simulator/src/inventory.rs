@@ -36,22 +36,19 @@ pub struct Source {
     pub machines: Vec<Machine>,
 }
 
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub enum SourceKind {
-    #[serde(rename = "hyperVVmm")]
-    HyperVVmm,
-    #[serde(rename = "hyperVSite")]
-    HyperVSite,
-    Vmware,
-    Physical,
-    Aws,
-    AzureRegion,
+pub use cutover_api::vault::SourceKind;
+
+/// What ASR reports for each kind of source.
+pub trait AsrKind {
+    /// The fabric type.
+    fn fabric_type(self) -> &'static str;
+    /// The protectable item's `customDetails.instanceType`: appliances report VMware and
+    /// physical machines alike as `VMwareVirtualMachine` (with a `discoveryType`).
+    fn machine_type(self) -> &'static str;
 }
 
-impl SourceKind {
-    /// The fabric type ASR reports.
-    pub fn fabric_type(self) -> &'static str {
+impl AsrKind for SourceKind {
+    fn fabric_type(self) -> &'static str {
         match self {
             SourceKind::HyperVVmm => "VMM",
             SourceKind::HyperVSite => "HyperVSite",
@@ -60,18 +57,7 @@ impl SourceKind {
         }
     }
 
-    /// The replication provider that protects its machines.
-    pub fn provider(self) -> &'static str {
-        match self {
-            SourceKind::HyperVVmm | SourceKind::HyperVSite => "HyperVReplicaAzure",
-            SourceKind::Vmware | SourceKind::Physical | SourceKind::Aws => "InMageRcm",
-            SourceKind::AzureRegion => "A2A",
-        }
-    }
-
-    /// The protectable item's `customDetails.instanceType`: appliances report VMware and
-    /// physical machines alike as `VMwareVirtualMachine` (with a `discoveryType`).
-    pub fn machine_type(self) -> &'static str {
+    fn machine_type(self) -> &'static str {
         match self {
             SourceKind::HyperVVmm | SourceKind::HyperVSite => "HyperVVirtualMachine",
             SourceKind::Vmware | SourceKind::Physical | SourceKind::Aws => "VMwareVirtualMachine",

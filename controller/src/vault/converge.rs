@@ -45,15 +45,8 @@ struct Pass<'a> {
 }
 
 pub async fn converge(arm: &ArmClient, vault: &RecoveryVault) -> Result<Outcome, ArmError> {
-    let spec = &vault.spec;
-    let scope = Scope {
-        subscription: spec.subscription_id.clone(),
-        resource_group: spec.resource_group.clone(),
-    };
-    let vault_id = match &spec.vault {
-        AzureResource::Create(v) => scope.vault_id(&v.name),
-        AzureResource::ExistingId(id) => id.0.clone(),
-    };
+    let scope = scope_of(vault);
+    let vault_id = vault_id(vault, &scope);
     let previous = vault
         .status
         .as_ref()
@@ -142,6 +135,31 @@ pub async fn converge(arm: &ArmClient, vault: &RecoveryVault) -> Result<Outcome,
     })
 }
 
+/// The subscription and resource group of a landing zone.
+pub fn scope_of(vault: &RecoveryVault) -> Scope {
+    Scope {
+        subscription: vault.spec.subscription_id.clone(),
+        resource_group: vault.spec.resource_group.clone(),
+    }
+}
+
+/// The vault's ARM ID: the one cutover creates, or the adopted one.
+pub fn vault_id(vault: &RecoveryVault, scope: &Scope) -> String {
+    match &vault.spec.vault {
+        AzureResource::Create(v) => scope.vault_id(&v.name),
+        AzureResource::ExistingId(id) => id.0.clone(),
+    }
+}
+
+/// The refusal of a resource that is not in the vault's region (DESIGN.md's prerequisite).
+fn wrong_region(what: &str, resource: &Resource, region: &str) -> String {
+    format!(
+        "the {what} {} is in {}; it must be in the vault's region {region}",
+        resource.name,
+        resource.location.as_deref().unwrap_or("no region")
+    )
+}
+
 fn region_matches(resource: &Resource, region: &str) -> bool {
     resource
         .location
@@ -185,12 +203,7 @@ impl Pass<'_> {
                         return Ok(Some((
                             STORAGE_READY,
                             "StorageInWrongRegion",
-                            format!(
-                                "the {what} {} is in {}; it must be in the vault's region {}",
-                                account.name,
-                                account.location.unwrap_or_default(),
-                                self.region()
-                            ),
+                            wrong_region(what, &account, self.region()),
                         )));
                     }
                     Some(_) => {}
@@ -215,12 +228,7 @@ impl Pass<'_> {
                         return Ok(Some((
                             NETWORK_READY,
                             "NetworkInWrongRegion",
-                            format!(
-                                "the {what} {} is in {}; it must be in the vault's region {}",
-                                vnet.name,
-                                vnet.location.unwrap_or_default(),
-                                self.region()
-                            ),
+                            wrong_region(what, &vnet, self.region()),
                         )));
                     }
                     Some(_) => {}
@@ -328,12 +336,7 @@ impl Pass<'_> {
             )),
             (_, Some(account)) if !region_matches(&account, self.region()) => Err(Step::Blocked(
                 "StorageInWrongRegion",
-                format!(
-                    "the {which} storage account {} is in {}; it must be in the vault's region {}",
-                    account.name,
-                    account.location.unwrap_or_default(),
-                    self.region()
-                ),
+                wrong_region(&format!("{which} storage account"), &account, self.region()),
             )),
             (AzureResource::Create(spec), Some(account))
                 if provisioning(&account).is_none()
@@ -427,12 +430,7 @@ impl Pass<'_> {
                 match found {
                     Some(vnet) if !region_matches(&vnet, self.region()) => Err(Step::Blocked(
                         "NetworkInWrongRegion",
-                        format!(
-                            "the {which} network {} is in {}; it must be in the vault's region {}",
-                            vnet.name,
-                            vnet.location.unwrap_or_default(),
-                            self.region()
-                        ),
+                        wrong_region(&format!("{which} network"), &vnet, self.region()),
                     )),
                     _ if drifted => {
                         arm::put_virtual_network(
@@ -461,12 +459,7 @@ impl Pass<'_> {
             (AzureResource::ExistingId(_), Some(vnet)) if !region_matches(&vnet, self.region()) => {
                 Err(Step::Blocked(
                     "NetworkInWrongRegion",
-                    format!(
-                        "the {which} network {} is in {}; it must be in the vault's region {}",
-                        vnet.name,
-                        vnet.location.unwrap_or_default(),
-                        self.region()
-                    ),
+                    wrong_region(&format!("{which} network"), &vnet, self.region()),
                 ))
             }
             (AzureResource::ExistingId(_), Some(vnet)) => Ok(vnet.id),

@@ -5,20 +5,14 @@
 use cutover_api::common::AzureResource;
 use cutover_api::vault::RecoveryVault;
 
-use crate::azure::resources::{self as arm, Scope};
+use crate::azure::resources as arm;
 use crate::azure::{ArmClient, ArmError};
 
 /// Starts the next deletion and says what it is; `None` once everything is gone.
 pub async fn next(client: &ArmClient, vault: &RecoveryVault) -> Result<Option<String>, ArmError> {
     let spec = &vault.spec;
-    let scope = Scope {
-        subscription: spec.subscription_id.clone(),
-        resource_group: spec.resource_group.clone(),
-    };
-    let vault_id = match &spec.vault {
-        AzureResource::Create(v) => scope.vault_id(&v.name),
-        AzureResource::ExistingId(id) => id.0.clone(),
-    };
+    let scope = super::converge::scope_of(vault);
+    let vault_id = super::converge::vault_id(vault, &scope);
     if arm::get(client, &vault_id, arm::RECOVERY_SERVICES_API)
         .await?
         .is_some()

@@ -6,14 +6,14 @@ use axum::extract::{Path, State};
 use axum::http::Uri;
 use serde_json::{Value, json};
 
-use super::{base_document, page, resource_id};
+use super::base_document;
 use crate::app::Sim;
 use crate::error::ArmError;
 use crate::state::Resource;
 
 pub const TYPE: &str = "Microsoft.Compute/virtualMachines";
 
-fn document(vm: &Resource) -> Value {
+pub fn document(vm: &Resource) -> Value {
     let mut body = base_document(vm, "Succeeded");
     body["properties"]["instanceView"] = json!({ "statuses": [
         { "code": "ProvisioningState/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded" },
@@ -26,12 +26,7 @@ pub async fn get(
     State(sim): State<Sim>,
     Path((subscription, group, name)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ArmError> {
-    let world = sim.world();
-    world.require_resource_group(&group)?;
-    let vm = world
-        .resource(&resource_id(&subscription, &group, TYPE, &name))
-        .ok_or_else(|| ArmError::not_found(TYPE, &name, &group))?;
-    Ok(Json(document(vm)))
+    super::get_in_group(&sim, &subscription, &group, TYPE, &name)
 }
 
 pub async fn list(
@@ -39,12 +34,5 @@ pub async fn list(
     Path((_, group)): Path<(String, String)>,
     uri: Uri,
 ) -> Result<Json<Value>, ArmError> {
-    let world = sim.world();
-    world.require_resource_group(&group)?;
-    let items = world
-        .list(TYPE, Some(&group))
-        .into_iter()
-        .map(document)
-        .collect();
-    Ok(Json(page(&sim, &uri, items)))
+    super::list_in_group(&sim, &uri, &group, TYPE)
 }

@@ -181,13 +181,63 @@ pub fn check_location(location: &str, resource_type: &str) -> Result<String, Arm
 
 /// The JSON ARM returns for a stored resource, by its type.
 pub fn document(sim: &Sim, resource: &crate::state::Resource) -> Value {
-    if resource.resource_type.eq_ignore_ascii_case(storage::TYPE) {
+    let is = |t: &str| resource.resource_type.eq_ignore_ascii_case(t);
+    if is(storage::TYPE) {
         storage::document(sim, resource)
-    } else if resource.resource_type.eq_ignore_ascii_case(network::TYPE) {
+    } else if is(network::TYPE) {
         network::document(sim, resource)
+    } else if is(vaults::TYPE) {
+        vaults::document(sim, resource)
+    } else if is(compute::TYPE) {
+        compute::document(resource)
     } else {
         base_document(resource, resource.provisioning_state(sim.now(), "Updating"))
     }
+}
+
+/// `GET .../resourceGroups/{group}/providers/{type}`: the group's resources of a type, paged.
+pub fn list_in_group(
+    sim: &Sim,
+    uri: &Uri,
+    group: &str,
+    resource_type: &str,
+) -> Result<axum::Json<Value>, ArmError> {
+    let world = sim.world();
+    world.require_resource_group(group)?;
+    let items = world
+        .list(resource_type, Some(group))
+        .into_iter()
+        .map(|r| document(sim, r))
+        .collect();
+    Ok(axum::Json(page(sim, uri, items)))
+}
+
+/// `GET /subscriptions/{s}/providers/{type}`: the subscription's resources of a type, paged.
+pub fn list_in_subscription(sim: &Sim, uri: &Uri, resource_type: &str) -> axum::Json<Value> {
+    let world = sim.world();
+    let items = world
+        .list(resource_type, None)
+        .into_iter()
+        .map(|r| document(sim, r))
+        .collect();
+    axum::Json(page(sim, uri, items))
+}
+
+/// `GET` of one resource in a group, or ARM's 404 for the group or the resource.
+pub fn get_in_group(
+    sim: &Sim,
+    subscription: &str,
+    group: &str,
+    resource_type: &str,
+    name: &str,
+) -> Result<axum::Json<Value>, ArmError> {
+    let world = sim.world();
+    world.require_resource_group(group)?;
+    let resource = world
+        .resource(&resource_id(subscription, group, resource_type, name))
+        .filter(|r| r.deleting_until.is_none())
+        .ok_or_else(|| ArmError::not_found(resource_type, name, group))?;
+    Ok(axum::Json(document(sim, resource)))
 }
 
 /// `id`, `name`, `type`, `location`, `tags`, `sku`, `kind` and `properties` with

@@ -225,25 +225,14 @@ pub async fn list(
     Path((_, group)): Path<(String, String)>,
     uri: Uri,
 ) -> Result<Json<Value>, ArmError> {
-    let world = sim.world();
-    world.require_resource_group(&group)?;
-    let items = world
-        .list(TYPE, Some(&group))
-        .into_iter()
-        .map(|r| document(&sim, r))
-        .collect();
-    Ok(Json(page(&sim, &uri, items)))
+    super::list_in_group(&sim, &uri, &group, TYPE)
 }
 
 pub async fn get(
     State(sim): State<Sim>,
     Path((subscription, group, name)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ArmError> {
-    let world = sim.world();
-    Ok(Json(document(
-        &sim,
-        find_vnet(&world, &subscription, &group, &name)?,
-    )))
+    super::get_in_group(&sim, &subscription, &group, TYPE, &name)
 }
 
 pub async fn put(

@@ -12,9 +12,7 @@ use jiff::SignedDuration;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{
-    api_version, base_document, check_location, operations, page, parse_body, resource_id,
-};
+use super::{api_version, base_document, check_location, operations, parse_body, resource_id};
 use crate::app::Sim;
 use crate::error::ArmError;
 use crate::state::{OperationKind, Resource};
@@ -97,38 +95,18 @@ pub async fn list(
     Path((_, group)): Path<(String, String)>,
     uri: Uri,
 ) -> Result<Json<Value>, ArmError> {
-    let world = sim.world();
-    world.require_resource_group(&group)?;
-    let items = world
-        .list(TYPE, Some(&group))
-        .into_iter()
-        .map(|r| document(&sim, r))
-        .collect();
-    Ok(Json(page(&sim, &uri, items)))
+    super::list_in_group(&sim, &uri, &group, TYPE)
 }
 
 pub async fn list_subscription(State(sim): State<Sim>, uri: Uri) -> Json<Value> {
-    let world = sim.world();
-    let items = world
-        .list(TYPE, None)
-        .into_iter()
-        .map(|r| document(&sim, r))
-        .collect();
-    Json(page(&sim, &uri, items))
+    super::list_in_subscription(&sim, &uri, TYPE)
 }
 
 pub async fn get(
     State(sim): State<Sim>,
     Path((subscription, group, name)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ArmError> {
-    let world = sim.world();
-    world.require_resource_group(&group)?;
-    let id = resource_id(&subscription, &group, TYPE, &name);
-    let account = world
-        .resource(&id)
-        .filter(|r| r.deleting_until.is_none())
-        .ok_or_else(|| ArmError::not_found(TYPE, &name, &group))?;
-    Ok(Json(document(&sim, account)))
+    super::get_in_group(&sim, &subscription, &group, TYPE, &name)
 }
 
 pub async fn put(

@@ -17,7 +17,7 @@ use super::{
 use crate::app::Sim;
 use crate::arm::{page, parse_body};
 use crate::error::ArmError;
-use crate::inventory::{Inventory, Machine, SourceKind};
+use crate::inventory::{AsrKind, Inventory, Machine, SourceKind};
 use crate::state::World;
 
 type VaultPath = Path<(String, String, String)>;

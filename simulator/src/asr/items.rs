@@ -21,7 +21,7 @@ use super::{
 use crate::app::Sim;
 use crate::arm::{page, parse_body};
 use crate::error::ArmError;
-use crate::inventory::{Machine, SourceKind};
+use crate::inventory::{AsrKind, Machine, SourceKind};
 use crate::state::World;
 
 type ItemPath = Path<(String, String, String, String, String, String)>;

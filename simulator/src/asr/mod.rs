@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::app::Sim;
 use crate::arm::{api_version, operations};
 use crate::error::ArmError;
-use crate::inventory::{Inventory, Source, SourceKind};
+use crate::inventory::{AsrKind, Inventory, Source, SourceKind};
 use crate::state::World;
 
 mod infra;
