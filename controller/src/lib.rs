@@ -5,5 +5,6 @@ pub mod conditions;
 pub mod context;
 pub mod crd_yaml;
 pub mod error;
+pub mod machine;
 pub mod run;
 pub mod vault;

@@ -1,0 +1,908 @@
+//! A machine's lifecycle as one pure function: from what ASR reports (the protected item, the
+//! job cutover follows), what the plan allows (the gate) and what status remembers, decide the
+//! phase and at most one action. No I/O here: the reconciler observes, calls [`decide`],
+//! performs the action it returns and writes status.
+//!
+//! Safety rules, enforced here and nowhere else:
+//! - an action is chosen only when the item's `allowedOperations` lists it and no job is in
+//!   flight (neither the one status records nor the item's `currentScenario.jobId`);
+//! - a job found in flight that status does not record (the controller crashed between the
+//!   POST and the status write) is adopted, not repeated;
+//! - a failed job puts the machine in `Failed` until a retry is asked for.
+
+use cutover_api::MachinePhase;
+
+/// ASR's job states.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobState {
+    NotStarted,
+    InProgress,
+    Succeeded,
+    Failed,
+    Cancelled,
+    Suspended,
+    Other,
+}
+
+impl JobState {
+    pub fn parse(state: &str) -> JobState {
+        match state {
+            "NotStarted" => JobState::NotStarted,
+            "InProgress" => JobState::InProgress,
+            "Succeeded" => JobState::Succeeded,
+            "Failed" => JobState::Failed,
+            "Cancelled" | "Canceled" => JobState::Cancelled,
+            "Suspended" => JobState::Suspended,
+            _ => JobState::Other,
+        }
+    }
+
+    fn running(self) -> bool {
+        matches!(
+            self,
+            JobState::NotStarted | JobState::InProgress | JobState::Suspended | JobState::Other
+        )
+    }
+}
+
+/// The job cutover follows, as ASR reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Job {
+    pub id: String,
+    /// ASR's `scenarioName` (`EnableDr`, `TestFailover`…).
+    pub scenario: String,
+    pub state: JobState,
+    /// `serviceErrorDetails` of a failed job, as one message.
+    pub error: Option<String>,
+}
+
+/// The protected item, as ASR reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Item {
+    pub id: String,
+    pub protection_state: String,
+    pub allowed_operations: Vec<String>,
+    /// `currentScenario.jobId`, when a job runs on the item.
+    pub current_job: Option<String>,
+    pub active_location: String,
+    /// Initial replication, 0-100.
+    pub replication_progress: Option<i32>,
+    /// ASR's `lastSuccessfulTestFailoverTime` is set.
+    pub tested: bool,
+}
+
+impl Item {
+    fn allows(&self, operation: &str) -> bool {
+        self.allowed_operations
+            .iter()
+            .any(|o| o.eq_ignore_ascii_case(operation))
+    }
+}
+
+/// Whether the source machine was found among the protectable items.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    Found,
+    /// The source has not registered, or not listed its machines yet.
+    NotListedYet,
+    /// The source lists its machines, and this one is not among them.
+    Missing,
+}
+
+/// What the plan (or the lack of one) lets the machine do now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Gate {
+    /// Start replicating (the machine's wave may wait for an earlier one).
+    pub replicate: bool,
+    /// A test failover must pass before cutover.
+    pub test_required: bool,
+    /// The plan lets this machine run its test failover now.
+    pub test_allowed: bool,
+    /// Clean the test VM up without waiting for a person.
+    pub auto_cleanup: bool,
+    /// Someone validated the test VM (`cutover.dev/test-validated=true`).
+    pub test_validated: bool,
+    /// The cutover gate is open for this machine (approved, in the window, under the limit).
+    pub cutover_allowed: bool,
+    /// Shut the source down and fail over with its last changes, where the provider can.
+    pub planned: bool,
+    /// After commit, stop replication keeping the VM (`MigrationComplete`).
+    pub stop_replication: bool,
+    /// A retry was asked for (`cutover.dev/retry`) after a failure.
+    pub retry: bool,
+}
+
+/// What status remembers between passes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Memory {
+    pub phase: Option<MachinePhase>,
+    /// The job cutover started and follows.
+    pub job: Option<String>,
+    /// Protection was enabled once (so a vanished item means removal, not a fresh start).
+    pub protected_once: bool,
+    /// The migration was completed (replication stopped, VM kept).
+    pub completed: bool,
+}
+
+/// The one action a pass may take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    EnableProtection,
+    TestFailover,
+    TestFailoverCleanup,
+    PlannedFailover,
+    UnplannedFailover,
+    Commit,
+    /// Disable protection with `MigrationComplete`: stops replication, keeps the VM.
+    CompleteMigration,
+}
+
+impl Action {
+    /// The `allowedOperations` entry that permits it.
+    pub fn operation(self) -> &'static str {
+        match self {
+            Action::EnableProtection => "EnableProtection",
+            Action::TestFailover => "TestFailover",
+            Action::TestFailoverCleanup => "TestFailoverCleanup",
+            Action::PlannedFailover => "PlannedFailover",
+            Action::UnplannedFailover => "UnplannedFailover",
+            Action::Commit => "Commit",
+            Action::CompleteMigration => "DisableProtection",
+        }
+    }
+
+    /// The phase a machine is in while this action's job runs.
+    pub fn phase(self) -> MachinePhase {
+        match self {
+            Action::EnableProtection => MachinePhase::EnablingProtection,
+            Action::TestFailover => MachinePhase::TestFailover,
+            Action::TestFailoverCleanup => MachinePhase::TestFailoverCleanup,
+            Action::PlannedFailover | Action::UnplannedFailover => MachinePhase::FailingOver,
+            Action::Commit | Action::CompleteMigration => MachinePhase::Committing,
+        }
+    }
+}
+
+/// How soon to look again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Something runs in Azure: poll.
+    Soon,
+    /// Waiting on a person or the plan (gate, validation, registration): look now and then.
+    Later,
+    /// Nothing will change until the spec or an annotation does.
+    OnChange,
+}
+
+/// The outcome of one decision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub phase: MachinePhase,
+    pub action: Option<Action>,
+    /// Adopt this job as the one to follow (found in flight on the item).
+    pub follow: Option<String>,
+    /// Forget the followed job (it finished).
+    pub forget_job: bool,
+    pub reason: &'static str,
+    pub message: String,
+    pub next: Next,
+}
+
+impl Decision {
+    fn wait(
+        phase: MachinePhase,
+        reason: &'static str,
+        message: impl Into<String>,
+        next: Next,
+    ) -> Decision {
+        Decision {
+            phase,
+            action: None,
+            follow: None,
+            forget_job: false,
+            reason,
+            message: message.into(),
+            next,
+        }
+    }
+
+    fn act(action: Action, reason: &'static str, message: impl Into<String>) -> Decision {
+        Decision {
+            phase: action.phase(),
+            action: Some(action),
+            follow: None,
+            forget_job: false,
+            reason,
+            message: message.into(),
+            next: Next::Soon,
+        }
+    }
+}
+
+/// The phase a running job of ASR's `scenario` puts a machine in.
+fn phase_of_scenario(scenario: &str) -> MachinePhase {
+    match scenario {
+        "EnableDr" | "EnableProtection" => MachinePhase::EnablingProtection,
+        "TestFailover" => MachinePhase::TestFailover,
+        "TestFailoverCleanup" => MachinePhase::TestFailoverCleanup,
+        "PlannedFailover" | "UnplannedFailover" | "Failover" => MachinePhase::FailingOver,
+        _ => MachinePhase::Committing,
+    }
+}
+
+/// Decides the phase and the next action of a machine.
+pub fn decide(
+    memory: &Memory,
+    source: &Source,
+    item: Option<&Item>,
+    job: Option<&Job>,
+    gate: &Gate,
+) -> Decision {
+    use MachinePhase as P;
+
+    if memory.phase == Some(P::Failed) && !gate.retry {
+        return Decision::wait(
+            P::Failed,
+            "Failed",
+            "the machine failed; annotate it cutover.dev/retry=true to try again",
+            Next::OnChange,
+        );
+    }
+    if memory.completed {
+        return Decision::wait(
+            P::Completed,
+            "Completed",
+            "migrated: the VM runs in Azure and replication is stopped",
+            Next::OnChange,
+        );
+    }
+
+    // The job cutover follows decides first: running means wait, failed means Failed.
+    let mut forget_job = false;
+    if let Some(job) = job {
+        if job.state.running() {
+            return Decision::wait(
+                phase_of_scenario(&job.scenario),
+                "JobRunning",
+                format!("ASR job {} ({}) is running", job.id, job.scenario),
+                Next::Soon,
+            );
+        }
+        if matches!(job.state, JobState::Failed | JobState::Cancelled) && !gate.retry {
+            let error = job
+                .error
+                .clone()
+                .unwrap_or_else(|| format!("the job ended {:?}", job.state));
+            return Decision::wait(
+                P::Failed,
+                "JobFailed",
+                format!("ASR job {} ({}) failed: {error}", job.id, job.scenario),
+                Next::OnChange,
+            );
+        }
+        forget_job = true;
+    }
+
+    let Some(item) = item else {
+        if memory.protected_once && memory.phase == Some(P::Committing) {
+            let mut done = Decision::wait(
+                P::Completed,
+                "Completed",
+                "migrated: the VM runs in Azure and replication is stopped",
+                Next::OnChange,
+            );
+            done.forget_job = forget_job;
+            return done;
+        }
+        let mut decision = match source {
+            // Enabled before but not listed yet (a list is a moment old): never enable twice.
+            _ if memory.protected_once && !gate.retry => Decision::wait(
+                memory.phase.unwrap_or(P::EnablingProtection),
+                "WaitingForItem",
+                "protection was enabled; waiting for ASR to list the item",
+                Next::Soon,
+            ),
+            Source::Missing => Decision::wait(
+                P::Pending,
+                "SourceMachineNotFound",
+                "the source does not list this machine: check spec.source.name",
+                Next::Later,
+            ),
+            Source::NotListedYet => Decision::wait(
+                P::Pending,
+                "WaitingForSource",
+                "the source has not listed its machines yet",
+                Next::Later,
+            ),
+            Source::Found if !gate.replicate => Decision::wait(
+                P::Pending,
+                "WaitingForWave",
+                "the plan starts this machine's wave later",
+                Next::Later,
+            ),
+            Source::Found => Decision::act(
+                Action::EnableProtection,
+                "EnablingProtection",
+                "enabling replication",
+            ),
+        };
+        decision.forget_job = forget_job;
+        return decision;
+    };
+
+    // ASR says a job runs on the item: never act. One status does not know (the controller
+    // stopped between the POST and the status write) is adopted, not repeated.
+    if let Some(running) = &item.current_job {
+        let mut decision = Decision::wait(
+            memory.phase.unwrap_or(P::Protected),
+            "JobRunning",
+            format!("ASR job {running} is running on the item"),
+            Next::Soon,
+        );
+        decision.follow = job
+            .is_none_or(|j| !j.id.eq_ignore_ascii_case(running))
+            .then(|| running.clone());
+        decision.forget_job = forget_job && decision.follow.is_some();
+        return decision;
+    }
+
+    let mut decision = decide_with_item(item, gate);
+    decision.forget_job = forget_job;
+    decision
+}
+
+fn decide_with_item(item: &Item, gate: &Gate) -> Decision {
+    use MachinePhase as P;
+    let progress = item.replication_progress.unwrap_or(0);
+
+    if item.active_location.eq_ignore_ascii_case("Recovery") {
+        if item.allows("Commit") {
+            return Decision::act(Action::Commit, "Committing", "failed over: committing");
+        }
+        if item.allows("DisableProtection") || item.allows("CompleteMigration") {
+            return if gate.stop_replication {
+                Decision::act(
+                    Action::CompleteMigration,
+                    "CompletingMigration",
+                    "committed: stopping replication, keeping the VM",
+                )
+            } else {
+                Decision::wait(
+                    P::Completed,
+                    "Completed",
+                    "committed; replication left running as the plan asks",
+                    Next::OnChange,
+                )
+            };
+        }
+        return Decision::wait(
+            P::FailedOver,
+            "WaitingForAsr",
+            format!("failed over; ASR allows {:?}", item.allowed_operations),
+            Next::Soon,
+        );
+    }
+
+    if item.allows("TestFailoverCleanup") {
+        return if gate.auto_cleanup || gate.test_validated {
+            Decision::act(
+                Action::TestFailoverCleanup,
+                "CleaningUpTest",
+                "the test VM is up: cleaning up the test failover",
+            )
+        } else {
+            Decision::wait(
+                P::TestFailoverSucceeded,
+                "WaitingForValidation",
+                "the test VM is up: annotate cutover.dev/test-validated=true to clean it up",
+                Next::Later,
+            )
+        };
+    }
+
+    let replicating = item.allows("TestFailover")
+        || item.allows("PlannedFailover")
+        || item.allows("UnplannedFailover");
+    if !replicating {
+        return Decision::wait(
+            P::InitialReplication,
+            "InitialReplication",
+            format!("initial replication {progress}%"),
+            Next::Soon,
+        );
+    }
+
+    let tested = item.tested || !gate.test_required;
+    if !tested {
+        return if gate.test_allowed && item.allows("TestFailover") {
+            Decision::act(
+                Action::TestFailover,
+                "TestingFailover",
+                "starting the test failover into the isolated network",
+            )
+        } else {
+            Decision::wait(
+                P::Protected,
+                "WaitingForTestFailover",
+                "replicating; the test failover waits for the plan",
+                Next::Later,
+            )
+        };
+    }
+    if !gate.cutover_allowed {
+        return Decision::wait(
+            P::ReadyForCutover,
+            "WaitingForCutover",
+            "ready for cutover: waiting for approval, the window, or a free slot",
+            Next::Later,
+        );
+    }
+    if gate.planned && item.allows("PlannedFailover") {
+        Decision::act(
+            Action::PlannedFailover,
+            "FailingOver",
+            "shutting the source down and failing over (planned)",
+        )
+    } else if item.allows("UnplannedFailover") {
+        Decision::act(
+            Action::UnplannedFailover,
+            "FailingOver",
+            "failing over from the latest recovery point",
+        )
+    } else {
+        Decision::wait(
+            P::ReadyForCutover,
+            "WaitingForAsr",
+            format!(
+                "ready for cutover; ASR allows {:?}",
+                item.allowed_operations
+            ),
+            Next::Soon,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use MachinePhase as P;
+
+    fn gate() -> Gate {
+        Gate {
+            replicate: true,
+            test_required: true,
+            test_allowed: true,
+            auto_cleanup: true,
+            test_validated: false,
+            cutover_allowed: true,
+            planned: true,
+            stop_replication: true,
+            retry: false,
+        }
+    }
+
+    fn item(state: &str, allowed: &[&str]) -> Item {
+        Item {
+            id: "/items/web01".into(),
+            protection_state: state.into(),
+            allowed_operations: allowed.iter().map(|s| (*s).to_owned()).collect(),
+            current_job: None,
+            active_location: "Primary".into(),
+            replication_progress: Some(100),
+            tested: false,
+        }
+    }
+
+    fn protected() -> Item {
+        item(
+            "Protected",
+            &[
+                "TestFailover",
+                "PlannedFailover",
+                "UnplannedFailover",
+                "DisableProtection",
+            ],
+        )
+    }
+
+    fn tested() -> Item {
+        Item {
+            tested: true,
+            ..protected()
+        }
+    }
+
+    fn job(scenario: &str, state: JobState) -> Job {
+        Job {
+            id: "/jobs/j1".into(),
+            scenario: scenario.into(),
+            state,
+            error: (state == JobState::Failed).then(|| "70094: the network is unreachable".into()),
+        }
+    }
+
+    fn memory(phase: MachinePhase) -> Memory {
+        Memory {
+            phase: Some(phase),
+            job: None,
+            protected_once: true,
+            completed: false,
+        }
+    }
+
+    struct Case {
+        name: &'static str,
+        memory: Memory,
+        source: Source,
+        item: Option<Item>,
+        job: Option<Job>,
+        gate: Gate,
+        phase: MachinePhase,
+        action: Option<Action>,
+        reason: &'static str,
+    }
+
+    fn case(name: &'static str) -> Case {
+        Case {
+            name,
+            memory: Memory::default(),
+            source: Source::Found,
+            item: None,
+            job: None,
+            gate: gate(),
+            phase: P::Pending,
+            action: None,
+            reason: "",
+        }
+    }
+
+    impl Case {
+        fn memory(mut self, memory: Memory) -> Self {
+            self.memory = memory;
+            self
+        }
+        fn source(mut self, source: Source) -> Self {
+            self.source = source;
+            self
+        }
+        fn item(mut self, item: Item) -> Self {
+            self.item = Some(item);
+            self
+        }
+        fn job(mut self, job: Job) -> Self {
+            self.job = Some(job);
+            self
+        }
+        fn gate(mut self, change: impl FnOnce(&mut Gate)) -> Self {
+            change(&mut self.gate);
+            self
+        }
+        fn expect(
+            mut self,
+            phase: MachinePhase,
+            action: Option<Action>,
+            reason: &'static str,
+        ) -> Self {
+            (self.phase, self.action, self.reason) = (phase, action, reason);
+            self
+        }
+    }
+
+    #[test]
+    fn every_observable_state_leads_to_one_decision() {
+        let initial_replication = Item {
+            replication_progress: Some(40),
+            ..item("UnprotectedStatesBegin", &["DisableProtection"])
+        };
+        let test_vm_up = Item {
+            tested: true,
+            ..item("Protected", &["TestFailoverCleanup"])
+        };
+        let failed_over = Item {
+            active_location: "Recovery".into(),
+            ..item("PlannedFailoverCommitRequired", &["Commit", "ChangePit"])
+        };
+        let committed = Item {
+            active_location: "Recovery".into(),
+            ..item(
+                "FailoverCompleted",
+                &["DisableProtection", "CompleteMigration"],
+            )
+        };
+        let cases = [
+            case("a new machine enables protection").expect(
+                P::EnablingProtection,
+                Some(Action::EnableProtection),
+                "EnablingProtection",
+            ),
+            case("its wave waits").gate(|g| g.replicate = false).expect(
+                P::Pending,
+                None,
+                "WaitingForWave",
+            ),
+            case("the source has not listed machines")
+                .source(Source::NotListedYet)
+                .expect(P::Pending, None, "WaitingForSource"),
+            case("the source has no such machine")
+                .source(Source::Missing)
+                .expect(P::Pending, None, "SourceMachineNotFound"),
+            case("enable job running")
+                .memory(memory(P::EnablingProtection))
+                .job(job("EnableDr", JobState::InProgress))
+                .expect(P::EnablingProtection, None, "JobRunning"),
+            case("enabled but not listed yet: never enable twice")
+                .memory(memory(P::EnablingProtection))
+                .job(job("EnableDr", JobState::Succeeded))
+                .expect(P::EnablingProtection, None, "WaitingForItem"),
+            case("enable job failed")
+                .memory(memory(P::EnablingProtection))
+                .job(job("EnableDr", JobState::Failed))
+                .expect(P::Failed, None, "JobFailed"),
+            case("failed stays failed")
+                .memory(memory(P::Failed))
+                .item(protected())
+                .expect(P::Failed, None, "Failed"),
+            case("a retry re-enables after a failed enable")
+                .memory(memory(P::Failed))
+                .job(job("EnableDr", JobState::Failed))
+                .gate(|g| g.retry = true)
+                .expect(
+                    P::EnablingProtection,
+                    Some(Action::EnableProtection),
+                    "EnablingProtection",
+                ),
+            case("initial replication")
+                .memory(memory(P::EnablingProtection))
+                .item(initial_replication)
+                .expect(P::InitialReplication, None, "InitialReplication"),
+            case("protected: test failover")
+                .memory(memory(P::InitialReplication))
+                .item(protected())
+                .expect(
+                    P::TestFailover,
+                    Some(Action::TestFailover),
+                    "TestingFailover",
+                ),
+            case("protected: the plan holds the test")
+                .item(protected())
+                .gate(|g| g.test_allowed = false)
+                .expect(P::Protected, None, "WaitingForTestFailover"),
+            case("test failover running")
+                .memory(memory(P::TestFailover))
+                .item(protected())
+                .job(job("TestFailover", JobState::InProgress))
+                .expect(P::TestFailover, None, "JobRunning"),
+            case("test VM up: automatic cleanup")
+                .item(test_vm_up.clone())
+                .expect(
+                    P::TestFailoverCleanup,
+                    Some(Action::TestFailoverCleanup),
+                    "CleaningUpTest",
+                ),
+            case("test VM up: waits for validation")
+                .item(test_vm_up.clone())
+                .gate(|g| g.auto_cleanup = false)
+                .expect(P::TestFailoverSucceeded, None, "WaitingForValidation"),
+            case("test VM up: validated")
+                .item(test_vm_up)
+                .gate(|g| {
+                    g.auto_cleanup = false;
+                    g.test_validated = true;
+                })
+                .expect(
+                    P::TestFailoverCleanup,
+                    Some(Action::TestFailoverCleanup),
+                    "CleaningUpTest",
+                ),
+            case("tested: waits at the gate")
+                .item(tested())
+                .gate(|g| g.cutover_allowed = false)
+                .expect(P::ReadyForCutover, None, "WaitingForCutover"),
+            case("tested: planned failover").item(tested()).expect(
+                P::FailingOver,
+                Some(Action::PlannedFailover),
+                "FailingOver",
+            ),
+            case("tested: no planned failover for this provider")
+                .item(Item {
+                    tested: true,
+                    ..item(
+                        "Protected",
+                        &["TestFailover", "UnplannedFailover", "DisableProtection"],
+                    )
+                })
+                .expect(
+                    P::FailingOver,
+                    Some(Action::UnplannedFailover),
+                    "FailingOver",
+                ),
+            case("tested: source not shut down")
+                .item(tested())
+                .gate(|g| g.planned = false)
+                .expect(
+                    P::FailingOver,
+                    Some(Action::UnplannedFailover),
+                    "FailingOver",
+                ),
+            case("no test required: straight to cutover")
+                .item(protected())
+                .gate(|g| g.test_required = false)
+                .expect(P::FailingOver, Some(Action::PlannedFailover), "FailingOver"),
+            case("ASR allows no failover: wait, do not force it")
+                .item(Item {
+                    tested: true,
+                    ..item("Protected", &["DisableProtection"])
+                })
+                .expect(P::InitialReplication, None, "InitialReplication"),
+            case("failover running")
+                .memory(memory(P::FailingOver))
+                .item(tested())
+                .job(job("PlannedFailover", JobState::InProgress))
+                .expect(P::FailingOver, None, "JobRunning"),
+            case("failover failed: no second failover")
+                .memory(memory(P::FailingOver))
+                .item(tested())
+                .job(job("PlannedFailover", JobState::Failed))
+                .expect(P::Failed, None, "JobFailed"),
+            case("failover cancelled")
+                .memory(memory(P::FailingOver))
+                .item(tested())
+                .job(job("PlannedFailover", JobState::Cancelled))
+                .expect(P::Failed, None, "JobFailed"),
+            case("failed over: commit")
+                .memory(memory(P::FailingOver))
+                .item(failed_over)
+                .expect(P::Committing, Some(Action::Commit), "Committing"),
+            case("committed: stop replication, keep the VM")
+                .memory(memory(P::Committing))
+                .item(committed.clone())
+                .expect(
+                    P::Committing,
+                    Some(Action::CompleteMigration),
+                    "CompletingMigration",
+                ),
+            case("committed: replication left running")
+                .item(committed)
+                .gate(|g| g.stop_replication = false)
+                .expect(P::Completed, None, "Completed"),
+            case("replication stopped: the item is gone")
+                .memory(memory(P::Committing))
+                .job(job("DisableDr", JobState::Succeeded))
+                .expect(P::Completed, None, "Completed"),
+            case("completed stays completed")
+                .memory(Memory {
+                    completed: true,
+                    ..memory(P::Completed)
+                })
+                .item(tested())
+                .expect(P::Completed, None, "Completed"),
+        ];
+        let mut failures = Vec::new();
+        for c in &cases {
+            let decision = decide(
+                &c.memory,
+                &c.source,
+                c.item.as_ref(),
+                c.job.as_ref(),
+                &c.gate,
+            );
+            if (decision.phase, decision.action, decision.reason) != (c.phase, c.action, c.reason) {
+                failures.push(format!(
+                    "{}: expected {:?} {:?} {}, got {:?} {:?} {} ({})",
+                    c.name,
+                    c.phase,
+                    c.action,
+                    c.reason,
+                    decision.phase,
+                    decision.action,
+                    decision.reason,
+                    decision.message
+                ));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn a_job_running_on_the_item_is_adopted_and_nothing_is_issued() {
+        // The controller stopped after POSTing a failover and before writing status.
+        let busy = Item {
+            current_job: Some("/jobs/failover".into()),
+            tested: true,
+            ..item("Protected", &[])
+        };
+        let decision = decide(
+            &memory(P::ReadyForCutover),
+            &Source::Found,
+            Some(&busy),
+            None,
+            &gate(),
+        );
+        assert_eq!(decision.action, None);
+        assert_eq!(decision.follow.as_deref(), Some("/jobs/failover"));
+        assert_eq!(decision.phase, P::ReadyForCutover);
+
+        // The followed job finished, but the item (from an older list) still shows it running.
+        let stale = Item {
+            current_job: Some("/jobs/j1".into()),
+            ..tested()
+        };
+        let decision = decide(
+            &memory(P::FailingOver),
+            &Source::Found,
+            Some(&stale),
+            Some(&job("PlannedFailover", JobState::Succeeded)),
+            &gate(),
+        );
+        assert_eq!(
+            (decision.action, decision.follow.as_deref()),
+            (None, None),
+            "no second failover from a stale list"
+        );
+    }
+
+    #[test]
+    fn no_action_is_chosen_that_asr_does_not_allow() {
+        let gates = [
+            gate(),
+            Gate {
+                planned: false,
+                ..gate()
+            },
+            Gate {
+                test_required: false,
+                ..gate()
+            },
+            Gate {
+                auto_cleanup: false,
+                test_validated: true,
+                ..gate()
+            },
+        ];
+        let operations = [
+            "TestFailover",
+            "TestFailoverCleanup",
+            "PlannedFailover",
+            "UnplannedFailover",
+            "Commit",
+            "DisableProtection",
+            "CompleteMigration",
+        ];
+        // Every subset of operations, both locations, tested or not.
+        for mask in 0..(1u32 << operations.len()) {
+            let allowed: Vec<&str> = operations
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, o)| *o)
+                .collect();
+            for location in ["Primary", "Recovery"] {
+                for was_tested in [false, true] {
+                    let observed = Item {
+                        active_location: location.into(),
+                        tested: was_tested,
+                        ..item("Protected", &allowed)
+                    };
+                    for gate in &gates {
+                        let decision = decide(
+                            &memory(P::Protected),
+                            &Source::Found,
+                            Some(&observed),
+                            None,
+                            gate,
+                        );
+                        if let Some(action) = decision.action {
+                            let permitted = observed.allows(action.operation())
+                                || (action == Action::CompleteMigration
+                                    && observed.allows("CompleteMigration"));
+                            assert!(
+                                permitted,
+                                "{action:?} chosen with allowedOperations {allowed:?} at {location}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! ReplicatedMachine: its lifecycle, decided by [`lifecycle::decide`] from what ASR reports.
+
+pub mod lifecycle;
