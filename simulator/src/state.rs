@@ -67,6 +67,20 @@ pub struct Resource {
 }
 
 impl Resource {
+    /// ARM's 409 for a PUT that would move an existing resource to another location.
+    pub fn check_same_location(&self, location: &str) -> Result<(), ArmError> {
+        match self.location.as_deref() {
+            Some(current) if current != location => Err(ArmError::conflict(
+                "InvalidResourceLocation",
+                format!(
+                    "The resource '{}' already exists in location '{current}' in resource group '{}'. A resource with the same name cannot be created in location '{location}'.",
+                    self.name, self.resource_group
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// ARM's `provisioningState` at `now`.
     pub fn provisioning_state(&self, now: Timestamp, in_progress: &str) -> &'static str {
         match (self.deleting_until, now < self.ready_at) {

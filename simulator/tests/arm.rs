@@ -333,3 +333,36 @@ async fn state_survives_a_restart() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(group["location"], "westeurope");
 }
+
+#[tokio::test]
+async fn a_put_that_would_move_a_resource_to_another_region_is_a_409() {
+    let sim = Harness::start(fast()).await;
+    sim.create_group("rg").await;
+    let path = format!(
+        "{}/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v1?api-version=2026-11-01",
+        sim.subscription()
+    );
+    let vault = |location: &str| json!({"location": location, "sku": {"name": "Standard"}});
+    assert_eq!(
+        sim.call(Method::PUT, &path, Some(vault("westeurope")))
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        sim.call(Method::PUT, &path, Some(vault("westeurope")))
+            .await
+            .0,
+        StatusCode::OK,
+        "the same PUT again is an update"
+    );
+    let (status, _, body) = sim.call(Method::PUT, &path, Some(vault("eastus"))).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["error"]["code"], "InvalidResourceLocation");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already exists in location 'westeurope'")
+    );
+}

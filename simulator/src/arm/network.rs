@@ -278,15 +278,7 @@ pub async fn put(
         .filter(|r| r.deleting_until.is_none())
     {
         Some(existing) => {
-            if existing.location.as_deref() != Some(location.as_str()) {
-                return Err(ArmError::conflict(
-                    "InvalidResourceLocation",
-                    format!(
-                        "The resource '{name}' already exists in location '{}'.",
-                        existing.location.clone().unwrap_or_default()
-                    ),
-                ));
-            }
+            existing.check_same_location(&location)?;
             existing.tags = body.tags;
             existing.ready_at = now + UPDATE_DURATION;
             store(existing, &prefixes, &subnets);

@@ -154,15 +154,7 @@ pub async fn put(
         .resource_mut(&id)
         .filter(|r| r.deleting_until.is_none())
     {
-        if existing.location.as_deref() != Some(location.as_str()) {
-            return Err(ArmError::conflict(
-                "InvalidResourceLocation",
-                format!(
-                    "The resource '{name}' already exists in location '{}' in resource group '{group}'. A resource with the same name cannot be created in location '{location}'.",
-                    existing.location.clone().unwrap_or_default()
-                ),
-            ));
-        }
+        existing.check_same_location(&location)?;
         existing.sku = Some(sku);
         existing.tags = body.tags;
         if body.properties.is_object() {
