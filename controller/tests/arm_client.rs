@@ -284,13 +284,20 @@ async fn site_recovery_operations_are_typed_and_their_jobs_followed() {
         subscription: azure_sim::settings::DEFAULT_SUBSCRIPTION.into(),
         resource_group: "rg-migration-aws".into(),
     };
-    arm::put_resource_group(&f.client, &scope, "westeurope")
+    arm::put_resource_group(&f.client, &scope, "westeurope", "tests/arm")
         .await
         .unwrap();
     let vault = scope.vault_id("aws-vault");
-    arm::put_vault(&f.client, &vault, "westeurope", "Standard", "GeoRedundant")
-        .await
-        .unwrap();
+    arm::put_vault(
+        &f.client,
+        &vault,
+        "westeurope",
+        "Standard",
+        "GeoRedundant",
+        "tests/arm",
+    )
+    .await
+    .unwrap();
     let vnet = scope.resource_id("Microsoft.Network/virtualNetworks", "vnet");
     arm::put_virtual_network(
         &f.client,
@@ -298,6 +305,7 @@ async fn site_recovery_operations_are_typed_and_their_jobs_followed() {
         "westeurope",
         &["10.0.0.0/16".into()],
         &[("app".into(), "10.0.1.0/24".into())],
+        "tests/arm",
     )
     .await
     .unwrap();

@@ -644,3 +644,75 @@ async fn sigterm_stops_the_controller_cleanly() -> Result<()> {
     assert_eq!(line["fields"]["message"], "cutover controller stopped");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_same_named_resource_cutover_did_not_create_is_never_taken_over_or_deleted() -> Result<()>
+{
+    let plane = control_plane::shared()?;
+    let client = plane.client().await?;
+    let ns = temp_namespace(&client, "not-owned").await?;
+    let sim = Simulator::start(&["--time-scale", "600"])?;
+    let sub = "/subscriptions/00000000-0000-0000-0000-000000000001";
+    sim.arm(
+        Method::PUT,
+        &format!("{sub}/resourcegroups/rg-shared?api-version=2025-04-01"),
+        Some(json!({"location": "westeurope"})),
+    )
+    .await?;
+    let account = format!(
+        "{sub}/resourceGroups/rg-shared/providers/Microsoft.Storage/storageAccounts/teamstore?api-version=2026-09-01"
+    );
+    sim.arm(
+        Method::PUT,
+        &account,
+        Some(
+            json!({"location": "westeurope", "sku": {"name": "Standard_GRS"}, "kind": "StorageV2"}),
+        ),
+    )
+    .await?;
+
+    let controller = Controller::start(plane, &sim, &ns, &[])?;
+    let mut vault = vmm_vault("rg-shared", "shared-vault")?;
+    vault["spec"]["storage"]["replication"]["create"]["name"] = json!("teamstore");
+    vault["spec"]["deletionPolicy"] = json!("Delete");
+    apply(plane, &ns, &vault).await?;
+    let api = Api::<RecoveryVault>::namespaced(client.clone(), &ns);
+    let refused = wait_for(&api, "vmm-dc1", &controller, "NotOwned", |v| {
+        condition(v, "StorageReady").is_some_and(|c| c.reason == "NotOwned")
+    })
+    .await?;
+    assert_eq!(
+        condition(&refused, "StorageReady").unwrap().message,
+        "a replication storage account named teamstore already exists and was not created by cutover for this vault: adopt it with existingId, or choose another name"
+    );
+
+    plane.kubectl_ok(&["delete", "-n", &ns, "rvault", "vmm-dc1", "--wait=false"])?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while api.get_opt("vmm-dc1").await?.is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the vault was not deleted:\n{}",
+            controller.log()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(
+        sim.arm(Method::GET, &account, None).await?.0,
+        200,
+        "the team's storage account is untouched"
+    );
+    let (status, _) = sim
+        .arm(
+            Method::GET,
+            &format!("{sub}/resourcegroups/rg-shared?api-version=2025-04-01"),
+            None,
+        )
+        .await?;
+    assert_eq!(
+        status, 200,
+        "a resource group cutover did not create is not deleted"
+    );
+    let (status, _) = sim.arm(Method::GET, &format!("{sub}/resourceGroups/rg-shared/providers/Microsoft.RecoveryServices/vaults/shared-vault?api-version=2026-11-01"), None).await?;
+    assert_eq!(status, 404, "the vault cutover created is deleted");
+    Ok(())
+}

@@ -30,6 +30,8 @@ pub struct Resource {
     #[serde(default)]
     pub sku: Option<Value>,
     #[serde(default)]
+    pub tags: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
     pub properties: Value,
 }
 
@@ -45,6 +47,19 @@ impl Resource {
     pub fn sku_name(&self) -> Option<&str> {
         self.sku.as_ref().and_then(|s| s["name"].as_str())
     }
+
+    /// Whether cutover created this resource for `owner` (`namespace/name` of the vault).
+    pub fn owned_by(&self, owner: &str) -> bool {
+        self.tags.get(OWNER_TAG).is_some_and(|o| o == owner)
+    }
+}
+
+/// The tag cutover puts on what it creates, naming the RecoveryVault (`namespace/name`) that
+/// owns it: teardown deletes only what carries it.
+pub const OWNER_TAG: &str = "cutover.dev-owner";
+
+fn owner_tags(owner: &str) -> Value {
+    json!({ "managed-by": "cutover", OWNER_TAG: owner })
 }
 
 /// A resource group and the landing zone's other resources in it.
@@ -83,11 +98,12 @@ pub async fn put_resource_group(
     arm: &ArmClient,
     scope: &Scope,
     location: &str,
+    owner: &str,
 ) -> Result<Accepted, ArmError> {
     arm.put(
         &scope.group_id(),
         RESOURCES_API,
-        &json!({ "location": location, "tags": { "managed-by": "cutover" } }),
+        &json!({ "location": location, "tags": owner_tags(owner) }),
     )
     .await
 }
@@ -102,9 +118,11 @@ pub async fn put_vault(
     location: &str,
     sku: &str,
     redundancy: &str,
+    owner: &str,
 ) -> Result<Accepted, ArmError> {
     let body = json!({
         "location": location,
+        "tags": owner_tags(owner),
         "sku": { "name": sku },
         "properties": {
             "publicNetworkAccess": "Enabled",
@@ -119,9 +137,11 @@ pub async fn put_storage_account(
     id: &str,
     location: &str,
     sku: &str,
+    owner: &str,
 ) -> Result<Accepted, ArmError> {
     let body = json!({
         "location": location,
+        "tags": owner_tags(owner),
         "sku": { "name": sku },
         "kind": "StorageV2",
         "properties": { "minimumTlsVersion": "TLS1_2", "supportsHttpsTrafficOnly": true, "allowBlobPublicAccess": false },
@@ -158,9 +178,11 @@ pub async fn put_virtual_network(
     location: &str,
     space: &[String],
     subnets: &[(String, String)],
+    owner: &str,
 ) -> Result<Accepted, ArmError> {
     let body = json!({
         "location": location,
+        "tags": owner_tags(owner),
         "properties": {
             "addressSpace": { "addressPrefixes": space },
             "subnets": subnets.iter().map(|(name, prefix)| json!({ "name": name, "properties": { "addressPrefix": prefix } })).collect::<Vec<_>>(),

@@ -38,6 +38,8 @@ pub struct Outcome {
 
 struct Pass<'a> {
     arm: &'a ArmClient,
+    /// `namespace/name` of the vault, tagged on what it creates.
+    owner: String,
     vault: &'a RecoveryVault,
     scope: Scope,
     vault_id: String,
@@ -52,8 +54,14 @@ pub async fn converge(arm: &ArmClient, vault: &RecoveryVault) -> Result<Outcome,
         .as_ref()
         .map(|s| s.resources.clone())
         .unwrap_or_default();
+    let owner = format!(
+        "{}/{}",
+        vault.metadata.namespace.as_deref().unwrap_or_default(),
+        vault.metadata.name.as_deref().unwrap_or_default()
+    );
     let mut pass = Pass {
         arm,
+        owner,
         vault,
         scope,
         vault_id,
@@ -151,6 +159,14 @@ pub fn vault_id(vault: &RecoveryVault, scope: &Scope) -> String {
     }
 }
 
+/// The refusal to take over a same-named resource cutover did not create for this vault.
+fn not_owned(what: &str, resource: &Resource) -> String {
+    format!(
+        "a {what} named {} already exists and was not created by cutover for this vault: adopt it with existingId, or choose another name",
+        resource.name
+    )
+}
+
 /// The refusal of a resource that is not in the vault's region (DESIGN.md's prerequisite).
 fn wrong_region(what: &str, resource: &Resource, region: &str) -> String {
     format!(
@@ -242,7 +258,7 @@ impl Pass<'_> {
         let spec = &self.vault.spec;
         match arm::get(self.arm, &self.scope.group_id(), arm::RESOURCES_API).await? {
             None => {
-                arm::put_resource_group(self.arm, &self.scope, self.region()).await?;
+                arm::put_resource_group(self.arm, &self.scope, self.region(), &self.owner).await?;
                 self.resources.resource_group_created = true;
                 return Ok(Step::InProgress(
                     "CreatingResourceGroup",
@@ -257,7 +273,8 @@ impl Pass<'_> {
             (AzureResource::Create(v), None) => {
                 let redundancy = format!("{:?}", v.storage_redundancy);
                 let sku = format!("{:?}", v.sku);
-                arm::put_vault(self.arm, &id, self.region(), &sku, &redundancy).await?;
+                arm::put_vault(self.arm, &id, self.region(), &sku, &redundancy, &self.owner)
+                    .await?;
                 Ok(Step::InProgress(
                     "CreatingVault",
                     format!("creating Recovery Services vault {}", v.name),
@@ -267,6 +284,9 @@ impl Pass<'_> {
                 "VaultNotFound",
                 format!("the vault {id} named in spec.vault.existingId does not exist"),
             )),
+            (AzureResource::Create(_), Some(vault)) if !vault.owned_by(&self.owner) => {
+                Ok(Step::Blocked("NotOwned", not_owned("vault", &vault)))
+            }
             (_, Some(vault)) if !region_matches(&vault, self.region()) => Ok(Step::Blocked(
                 "VaultInWrongRegion",
                 format!(
@@ -284,6 +304,7 @@ impl Pass<'_> {
                     self.region(),
                     &format!("{:?}", v.sku),
                     &format!("{:?}", v.storage_redundancy),
+                    &self.owner,
                 )
                 .await?;
                 Ok(Step::InProgress(
@@ -323,8 +344,14 @@ impl Pass<'_> {
         let found = arm::get(self.arm, &id, arm::STORAGE_API).await?;
         Ok(match (wanted, found) {
             (AzureResource::Create(account), None) => {
-                arm::put_storage_account(self.arm, &id, self.region(), account.sku.as_str())
-                    .await?;
+                arm::put_storage_account(
+                    self.arm,
+                    &id,
+                    self.region(),
+                    account.sku.as_str(),
+                    &self.owner,
+                )
+                .await?;
                 Err(Step::InProgress(
                     "CreatingStorage",
                     format!("creating the {which} storage account {}", account.name),
@@ -334,6 +361,12 @@ impl Pass<'_> {
                 "StorageNotFound",
                 format!("the {which} storage account {id} does not exist"),
             )),
+            (AzureResource::Create(_), Some(account)) if !account.owned_by(&self.owner) => {
+                Err(Step::Blocked(
+                    "NotOwned",
+                    not_owned(&format!("{which} storage account"), &account),
+                ))
+            }
             (_, Some(account)) if !region_matches(&account, self.region()) => Err(Step::Blocked(
                 "StorageInWrongRegion",
                 wrong_region(&format!("{which} storage account"), &account, self.region()),
@@ -342,7 +375,14 @@ impl Pass<'_> {
                 if provisioning(&account).is_none()
                     && account.sku_name() != Some(spec.sku.as_str()) =>
             {
-                arm::put_storage_account(self.arm, &id, self.region(), spec.sku.as_str()).await?;
+                arm::put_storage_account(
+                    self.arm,
+                    &id,
+                    self.region(),
+                    spec.sku.as_str(),
+                    &self.owner,
+                )
+                .await?;
                 Err(Step::InProgress(
                     "UpdatingStorage",
                     format!(
@@ -428,6 +468,10 @@ impl Pass<'_> {
                     space != spec.address_space || have != want
                 });
                 match found {
+                    Some(vnet) if !vnet.owned_by(&self.owner) => Err(Step::Blocked(
+                        "NotOwned",
+                        not_owned(&format!("{which} network"), &vnet),
+                    )),
                     Some(vnet) if !region_matches(&vnet, self.region()) => Err(Step::Blocked(
                         "NetworkInWrongRegion",
                         wrong_region(&format!("{which} network"), &vnet, self.region()),
@@ -439,6 +483,7 @@ impl Pass<'_> {
                             self.region(),
                             &spec.address_space,
                             &subnets,
+                            &self.owner,
                         )
                         .await?;
                         Err(Step::InProgress(
