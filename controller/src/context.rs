@@ -17,6 +17,12 @@ use crate::azure::stats::RequestStats;
 use crate::azure::{ArmClient, ArmSettings, credentials};
 use crate::error::{Error, Result};
 
+/// A list fetched from ARM, and when.
+type SharedList = (
+    std::time::Instant,
+    Arc<Vec<crate::azure::resources::Resource>>,
+);
+
 /// How often to look again.
 #[derive(Clone, Copy, Debug)]
 pub struct Timing {
@@ -38,6 +44,9 @@ pub struct Context {
     budgets: Mutex<HashMap<String, Arc<Budget>>>,
     clients: Mutex<HashMap<String, ArmClient>>,
     failures: Mutex<HashMap<String, u32>>,
+    /// Lists shared by every machine of a vault for one poll interval (protected items,
+    /// protectable items): the steady-state cost grows with vaults, not machines.
+    lists: tokio::sync::Mutex<HashMap<String, SharedList>>,
 }
 
 impl Context {
@@ -61,6 +70,7 @@ impl Context {
             budgets: Mutex::default(),
             clients: Mutex::default(),
             failures: Mutex::default(),
+            lists: tokio::sync::Mutex::default(),
         }
     }
 
@@ -169,6 +179,39 @@ impl Context {
         *count = count.saturating_add(1);
         base.saturating_mul(1u32 << (*count - 1).min(10))
             .min(self.timing.max_backoff)
+    }
+
+    /// A list shared for `max_age` by all who ask for the same `key`; `fetch` runs at most once
+    /// per key at a time (the lock is held across it), so concurrent reconciles share one call.
+    pub async fn shared_list<F, Fut>(
+        &self,
+        key: &str,
+        max_age: Duration,
+        fetch: F,
+    ) -> Result<Arc<Vec<crate::azure::resources::Resource>>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<
+                Output = std::result::Result<
+                    Vec<crate::azure::resources::Resource>,
+                    crate::azure::ArmError,
+                >,
+            >,
+    {
+        let mut lists = self.lists.lock().await;
+        if let Some((at, list)) = lists.get(key)
+            && at.elapsed() < max_age
+        {
+            return Ok(list.clone());
+        }
+        let list = Arc::new(fetch().await?);
+        lists.insert(key.to_owned(), (std::time::Instant::now(), list.clone()));
+        Ok(list)
+    }
+
+    /// Drops a cached list (after a write that changes it).
+    pub async fn forget_list(&self, key: &str) {
+        self.lists.lock().await.remove(key);
     }
 
     /// Forgets an object's failures after a successful pass.

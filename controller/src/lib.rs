@@ -6,5 +6,6 @@ pub mod context;
 pub mod crd_yaml;
 pub mod error;
 pub mod machine;
+pub mod policy;
 pub mod run;
 pub mod vault;

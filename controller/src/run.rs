@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use azure_core::http::Url;
-use cutover_api::RecoveryVault;
+use cutover_api::{RecoveryVault, ReplicatedMachine};
 use futures::StreamExt;
 use kube::Api;
 use kube::Resource;
@@ -82,35 +82,64 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         Some(namespace) => Api::namespaced(client.clone(), namespace),
         None => Api::all(client.clone()),
     };
+    let machines: Api<ReplicatedMachine> = match &args.namespace {
+        Some(namespace) => Api::namespaced(client.clone(), namespace),
+        None => Api::all(client.clone()),
+    };
     tracing::info!(
         namespace = args.namespace.as_deref().unwrap_or("(all)"),
         "cutover controller starting"
     );
     // Only changes a reconcile must react to start one: not the status it writes itself.
-    let (store, writer) = reflector::store();
-    let deletion = |vault: &RecoveryVault| vault.meta().deletion_timestamp.as_ref().map(|_| 1);
-    let changes = predicates::generation
-        .combine(predicates::finalizers)
-        .combine(predicates::annotations)
-        .combine(deletion);
-    let triggers = reflector(
-        writer,
+    let (vault_store, vault_writer) = reflector::store();
+    let vault_triggers = reflector(
+        vault_writer,
         watcher(vaults, watcher::Config::default().any_semantic()).default_backoff(),
     )
     .applied_objects()
-    .predicate_filter(changes, Default::default());
-    Controller::for_stream(triggers, store)
+    .predicate_filter(changes::<RecoveryVault>(), Default::default());
+    let vault_controller = Controller::for_stream(vault_triggers, vault_store)
         .graceful_shutdown_on(shutdown_signal())
-        .run(crate::vault::reconcile, crate::vault::error_policy, ctx)
-        .for_each(|result| async move {
-            match result {
-                Ok((object, _)) => tracing::debug!(vault = %object.name, "reconciled"),
-                Err(error) => tracing::debug!(%error, "reconcile error"),
-            }
-        })
-        .await;
+        .run(
+            crate::vault::reconcile,
+            crate::policy::error_policy,
+            ctx.clone(),
+        )
+        .for_each(|result| async move { log_result("RecoveryVault", result) });
+    let (machine_store, machine_writer) = reflector::store();
+    let machine_triggers = reflector(
+        machine_writer,
+        watcher(machines, watcher::Config::default().any_semantic()).default_backoff(),
+    )
+    .applied_objects()
+    .predicate_filter(changes::<ReplicatedMachine>(), Default::default());
+    let machine_controller = Controller::for_stream(machine_triggers, machine_store)
+        .graceful_shutdown_on(shutdown_signal())
+        .run(
+            crate::machine::reconcile::reconcile,
+            crate::policy::error_policy,
+            ctx,
+        )
+        .for_each(|result| async move { log_result("ReplicatedMachine", result) });
+    futures::join!(vault_controller, machine_controller);
     tracing::info!("cutover controller stopped");
     Ok(())
+}
+
+/// The changes that start a reconcile: spec (generation), finalizers, annotations, deletion.
+fn changes<K: Resource>() -> impl kube::runtime::utils::Predicate<K> {
+    let deletion = |object: &K| object.meta().deletion_timestamp.as_ref().map(|_| 1);
+    predicates::generation
+        .combine(predicates::finalizers)
+        .combine(predicates::annotations)
+        .combine(deletion)
+}
+
+fn log_result<E: std::fmt::Display, T: std::fmt::Debug>(kind: &str, result: Result<T, E>) {
+    match result {
+        Ok(object) => tracing::debug!(kind, ?object, "reconciled"),
+        Err(error) => tracing::debug!(kind, %error, "reconcile error"),
+    }
 }
 
 async fn shutdown_signal() {

@@ -40,30 +40,6 @@ pub async fn reconcile(vault: Arc<RecoveryVault>, ctx: Arc<Context>) -> Result<A
     Ok(action)
 }
 
-/// Waits after a failed pass: for a spec change when the spec is at fault, otherwise with
-/// per-object exponential backoff (or what ARM asked for). The one place failures become
-/// Warning Events.
-pub fn error_policy(vault: Arc<RecoveryVault>, error: &Error, ctx: Arc<Context>) -> Action {
-    let key = vault.uid().unwrap_or_default();
-    if error.is_warning() {
-        tracing::warn!(vault = %vault.name_any(), namespace = vault.namespace().unwrap_or_default(), reason = error.reason(), %error, "reconcile failed");
-        let reference = vault.object_ref(&());
-        let (reason, note) = (error.reason(), error.to_string());
-        let events = ctx.clone();
-        tokio::spawn(async move {
-            events
-                .event(&reference, true, reason, note, "Reconcile")
-                .await
-        });
-    }
-    match error.retry_after(ctx.timing.poll) {
-        None => Action::await_change(),
-        // Progress (a teardown step under way) is no failure: no backoff.
-        Some(base) if !error.is_warning() => Action::requeue(base),
-        Some(base) => Action::requeue(ctx.backoff(&key, base)),
-    }
-}
-
 async fn apply(vault: &RecoveryVault, ctx: &Context) -> Result<Action> {
     let report = vault.validate();
     if !report.is_valid() {

@@ -1,0 +1,118 @@
+//! Reading a machine's world from ARM's answers: the protected item and job as the lifecycle
+//! sees them, the protectable item that is the source machine, and the replication figures
+//! status reports.
+
+use cutover_api::machine::{ReplicatedMachineSpec, ReplicationStatus};
+use serde_json::Value;
+
+use super::lifecycle::{Item, Job, JobState};
+use crate::azure::resources::Resource;
+
+/// The protected item as the lifecycle sees it.
+pub fn item(resource: &Resource) -> Item {
+    let p = &resource.properties;
+    let details = &p["providerSpecificDetails"];
+    // Hyper-V reports progress as a string, InMage RCM and A2A as numbers.
+    let progress = details["initialReplicationDetails"]["initialReplicationProgressPercentage"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .or_else(|| {
+            details["initialReplicationProgressPercentage"]
+                .as_i64()
+                .map(|v| v as i32)
+        })
+        .or_else(|| {
+            details["monitoringPercentageCompletion"]
+                .as_i64()
+                .map(|v| v as i32)
+        });
+    Item {
+        id: resource.id.clone(),
+        protection_state: p["protectionState"].as_str().unwrap_or_default().to_owned(),
+        allowed_operations: p["allowedOperations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|o| o.as_str().map(str::to_owned))
+            .collect(),
+        current_job: p["currentScenario"]["jobId"]
+            .as_str()
+            .filter(|j| !j.is_empty())
+            .map(str::to_owned),
+        active_location: p["activeLocation"].as_str().unwrap_or("Primary").to_owned(),
+        replication_progress: progress,
+        tested: p["lastSuccessfulTestFailoverTime"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty()),
+    }
+}
+
+/// Replication progress, health and RPO for status.
+pub fn replication(resource: &Resource) -> ReplicationStatus {
+    let p = &resource.properties;
+    let details = &p["providerSpecificDetails"];
+    ReplicationStatus {
+        progress_percent: item(resource).replication_progress,
+        health: p["replicationHealth"].as_str().map(str::to_owned),
+        rpo_seconds: details["rpoInSeconds"]
+            .as_i64()
+            .or_else(|| details["lastRpoInSeconds"].as_i64()),
+        protection_state: p["protectionState"].as_str().map(str::to_owned),
+        last_recovery_point: details["lastRecoveryPointReceived"]
+            .as_str()
+            .and_then(|t| t.parse().ok())
+            .map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time),
+    }
+}
+
+/// The job as the lifecycle sees it, with ASR's error in one message.
+pub fn job(resource: &Resource) -> Job {
+    let p = &resource.properties;
+    let error = p["errors"]
+        .as_array()
+        .and_then(|errors| errors.first())
+        .map(|e| {
+            let d = &e["serviceErrorDetails"];
+            let mut message = format!(
+                "{}: {}",
+                d["code"].as_str().unwrap_or("error"),
+                d["message"].as_str().unwrap_or_default()
+            );
+            if let Some(action) = d["recommendedAction"].as_str().filter(|a| !a.is_empty()) {
+                message.push_str(&format!(" Recommended action: {action}"));
+            }
+            message
+        });
+    Job {
+        id: resource.id.clone(),
+        scenario: p["scenarioName"].as_str().unwrap_or_default().to_owned(),
+        state: JobState::parse(p["state"].as_str().unwrap_or_default()),
+        error,
+    }
+}
+
+/// Whether a protectable item is this machine: the name matches, and the identity field the
+/// spec gives (Hyper-V VM ID, discovery or instance ID, Azure VM ID) matches too.
+pub fn is_source(spec: &ReplicatedMachineSpec, protectable: &Resource) -> bool {
+    if !protectable
+        .friendly_name()
+        .is_some_and(|n| n.eq_ignore_ascii_case(&spec.source.name))
+    {
+        return false;
+    }
+    let custom = &protectable.properties["customDetails"];
+    let reported = [&custom["sourceItemId"], &custom["agentGeneratedId"]]
+        .into_iter()
+        .filter_map(Value::as_str)
+        .collect::<Vec<_>>();
+    let wanted = [
+        spec.source.hyper_v_vm_id.as_deref(),
+        spec.source.discovery_id.as_deref(),
+        spec.source.aws_instance_id.as_deref(),
+        spec.source.azure_vm_id.as_ref().map(|id| id.0.as_str()),
+    ];
+    wanted
+        .into_iter()
+        .flatten()
+        .all(|id| reported.iter().any(|r| r.eq_ignore_ascii_case(id)))
+}

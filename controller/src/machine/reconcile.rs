@@ -1,0 +1,693 @@
+//! The ReplicatedMachine controller: observe the machine's world through lists shared by
+//! every machine of its vault, let [`lifecycle::decide`] choose the phase and at most one
+//! action, perform it, and write status. Without a MigrationPlan a machine replicates and
+//! waits at ReadyForCutover: cutting over is a plan's decision.
+
+use std::sync::Arc;
+
+use cutover_api::conditions::{READY, reason};
+use cutover_api::machine::{
+    ActionRecord, JobReference, MachineBinding, ReplicatedMachine, ReplicatedMachineStatus,
+};
+use cutover_api::vault::{RecoveryVault, SourceKind};
+use cutover_api::{DeletionPolicy, MachinePhase};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action as Requeue;
+use kube::runtime::finalizer::{Event, finalizer};
+use kube::{Api, Resource, ResourceExt};
+use serde_json::{Value, json};
+
+use super::lifecycle::{self, Action, Decision, Gate, Memory, Next, Source};
+use super::observe;
+use crate::azure::resources::{self as arm, ItemAction, Resource as ArmResource};
+use crate::azure::{ArmClient, ArmError};
+use crate::conditions::{self, Observed};
+use crate::context::Context;
+use crate::error::{Error, Result};
+
+/// Keeps the machine until `deletionPolicy` has been carried out.
+pub const FINALIZER: &str = "cutover.dev/replication";
+const FIELD_MANAGER: &str = "cutover";
+/// Annotation asking a Failed machine to try again.
+pub const RETRY_ANNOTATION: &str = "cutover.dev/retry";
+/// Annotation saying the test VM was validated, so it may be cleaned up.
+pub const TEST_VALIDATED_ANNOTATION: &str = "cutover.dev/test-validated";
+
+pub async fn reconcile(machine: Arc<ReplicatedMachine>, ctx: Arc<Context>) -> Result<Requeue> {
+    let api = Api::<ReplicatedMachine>::namespaced(
+        ctx.client.clone(),
+        &machine.namespace().unwrap_or_default(),
+    );
+    let key = machine.uid().unwrap_or_default();
+    let action = finalizer(&api, FINALIZER, machine, |event| async {
+        match event {
+            Event::Apply(machine) => apply(&machine, &ctx).await,
+            Event::Cleanup(machine) => cleanup(&machine, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)))?;
+    ctx.reset_backoff(&key);
+    Ok(action)
+}
+
+/// What a machine needs from its vault: the vault object and the ARM client for it.
+struct VaultView {
+    vault: RecoveryVault,
+    arm: ArmClient,
+    vault_id: String,
+}
+
+async fn vault_of(
+    machine: &ReplicatedMachine,
+    ctx: &Context,
+) -> Result<std::result::Result<VaultView, (&'static str, String)>> {
+    let namespace = machine.namespace().unwrap_or_default();
+    let name = &machine.spec.vault_ref.name;
+    let Some(vault) = Api::<RecoveryVault>::namespaced(ctx.client.clone(), &namespace)
+        .get_opt(name)
+        .await?
+    else {
+        return Ok(Err((
+            "VaultNotFound",
+            format!("no RecoveryVault {name} in namespace {namespace}"),
+        )));
+    };
+    let ready = vault.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == READY && c.status == "True")
+    });
+    let vault_id = vault
+        .status
+        .as_ref()
+        .and_then(|s| s.resources.vault_id.clone());
+    let (true, Some(vault_id)) = (ready, vault_id) else {
+        return Ok(Err((
+            "WaitingForVault",
+            format!("the RecoveryVault {name} is not Ready yet"),
+        )));
+    };
+    let arm = ctx
+        .arm(
+            &namespace,
+            &vault.spec.subscription_id,
+            vault.spec.credentials.as_ref(),
+        )
+        .await?;
+    Ok(Ok(VaultView {
+        vault,
+        arm,
+        vault_id,
+    }))
+}
+
+async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
+    let report = machine.validate();
+    if !report.is_valid() {
+        let decision = Decision::waiting(
+            MachinePhase::Pending,
+            reason::INVALID_SPEC,
+            report.error_message(),
+        );
+        write_status(machine, ctx, &decision, StatusUpdate::default()).await?;
+        return Ok(Requeue::await_change());
+    }
+    let view = match vault_of(machine, ctx).await? {
+        Ok(view) => view,
+        Err((reason, message)) => {
+            write_status(
+                machine,
+                ctx,
+                &Decision::waiting(MachinePhase::Pending, reason, message),
+                StatusUpdate::default(),
+            )
+            .await?;
+            return Ok(Requeue::requeue(ctx.timing.poll.saturating_mul(6)));
+        }
+    };
+    let status = machine.status.clone().unwrap_or_default();
+    let poll = ctx.timing.poll;
+
+    // One list of protected items per vault and poll serves every machine of the vault.
+    let items = ctx
+        .shared_list(&format!("items:{}", view.vault_id), poll, || {
+            arm::list_protected_items(&view.arm, &view.vault_id)
+        })
+        .await?;
+    let item = items.iter().find(|i| match &status.protected_item_id {
+        Some(id) => i.id.eq_ignore_ascii_case(id),
+        None => i
+            .friendly_name()
+            .is_some_and(|n| n.eq_ignore_ascii_case(&machine.spec.source.name)),
+    });
+
+    let (source, protectable) = if item.is_some() {
+        (Source::Found, None)
+    } else {
+        find_source(machine, &view, ctx).await?
+    };
+    let job = match &status.current_job {
+        Some(job) => arm::get_job(&view.arm, &job.id)
+            .await?
+            .map(|j| observe::job(&j)),
+        None => None,
+    };
+    let annotation = |name: &str| machine.annotations().get(name).is_some_and(|v| v == "true");
+    let gate = Gate {
+        replicate: true,
+        test_required: false,
+        test_allowed: false,
+        auto_cleanup: true,
+        test_validated: annotation(TEST_VALIDATED_ANNOTATION),
+        cutover_allowed: false,
+        planned: true,
+        stop_replication: true,
+        retry: annotation(RETRY_ANNOTATION),
+    };
+    let memory = Memory {
+        phase: status.phase,
+        job: status.current_job.as_ref().map(|j| j.id.clone()),
+        protected_once: status.bound.is_some(),
+        completed: status.completed_at.is_some(),
+    };
+    let observed_item = item.map(observe::item);
+    let mut decision = lifecycle::decide(
+        &memory,
+        &source,
+        observed_item.as_ref(),
+        job.as_ref(),
+        &gate,
+    );
+    if decision.phase == MachinePhase::ReadyForCutover && decision.reason == "WaitingForCutover" {
+        decision.message =
+            "ready for cutover: add the machine to a MigrationPlan to cut it over".into();
+    }
+
+    let mut update = StatusUpdate {
+        protected_item_id: item.map(|i| i.id.clone()),
+        protectable_item_id: protectable.as_ref().map(|p| p.id.clone()),
+        replication: item.map(observe::replication),
+        job: job.as_ref().map(|j| JobReference {
+            id: j.id.clone(),
+            name: j.scenario.clone(),
+            state: format!("{:?}", j.state),
+            started_at: None,
+        }),
+        ..Default::default()
+    };
+    if let Some(follow) = &decision.follow {
+        update.job = Some(JobReference {
+            id: follow.clone(),
+            name: "Adopted".into(),
+            state: "InProgress".into(),
+            started_at: None,
+        });
+    } else if decision.forget_job {
+        update.clear_job = true;
+    }
+    if let Some(action) = decision.action {
+        let started = perform(action, machine, &view, item, protectable.as_ref()).await;
+        match started {
+            Ok((job_id, item_id)) => {
+                ctx.forget_list(&format!("items:{}", view.vault_id)).await;
+                update.clear_job = false;
+                update.job = Some(JobReference {
+                    id: job_id.clone(),
+                    name: action.operation().into(),
+                    state: "InProgress".into(),
+                    started_at: Some(Time(jiff::Timestamp::now())),
+                });
+                update.action = Some(ActionRecord {
+                    action: action.operation().into(),
+                    job_id: Some(job_id),
+                    issued_at: Time(jiff::Timestamp::now()),
+                });
+                if action == Action::EnableProtection {
+                    update.protected_item_id = Some(item_id);
+                    update.bound = Some(MachineBinding {
+                        vault: machine.spec.vault_ref.name.clone(),
+                        source_name: machine.spec.source.name.clone(),
+                    });
+                }
+            }
+            Err(error) => {
+                let error = Error::from(error);
+                write_status(
+                    machine,
+                    ctx,
+                    &Decision::waiting(decision.phase, error.reason(), error.to_string()),
+                    update,
+                )
+                .await?;
+                return Err(error);
+            }
+        }
+    }
+    if decision.phase == MachinePhase::Completed && status.completed_at.is_none() {
+        update.completed = true;
+    }
+    write_status(machine, ctx, &decision, update).await?;
+    Ok(match decision.next {
+        _ if decision.action.is_some() => Requeue::requeue(poll),
+        Next::Soon => Requeue::requeue(poll),
+        Next::Later => Requeue::requeue(poll.saturating_mul(6).min(ctx.timing.resync)),
+        Next::OnChange => Requeue::requeue(ctx.timing.resync),
+    })
+}
+
+/// Finds the source machine among the protectable items of the vault's containers.
+async fn find_source(
+    machine: &ReplicatedMachine,
+    view: &VaultView,
+    ctx: &Context,
+) -> Result<(Source, Option<ArmResource>)> {
+    let containers = view
+        .vault
+        .status
+        .as_ref()
+        .map(|s| s.resources.protection_container_ids.clone())
+        .unwrap_or_default();
+    // A2A lists its machines in the source region's container, the first one.
+    let containers: Vec<String> = if view.vault.spec.source.kind() == SourceKind::AzureRegion {
+        containers.into_iter().take(1).collect()
+    } else {
+        containers
+    };
+    let mut listed_any = false;
+    for container in &containers {
+        if let Some(wanted) = &machine.spec.source.container
+            && !container.rsplit('/').next().is_some_and(|c| {
+                c.eq_ignore_ascii_case(&crate::machine::reconcile::object_name(wanted))
+            })
+        {
+            continue;
+        }
+        let max_age = ctx.timing.poll.saturating_mul(6);
+        let protectables = ctx
+            .shared_list(&format!("protectable:{container}"), max_age, || {
+                arm::list_protectable_items(&view.arm, container)
+            })
+            .await?;
+        listed_any |= !protectables.is_empty();
+        if let Some(found) = protectables
+            .iter()
+            .find(|p| observe::is_source(&machine.spec, p))
+        {
+            return Ok((Source::Found, Some(found.clone())));
+        }
+    }
+    Ok((
+        if listed_any {
+            Source::Missing
+        } else {
+            Source::NotListedYet
+        },
+        None,
+    ))
+}
+
+/// The ARM name ASR gives an object made from a friendly name (VMM clouds).
+pub fn object_name(friendly: &str) -> String {
+    friendly
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// Issues `action`; returns the job it started and the protected item's ID.
+async fn perform(
+    action: Action,
+    machine: &ReplicatedMachine,
+    view: &VaultView,
+    item: Option<&ArmResource>,
+    protectable: Option<&ArmResource>,
+) -> std::result::Result<(String, String), ArmError> {
+    let accepted = match (action, item) {
+        (Action::EnableProtection, _) => {
+            let protectable =
+                protectable.expect("the lifecycle enables protection only for a found source");
+            let container = protectable
+                .id
+                .split("/replicationProtectableItems/")
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            let policy = view
+                .vault
+                .status
+                .as_ref()
+                .and_then(|s| s.resources.policy_id.clone())
+                .unwrap_or_default();
+            let name = machine.name_any();
+            let input = enable_input(machine, &view.vault, protectable);
+            let accepted = arm::enable_protection(
+                &view.arm,
+                &container,
+                &name,
+                &policy,
+                Some(&protectable.id),
+                input,
+            )
+            .await?;
+            let item_id = format!("{container}/replicationProtectedItems/{name}");
+            return Ok((job_of(&view.vault_id, &accepted), item_id));
+        }
+        (_, None) => unreachable!("the lifecycle acts on an item only when there is one"),
+        (action, Some(item)) => {
+            let provider = view.vault.spec.source.kind().provider();
+            let (kind, body) = action_body(action, provider, &view.vault);
+            arm::protected_item_action(&view.arm, &item.id, kind, body.as_ref()).await?
+        }
+    };
+    Ok((
+        job_of(&view.vault_id, &accepted),
+        item.map(|i| i.id.clone()).unwrap_or_default(),
+    ))
+}
+
+fn job_of(vault_id: &str, accepted: &crate::azure::client::Accepted) -> String {
+    accepted
+        .polling
+        .asr_job_name()
+        .map(|name| arm::job_id(vault_id, &name))
+        .unwrap_or_default()
+}
+
+/// The request of an action on the item, by provider.
+fn action_body(
+    action: Action,
+    provider: &str,
+    vault: &RecoveryVault,
+) -> (ItemAction, Option<Value>) {
+    let resources = vault
+        .status
+        .as_ref()
+        .map(|s| s.resources.clone())
+        .unwrap_or_default();
+    let test_network = resources
+        .test_network_id
+        .clone()
+        .or(resources.target_network_id.clone())
+        .unwrap_or_default();
+    let mut details = json!({ "instanceType": provider });
+    match action {
+        Action::TestFailover => {
+            if provider == "InMageRcm" {
+                details["networkId"] = json!(test_network);
+            }
+            let body = json!({ "properties": { "failoverDirection": "PrimaryToRecovery", "networkType": "VmNetworkAsInput", "networkId": test_network, "providerSpecificDetails": details } });
+            (ItemAction::TestFailover, Some(body))
+        }
+        Action::TestFailoverCleanup => (
+            ItemAction::TestFailoverCleanup,
+            Some(json!({ "properties": { "comments": "validated by cutover" } })),
+        ),
+        Action::PlannedFailover => (
+            ItemAction::PlannedFailover,
+            Some(
+                json!({ "properties": { "failoverDirection": "PrimaryToRecovery", "providerSpecificDetails": details } }),
+            ),
+        ),
+        Action::UnplannedFailover => {
+            if provider == "InMageRcm" {
+                details["performShutdown"] = json!("true");
+            }
+            let body = json!({ "properties": { "failoverDirection": "PrimaryToRecovery", "sourceSiteOperations": "NotRequired", "providerSpecificDetails": details } });
+            (ItemAction::UnplannedFailover, Some(body))
+        }
+        Action::Commit => (ItemAction::FailoverCommit, None),
+        Action::CompleteMigration | Action::EnableProtection => (
+            ItemAction::Remove,
+            Some(
+                json!({ "properties": { "disableProtectionReason": "MigrationComplete", "replicationProviderInput": { "instanceType": provider } } }),
+            ),
+        ),
+    }
+}
+
+/// The provider input of enable protection: where the VM lands and what it becomes.
+fn enable_input(
+    machine: &ReplicatedMachine,
+    vault: &RecoveryVault,
+    protectable: &ArmResource,
+) -> Value {
+    let spec = &machine.spec;
+    let target = &spec.target;
+    let resources = vault
+        .status
+        .as_ref()
+        .map(|s| s.resources.clone())
+        .unwrap_or_default();
+    let group = format!(
+        "/subscriptions/{}/resourceGroups/{}",
+        vault.spec.subscription_id,
+        target
+            .resource_group
+            .as_deref()
+            .unwrap_or(&vault.spec.resource_group)
+    );
+    let vm_name = target
+        .vm_name
+        .clone()
+        .unwrap_or_else(|| spec.source.name.clone());
+    let subnet = target
+        .subnet
+        .clone()
+        .or_else(|| {
+            vault
+                .spec
+                .network
+                .target
+                .created()
+                .and_then(|v| v.subnets.first())
+                .map(|s| s.name.clone())
+        })
+        .unwrap_or_else(|| "default".into());
+    let custom = &protectable.properties["customDetails"];
+    let license = target.license_type.map(|l| format!("{l:?}"));
+    let zone = target
+        .availability_zone
+        .map(|z| serde_json::to_value(z).unwrap_or(Value::Null));
+    let disk_type = target
+        .disk_type
+        .map(|d| serde_json::to_value(d).unwrap_or(Value::Null))
+        .unwrap_or(json!("StandardSSD_LRS"));
+    match vault.spec.source.kind().provider() {
+        "HyperVReplicaAzure" => json!({
+            "instanceType": "HyperVReplicaAzure",
+            "hvHostVmId": custom["sourceItemId"],
+            "vmName": spec.source.name,
+            "osType": format!("{:?}", spec.os_type),
+            "targetStorageAccountId": resources.replication_storage_account_id,
+            "logStorageAccountId": resources.log_storage_account_id,
+            "targetAzureNetworkId": resources.target_network_id,
+            "targetAzureSubnetId": subnet,
+            "targetAzureVmName": vm_name,
+            "targetAzureV2ResourceGroupId": group,
+            "useManagedDisks": "true",
+            "diskType": disk_type,
+            "targetVmSize": target.vm_size,
+            "licenseType": license,
+            "targetAvailabilityZone": zone,
+            "disksToInclude": spec.include_disks,
+            "targetVmTags": target.tags,
+        }),
+        "InMageRcm" => json!({
+            "instanceType": "InMageRcm",
+            "fabricDiscoveryMachineId": custom["agentGeneratedId"],
+            "targetResourceGroupId": group,
+            "targetNetworkId": resources.target_network_id,
+            "testNetworkId": resources.test_network_id,
+            "targetSubnetName": subnet,
+            "testSubnetName": subnet,
+            "targetVmName": vm_name,
+            "targetVmSize": target.vm_size,
+            "licenseType": license,
+            "targetAvailabilityZone": zone,
+            "disksDefault": { "logStorageAccountId": resources.replication_storage_account_id, "diskType": disk_type },
+            "targetVmTags": target.tags,
+        }),
+        _ => json!({
+            "instanceType": "A2A",
+            "fabricObjectId": custom["sourceItemId"],
+            "recoveryContainerId": resources.protection_container_ids.get(1),
+            "recoveryResourceGroupId": group,
+            "recoveryAzureNetworkId": resources.target_network_id,
+            "recoverySubnetName": subnet,
+            "recoveryAvailabilityZone": zone,
+        }),
+    }
+}
+
+async fn cleanup(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
+    let reference = machine.object_ref(&());
+    let item_id = machine
+        .status
+        .as_ref()
+        .and_then(|s| s.protected_item_id.clone());
+    if machine.spec.deletion_policy == DeletionPolicy::Retain || item_id.is_none() {
+        ctx.event(
+            &reference,
+            false,
+            "Retained",
+            "deletionPolicy is Retain: replication in Azure is left as it is".into(),
+            "Delete",
+        )
+        .await;
+        return Ok(Requeue::await_change());
+    }
+    let Ok(view) = vault_of(machine, ctx).await? else {
+        return Err(Error::DeletionBlocked(
+            "the vault is gone or not Ready; replication cannot be disabled".into(),
+        ));
+    };
+    let Some(item) =
+        arm::get_protected_item(&view.arm, item_id.as_deref().unwrap_or_default()).await?
+    else {
+        ctx.event(
+            &reference,
+            false,
+            "Deleted",
+            "replication disabled".into(),
+            "Delete",
+        )
+        .await;
+        return Ok(Requeue::await_change());
+    };
+    let observed = observe::item(&item);
+    if observed.current_job.is_none()
+        && (observed
+            .allowed_operations
+            .iter()
+            .any(|o| o == "DisableProtection"))
+    {
+        let provider = view.vault.spec.source.kind().provider();
+        let body = json!({ "properties": { "disableProtectionReason": "NotSpecified", "replicationProviderInput": { "instanceType": provider } } });
+        arm::protected_item_action(&view.arm, &item.id, ItemAction::Remove, Some(&body)).await?;
+        ctx.forget_list(&format!("items:{}", view.vault_id)).await;
+    }
+    Err(Error::TeardownInProgress(format!(
+        "disabling replication of {}",
+        machine.spec.source.name
+    )))
+}
+
+/// What a pass learned, for status.
+#[derive(Default)]
+struct StatusUpdate {
+    protected_item_id: Option<String>,
+    protectable_item_id: Option<String>,
+    replication: Option<cutover_api::machine::ReplicationStatus>,
+    job: Option<JobReference>,
+    clear_job: bool,
+    action: Option<ActionRecord>,
+    bound: Option<MachineBinding>,
+    completed: bool,
+}
+
+impl Decision {
+    fn waiting(phase: MachinePhase, reason: &'static str, message: String) -> Decision {
+        Decision {
+            phase,
+            action: None,
+            follow: None,
+            forget_job: false,
+            reason,
+            message,
+            next: Next::Later,
+        }
+    }
+}
+
+async fn write_status(
+    machine: &ReplicatedMachine,
+    ctx: &Context,
+    decision: &Decision,
+    update: StatusUpdate,
+) -> Result<()> {
+    let previous = machine.status.clone().unwrap_or_default();
+    let ready = matches!(
+        decision.phase,
+        MachinePhase::ReadyForCutover | MachinePhase::Completed
+    );
+    let observed = [if ready {
+        Observed::ready(READY, decision.reason, decision.message.clone())
+    } else {
+        Observed::not_ready(READY, decision.reason, decision.message.clone())
+    }];
+    let mut actions = previous.actions.clone();
+    actions.extend(update.action);
+    let status = ReplicatedMachineStatus {
+        observed_generation: machine.metadata.generation,
+        phase: Some(decision.phase),
+        conditions: conditions::merge(
+            &previous.conditions,
+            &observed,
+            machine.metadata.generation,
+            jiff::Timestamp::now(),
+        ),
+        bound: update.bound.or(previous.bound.clone()),
+        plan: previous.plan.clone(),
+        wave: previous.wave.clone(),
+        protectable_item_id: update
+            .protectable_item_id
+            .or(previous.protectable_item_id.clone()),
+        protected_item_id: update
+            .protected_item_id
+            .or(previous.protected_item_id.clone()),
+        replication: update.replication.or(previous.replication.clone()),
+        current_job: if update.clear_job {
+            None
+        } else {
+            update.job.or(previous.current_job.clone())
+        },
+        actions,
+        test_vm_id: previous.test_vm_id.clone(),
+        target_vm_id: previous.target_vm_id.clone(),
+        completed_at: if update.completed {
+            Some(Time(jiff::Timestamp::now()))
+        } else {
+            previous.completed_at.clone()
+        },
+    };
+    if status != previous {
+        let api = Api::<ReplicatedMachine>::namespaced(
+            ctx.client.clone(),
+            &machine.namespace().unwrap_or_default(),
+        );
+        let patch = Patch::Apply(
+            json!({ "apiVersion": "cutover.dev/v1alpha1", "kind": "ReplicatedMachine", "status": status }),
+        );
+        api.patch_status(
+            &machine.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &patch,
+        )
+        .await?;
+    }
+    if previous.phase != Some(decision.phase)
+        || conditions::changed(&previous.conditions, &observed).len() == 1
+    {
+        let warning = matches!(decision.phase, MachinePhase::Failed)
+            || decision.reason == "SourceMachineNotFound";
+        if previous.phase != Some(decision.phase) || warning {
+            ctx.event(
+                &machine.object_ref(&()),
+                warning,
+                decision.reason,
+                decision.message.clone(),
+                decision.phase.as_str(),
+            )
+            .await;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,201 @@
+//! ReplicatedMachines end to end (without a plan): protection is enabled from the source's
+//! protectable item, initial replication is reported as it progresses, and the machine waits
+//! at ReadyForCutover; a machine the source does not have says so; deletion does what
+//! `deletionPolicy` says.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use cutover_api::{MachinePhase, RecoveryVault, ReplicatedMachine};
+use cutover_e2e::processes::{Controller, Simulator};
+use cutover_e2e::{control_plane, repo_root, temp_namespace};
+use kube::Api;
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+async fn apply(plane: &control_plane::ControlPlane, namespace: &str, doc: &Value) -> Result<()> {
+    let file = plane.dir().join(format!(
+        "{namespace}-{}.json",
+        doc["metadata"]["name"].as_str().unwrap_or("doc")
+    ));
+    std::fs::write(&file, serde_json::to_vec(doc)?)?;
+    plane.kubectl_ok(&["apply", "-n", namespace, "-f", &file.display().to_string()])?;
+    Ok(())
+}
+
+fn vmm_vault() -> Result<Value> {
+    let text = std::fs::read_to_string(repo_root().join("deploy/examples/hyperv-vmm.yaml"))?;
+    for doc in serde_yaml_ng::Deserializer::from_str(&text) {
+        let value = Value::deserialize(doc)?;
+        if value["kind"] == "RecoveryVault" {
+            return Ok(value);
+        }
+    }
+    bail!("no vault in the VMM example")
+}
+
+fn machine(name: &str, source: &str, policy: &str) -> Value {
+    json!({
+        "apiVersion": "cutover.dev/v1alpha1", "kind": "ReplicatedMachine", "metadata": {"name": name},
+        "spec": {"vaultRef": {"name": "vmm-dc1"}, "source": {"name": source, "container": "Gold"}, "osType": "Windows",
+                 "target": {"vmSize": "Standard_D2s_v5", "subnet": "web"}, "deletionPolicy": policy}
+    })
+}
+
+async fn wait_for(
+    api: &Api<ReplicatedMachine>,
+    name: &str,
+    controller: &Controller,
+    what: &str,
+    check: impl Fn(&ReplicatedMachine) -> bool,
+) -> Result<ReplicatedMachine> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Some(machine) = api.get_opt(name).await?
+            && check(&machine)
+        {
+            return Ok(machine);
+        }
+        if Instant::now() > deadline {
+            let status = api
+                .get_opt(name)
+                .await?
+                .and_then(|m| m.status)
+                .map(|s| serde_json::to_string_pretty(&s).unwrap_or_default());
+            let log = controller.log();
+            let tail: Vec<&str> = log.lines().rev().take(25).collect();
+            bail!(
+                "{name}: {what} did not happen\nstatus: {status:?}\ncontroller log (newest first):\n{}",
+                tail.join("\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_machine_replicates_and_waits_for_a_plan_to_cut_it_over() -> Result<()> {
+    let plane = control_plane::shared()?;
+    let client = plane.client().await?;
+    let ns = temp_namespace(&client, "machines").await?;
+    // Initial replication of WEB01's 128 GB takes minutes of simulated time at this link speed,
+    // so its progress is seen between 0 and 100.
+    let sim = Simulator::start(&["--time-scale", "120", "--replication-mbps", "2000"])?;
+    let controller = Controller::start(plane, &sim, &ns, &[])?;
+    apply(plane, &ns, &vmm_vault()?).await?;
+    apply(plane, &ns, &machine("web01", "WEB01", "Delete")).await?;
+    apply(plane, &ns, &machine("ghost", "GHOST99", "Retain")).await?;
+
+    let api = Api::<ReplicatedMachine>::namespaced(client.clone(), &ns);
+    let replicating = wait_for(&api, "web01", &controller, "InitialReplication", |m| {
+        m.status.as_ref().and_then(|s| s.phase) == Some(MachinePhase::InitialReplication)
+    })
+    .await?;
+    let status = replicating.status.unwrap();
+    assert!(
+        status
+            .protected_item_id
+            .as_deref()
+            .is_some_and(|id| id.ends_with("/replicationProtectedItems/web01")),
+        "{status:?}"
+    );
+    assert_eq!(
+        status
+            .actions
+            .iter()
+            .filter(|a| a.action == "EnableProtection")
+            .count(),
+        1
+    );
+
+    let ready = wait_for(&api, "web01", &controller, "ReadyForCutover", |m| {
+        m.status.as_ref().and_then(|s| s.phase) == Some(MachinePhase::ReadyForCutover)
+    })
+    .await?;
+    let status = ready.status.unwrap();
+    let replication = status.replication.clone().unwrap_or_default();
+    assert_eq!(replication.progress_percent, Some(100));
+    assert_eq!(replication.health.as_deref(), Some("Normal"));
+    assert!(replication.rpo_seconds.is_some_and(|rpo| rpo > 0));
+    let ready_condition = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert_eq!(
+        ready_condition.message,
+        "ready for cutover: add the machine to a MigrationPlan to cut it over"
+    );
+    assert_eq!(
+        status.actions.len(),
+        1,
+        "one write: enable protection, and nothing was issued twice"
+    );
+
+    let (code, item) = sim
+        .arm(
+            Method::GET,
+            &format!(
+                "{}?api-version=2025-08-01",
+                status.protected_item_id.clone().unwrap()
+            ),
+            None,
+        )
+        .await?;
+    assert_eq!(code, 200);
+    let details = &item["properties"]["providerSpecificDetails"];
+    assert_eq!(details["recoveryAzureVMSize"], "Standard_D2s_v5");
+    assert_eq!(details["recoveryAzureVmName"], "WEB01");
+    let puts = sim
+        .requests("method=PUT&path=/replicationProtectedItems/")
+        .await?;
+    assert_eq!(puts.len(), 1, "protection was enabled once: {puts:?}");
+
+    let ghost = wait_for(&api, "ghost", &controller, "SourceMachineNotFound", |m| {
+        m.status.as_ref().is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.reason == "SourceMachineNotFound")
+        })
+    })
+    .await?;
+    assert_eq!(ghost.status.unwrap().phase, Some(MachinePhase::Pending));
+
+    // Delete disables replication; the vault's own reconcile is untouched by it.
+    plane.kubectl_ok(&["delete", "-n", &ns, "rmachine", "web01", "--wait=false"])?;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while api.get_opt("web01").await?.is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "web01 was not deleted:\n{}",
+            controller.log()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(
+        sim.arm(
+            Method::GET,
+            &format!(
+                "{}?api-version=2025-08-01",
+                status.protected_item_id.unwrap()
+            ),
+            None
+        )
+        .await?
+        .0,
+        404
+    );
+    let vaults = Api::<RecoveryVault>::namespaced(client.clone(), &ns);
+    assert!(
+        vaults
+            .get("vmm-dc1")
+            .await?
+            .status
+            .unwrap()
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+    );
+    Ok(())
+}
