@@ -6,6 +6,7 @@ pub mod context;
 pub mod crd_yaml;
 pub mod error;
 pub mod machine;
+pub mod plan;
 pub mod policy;
 pub mod run;
 pub mod vault;

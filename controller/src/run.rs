@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use azure_core::http::Url;
-use cutover_api::{RecoveryVault, ReplicatedMachine};
+use cutover_api::{MigrationPlan, RecoveryVault, ReplicatedMachine};
 use futures::StreamExt;
 use kube::Api;
 use kube::Resource;
@@ -86,6 +86,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         Some(namespace) => Api::namespaced(client.clone(), namespace),
         None => Api::all(client.clone()),
     };
+    let plans: Api<MigrationPlan> = match &args.namespace {
+        Some(namespace) => Api::namespaced(client.clone(), namespace),
+        None => Api::all(client.clone()),
+    };
     tracing::info!(
         namespace = args.namespace.as_deref().unwrap_or("(all)"),
         "cutover controller starting"
@@ -109,7 +113,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let (machine_store, machine_writer) = reflector::store();
     let machine_triggers = reflector(
         machine_writer,
-        watcher(machines, watcher::Config::default().any_semantic()).default_backoff(),
+        watcher(machines.clone(), watcher::Config::default().any_semantic()).default_backoff(),
     )
     .applied_objects()
     .predicate_filter(changes::<ReplicatedMachine>(), Default::default());
@@ -118,10 +122,27 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .run(
             crate::machine::reconcile::reconcile,
             crate::policy::error_policy,
-            ctx,
+            ctx.clone(),
         )
         .for_each(|result| async move { log_result("ReplicatedMachine", result) });
-    futures::join!(vault_controller, machine_controller);
+    let (plan_store, plan_writer) = reflector::store();
+    let plan_triggers = reflector(
+        plan_writer,
+        watcher(plans, watcher::Config::default().any_semantic()).default_backoff(),
+    )
+    .applied_objects()
+    .predicate_filter(changes::<MigrationPlan>(), Default::default());
+    // A machine's progress (its status) moves its plan on.
+    let plan_controller = Controller::for_stream(plan_triggers, plan_store)
+        .owns(machines, watcher::Config::default().any_semantic())
+        .graceful_shutdown_on(shutdown_signal())
+        .run(
+            crate::plan::reconcile::reconcile,
+            crate::policy::error_policy,
+            ctx,
+        )
+        .for_each(|result| async move { log_result("MigrationPlan", result) });
+    futures::join!(vault_controller, machine_controller, plan_controller);
     tracing::info!("cutover controller stopped");
     Ok(())
 }

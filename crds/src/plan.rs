@@ -339,6 +339,9 @@ pub struct MigrationPlanStatus {
     /// Per-wave progress, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub waves: Vec<WaveStatus>,
+    /// What the plan lets each machine do now; machines read their gate here.
+    #[serde(default)]
+    pub released: Releases,
     /// Machines that failed, and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed_machines: Vec<MachineFailure>,
@@ -402,6 +405,16 @@ impl MachineCounts {
         }
         counts
     }
+}
+
+/// Machines (by name) the plan lets start replicating, and lets cut over.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Releases {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replicate: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cutover: Vec<String>,
 }
 
 /// Progress of one wave.

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use cutover_api::MigrationPlan;
 use cutover_api::conditions::{READY, reason};
 use cutover_api::machine::{
     ActionRecord, JobReference, MachineBinding, ReplicatedMachine, ReplicatedMachineStatus,
@@ -12,7 +13,7 @@ use cutover_api::machine::{
 use cutover_api::vault::{RecoveryVault, SourceKind};
 use cutover_api::{DeletionPolicy, MachinePhase};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Patch, PatchParams};
+use kube::api::{ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::finalizer::{Event, finalizer};
 use kube::{Api, Resource, ResourceExt};
@@ -155,16 +156,41 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
         None => None,
     };
     let annotation = |name: &str| machine.annotations().get(name).is_some_and(|v| v == "true");
-    let gate = Gate {
-        replicate: true,
-        test_required: false,
-        test_allowed: false,
-        auto_cleanup: true,
-        test_validated: annotation(TEST_VALIDATED_ANNOTATION),
-        cutover_allowed: false,
-        planned: true,
-        stop_replication: true,
-        retry: annotation(RETRY_ANNOTATION),
+    let plan = plan_of(machine, ctx).await?;
+    let name = machine.name_any();
+    let gate = match &plan {
+        // A plan decides: replication by wave, the test rule, and the cutover gate.
+        Some(plan) => {
+            let released = plan
+                .status
+                .as_ref()
+                .map(|s| s.released.clone())
+                .unwrap_or_default();
+            let replicate = released.replicate.contains(&name);
+            Gate {
+                replicate,
+                test_required: plan.spec.test_failover.required,
+                test_allowed: replicate,
+                auto_cleanup: plan.spec.test_failover.auto_cleanup,
+                test_validated: annotation(TEST_VALIDATED_ANNOTATION),
+                cutover_allowed: released.cutover.contains(&name),
+                planned: plan.spec.cutover.shutdown_source,
+                stop_replication: plan.spec.completion.stop_replication,
+                retry: annotation(RETRY_ANNOTATION),
+            }
+        }
+        // Alone, a machine replicates and waits: cutting over is a plan's decision.
+        None => Gate {
+            replicate: true,
+            test_required: false,
+            test_allowed: false,
+            auto_cleanup: true,
+            test_validated: annotation(TEST_VALIDATED_ANNOTATION),
+            cutover_allowed: false,
+            planned: true,
+            stop_replication: true,
+            retry: annotation(RETRY_ANNOTATION),
+        },
     };
     let memory = Memory {
         phase: status.phase,
@@ -180,7 +206,10 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
         job.as_ref(),
         &gate,
     );
-    if decision.phase == MachinePhase::ReadyForCutover && decision.reason == "WaitingForCutover" {
+    if plan.is_none()
+        && decision.phase == MachinePhase::ReadyForCutover
+        && decision.reason == "WaitingForCutover"
+    {
         decision.message =
             "ready for cutover: add the machine to a MigrationPlan to cut it over".into();
     }
@@ -194,6 +223,15 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
             name: j.scenario.clone(),
             state: format!("{:?}", j.state),
             started_at: None,
+        }),
+        plan: plan.as_ref().map(|p| {
+            (
+                p.name_any(),
+                crate::plan::orchestrate::waves(&p.spec, &[])
+                    .into_iter()
+                    .find(|(_, _, m)| m.contains(&name))
+                    .map(|(w, _, _)| w),
+            )
         }),
         ..Default::default()
     };
@@ -255,6 +293,29 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
         Next::Later => Requeue::requeue(poll.saturating_mul(6).min(ctx.timing.resync)),
         Next::OnChange => Requeue::requeue(ctx.timing.resync),
     })
+}
+
+/// The MigrationPlan that drives a machine: the one that created it (its label), or one whose
+/// selector matches its labels.
+async fn plan_of(machine: &ReplicatedMachine, ctx: &Context) -> Result<Option<MigrationPlan>> {
+    let api = Api::<MigrationPlan>::namespaced(
+        ctx.client.clone(),
+        &machine.namespace().unwrap_or_default(),
+    );
+    if let Some(name) = machine.labels().get(crate::plan::reconcile::PLAN_LABEL) {
+        return Ok(api.get_opt(name).await?);
+    }
+    let labels = machine.labels();
+    let plans = api.list(&ListParams::default()).await?;
+    Ok(plans.items.into_iter().find(|plan| {
+        plan.spec.machines.selector.as_ref().is_some_and(|s| {
+            s.match_labels
+                .iter()
+                .flatten()
+                .all(|(k, v)| labels.get(k) == Some(v))
+                && s.match_expressions.as_ref().is_none_or(Vec::is_empty)
+        })
+    }))
 }
 
 /// Finds the source machine among the protectable items of the vault's containers.
@@ -591,6 +652,8 @@ struct StatusUpdate {
     action: Option<ActionRecord>,
     bound: Option<MachineBinding>,
     completed: bool,
+    /// The plan driving the machine, and its wave.
+    plan: Option<(String, Option<String>)>,
 }
 
 impl Decision {
@@ -635,8 +698,16 @@ async fn write_status(
             jiff::Timestamp::now(),
         ),
         bound: update.bound.or(previous.bound.clone()),
-        plan: previous.plan.clone(),
-        wave: previous.wave.clone(),
+        plan: update
+            .plan
+            .as_ref()
+            .map(|(p, _)| p.clone())
+            .or(previous.plan.clone()),
+        wave: update
+            .plan
+            .as_ref()
+            .and_then(|(_, w)| w.clone())
+            .or(previous.wave.clone()),
         protectable_item_id: update
             .protectable_item_id
             .or(previous.protectable_item_id.clone()),

@@ -1,0 +1,5 @@
+//! MigrationPlan: creates and owns machines from templates, releases them wave by wave and
+//! through the cutover gate, and reports the plan's progress.
+
+pub mod orchestrate;
+pub mod reconcile;

@@ -1,0 +1,458 @@
+//! A plan's orchestration as one pure function: from the spec, each machine's phase and the
+//! time, decide which machines may replicate and which may cut over now (waves, the approval,
+//! the window, concurrency, halting on failure), and summarise the plan.
+
+use std::collections::BTreeMap;
+
+use cutover_api::MachinePhase;
+use cutover_api::plan::{
+    MachineCounts, MachineFailure, MigrationPlanSpec, PlanPhase, Releases, StartReplication,
+    WaveStatus,
+};
+
+/// A machine of the plan as the plan sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MachineView {
+    pub name: String,
+    pub phase: MachinePhase,
+    /// Initial replication, 0-100.
+    pub progress: Option<i32>,
+    /// Why it failed (its Ready message).
+    pub message: String,
+}
+
+/// The plan's decision and summary.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Orchestration {
+    pub phase: PlanPhase,
+    pub current_wave: Option<String>,
+    pub releases: Releases,
+    pub counts: MachineCounts,
+    pub progress: i32,
+    pub waves: Vec<WaveStatus>,
+    pub failed: Vec<MachineFailure>,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+fn finished(phase: MachinePhase) -> bool {
+    matches!(phase, MachinePhase::Completed | MachinePhase::Failed)
+}
+
+fn cutting_over(phase: MachinePhase) -> bool {
+    matches!(
+        phase,
+        MachinePhase::FailingOver | MachinePhase::FailedOver | MachinePhase::Committing
+    )
+}
+
+/// A machine's share of its migration, for the plan's progress.
+fn weight(machine: &MachineView) -> f64 {
+    use MachinePhase as P;
+    match machine.phase {
+        P::Pending => 0.0,
+        P::EnablingProtection => 5.0,
+        P::InitialReplication => 5.0 + f64::from(machine.progress.unwrap_or(0)) * 0.35,
+        P::Protected => 40.0,
+        P::TestFailover => 50.0,
+        P::TestFailoverSucceeded => 55.0,
+        P::TestFailoverCleanup => 60.0,
+        P::ReadyForCutover => 65.0,
+        P::FailingOver => 75.0,
+        P::FailedOver => 85.0,
+        P::Committing => 92.0,
+        P::Completed | P::Failed => 100.0,
+    }
+}
+
+/// The plan's waves as machine names, in order: the spec's, or one wave of every machine.
+/// Machines a selector adopted that no wave names join the last wave.
+pub fn waves(
+    spec: &MigrationPlanSpec,
+    machines: &[MachineView],
+) -> Vec<(String, StartReplication, Vec<String>)> {
+    let mut all: Vec<String> = machines.iter().map(|m| m.name.clone()).collect();
+    all.sort();
+    if spec.waves.is_empty() {
+        return vec![("all".into(), StartReplication::Immediately, all)];
+    }
+    let mut waves: Vec<(String, StartReplication, Vec<String>)> = spec
+        .waves
+        .iter()
+        .map(|w| (w.name.clone(), w.start_replication, w.machines.clone()))
+        .collect();
+    let named: Vec<&String> = spec.waves.iter().flat_map(|w| &w.machines).collect();
+    let unnamed: Vec<String> = all.into_iter().filter(|m| !named.contains(&m)).collect();
+    if let Some(last) = waves.last_mut() {
+        last.2.extend(unnamed);
+    }
+    waves
+}
+
+pub fn orchestrate(
+    spec: &MigrationPlanSpec,
+    machines: &[MachineView],
+    now: jiff::Timestamp,
+) -> Orchestration {
+    let by_name: BTreeMap<&str, &MachineView> =
+        machines.iter().map(|m| (m.name.as_str(), m)).collect();
+    let phase_of = |name: &str| by_name.get(name).map_or(MachinePhase::Pending, |m| m.phase);
+    let waves = waves(spec, machines);
+    let wave_done = |i: usize| waves[i].2.iter().all(|m| finished(phase_of(m)));
+
+    // Replication: the first wave at once; a later one at once or after the previous wave.
+    let mut replicate = Vec::new();
+    for (i, (_, start, names)) in waves.iter().enumerate() {
+        if i == 0 || *start == StartReplication::Immediately || wave_done(i - 1) {
+            replicate.extend(names.iter().cloned());
+        }
+    }
+
+    // Cutover: one wave at a time, behind the approval and the window, within concurrency.
+    let any_failed = machines.iter().any(|m| m.phase == MachinePhase::Failed);
+    let window_open = spec
+        .cutover
+        .window
+        .as_ref()
+        .is_none_or(|w| w.start.0 <= now && now < w.end.0);
+    let halted = spec.cutover.halt_on_failure && any_failed;
+    let gate_open = spec.cutover.approved && window_open && !halted;
+    let current = waves
+        .iter()
+        .position(|(_, _, names)| names.iter().any(|m| !finished(phase_of(m))));
+    let mut cutover: Vec<String> = machines
+        .iter()
+        .filter(|m| cutting_over(m.phase))
+        .map(|m| m.name.clone())
+        .collect();
+    if let (true, Some(wave)) = (gate_open, current) {
+        let free = usize::try_from(spec.cutover.max_concurrent)
+            .unwrap_or(1)
+            .saturating_sub(cutover.len());
+        let mut ready: Vec<&String> = waves[wave]
+            .2
+            .iter()
+            .filter(|m| phase_of(m) == MachinePhase::ReadyForCutover)
+            .collect();
+        ready.sort();
+        cutover.extend(ready.into_iter().take(free).cloned());
+    }
+    cutover.sort();
+
+    let counts = MachineCounts::from_phases(machines.iter().map(|m| m.phase));
+    let progress = if machines.is_empty() {
+        0
+    } else {
+        (machines.iter().map(weight).sum::<f64>() / machines.len() as f64).round() as i32
+    };
+    let failed: Vec<MachineFailure> = machines
+        .iter()
+        .filter(|m| m.phase == MachinePhase::Failed)
+        .map(|m| MachineFailure {
+            name: m.name.clone(),
+            reason: "Failed".into(),
+            message: m.message.clone(),
+        })
+        .collect();
+    let wave_status = waves
+        .iter()
+        .map(|(name, _, names)| {
+            let phases: Vec<MachinePhase> = names.iter().map(|m| phase_of(m)).collect();
+            let phase = if phases.iter().all(|p| *p == MachinePhase::Completed) {
+                PlanPhase::Completed
+            } else if phases.iter().any(|p| cutting_over(*p)) {
+                PlanPhase::CuttingOver
+            } else if phases.contains(&MachinePhase::Failed) {
+                PlanPhase::Failed
+            } else {
+                PlanPhase::Replicating
+            };
+            WaveStatus {
+                name: name.clone(),
+                phase,
+                total: names.len() as i32,
+                completed: phases
+                    .iter()
+                    .filter(|p| **p == MachinePhase::Completed)
+                    .count() as i32,
+                failed: phases
+                    .iter()
+                    .filter(|p| **p == MachinePhase::Failed)
+                    .count() as i32,
+            }
+        })
+        .collect();
+
+    let in_wave_ready = current.is_some_and(|w| {
+        waves[w]
+            .2
+            .iter()
+            .all(|m| phase_of(m) == MachinePhase::ReadyForCutover || finished(phase_of(m)))
+    });
+    let (phase, reason, message) = if machines.is_empty() {
+        (
+            PlanPhase::Pending,
+            "NoMachines",
+            "the plan has no machines yet".to_owned(),
+        )
+    } else if machines.iter().all(|m| m.phase == MachinePhase::Completed) {
+        (
+            PlanPhase::Completed,
+            "Completed",
+            format!("all {} machines migrated", machines.len()),
+        )
+    } else if machines.iter().all(|m| finished(m.phase)) {
+        (
+            PlanPhase::Failed,
+            "FinishedWithFailures",
+            format!(
+                "finished; failed: {}",
+                failed
+                    .iter()
+                    .map(|f| format!("{} ({})", f.name, f.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        )
+    } else if halted && !machines.iter().any(|m| cutting_over(m.phase)) {
+        (
+            PlanPhase::Failed,
+            "HaltedOnFailure",
+            format!(
+                "halted: {} failed",
+                failed
+                    .iter()
+                    .map(|f| f.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    } else if machines.iter().any(|m| cutting_over(m.phase)) || (gate_open && in_wave_ready) {
+        (
+            PlanPhase::CuttingOver,
+            "CuttingOver",
+            format!("cutting over {}", cutover.join(", ")),
+        )
+    } else if in_wave_ready && !spec.cutover.approved {
+        (
+            PlanPhase::AwaitingApproval,
+            "AwaitingApproval",
+            "ready: set spec.cutover.approved to true to cut over".to_owned(),
+        )
+    } else if in_wave_ready && !window_open {
+        (
+            PlanPhase::AwaitingWindow,
+            "AwaitingWindow",
+            "ready: waiting for the maintenance window".to_owned(),
+        )
+    } else if machines.iter().any(|m| {
+        matches!(
+            m.phase,
+            MachinePhase::TestFailover
+                | MachinePhase::TestFailoverSucceeded
+                | MachinePhase::TestFailoverCleanup
+        )
+    }) {
+        (
+            PlanPhase::Testing,
+            "Testing",
+            "test failovers under way".to_owned(),
+        )
+    } else {
+        (
+            PlanPhase::Replicating,
+            "Replicating",
+            format!(
+                "{} of {} machines protected",
+                counts.protected, counts.total
+            ),
+        )
+    };
+    Orchestration {
+        phase,
+        current_wave: current.map(|w| waves[w].0.clone()),
+        releases: Releases { replicate, cutover },
+        counts,
+        progress,
+        waves: wave_status,
+        failed,
+        reason,
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use MachinePhase as P;
+
+    fn spec(yaml: &str) -> MigrationPlanSpec {
+        let base = "vaultRef: {name: v}\nmachines: {templates: [{name: a, source: {name: A}, osType: Linux}, {name: b, source: {name: B}, osType: Linux}, {name: c, source: {name: C}, osType: Linux}]}\nwaves: [{name: one, machines: [a]}, {name: two, machines: [b, c], startReplication: AfterPreviousWave}]\n";
+        let mut doc: serde_json::Value = serde_yaml_ng::from_str(base).unwrap();
+        let patch: serde_json::Value = serde_yaml_ng::from_str(yaml).unwrap();
+        if let (Some(doc), Some(patch)) = (doc.as_object_mut(), patch.as_object()) {
+            doc.extend(patch.clone());
+        }
+        serde_json::from_value(doc).unwrap()
+    }
+
+    fn machines(phases: &[(&str, MachinePhase)]) -> Vec<MachineView> {
+        phases
+            .iter()
+            .map(|(n, p)| MachineView {
+                name: (*n).into(),
+                phase: *p,
+                progress: None,
+                message: format!("{n} said why"),
+            })
+            .collect()
+    }
+
+    fn now() -> jiff::Timestamp {
+        "2026-12-05T23:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn later_waves_replicate_after_earlier_ones_complete() {
+        let plan = spec("{}");
+        let running = orchestrate(
+            &plan,
+            &machines(&[
+                ("a", P::InitialReplication),
+                ("b", P::Pending),
+                ("c", P::Pending),
+            ]),
+            now(),
+        );
+        assert_eq!(running.releases.replicate, ["a"]);
+        assert_eq!(running.phase, PlanPhase::Replicating);
+        let next = orchestrate(
+            &plan,
+            &machines(&[("a", P::Completed), ("b", P::Pending), ("c", P::Pending)]),
+            now(),
+        );
+        assert_eq!(next.releases.replicate, ["a", "b", "c"]);
+        assert_eq!(next.current_wave.as_deref(), Some("two"));
+    }
+
+    #[test]
+    fn cutover_waits_for_approval_then_the_window() {
+        let ready = machines(&[
+            ("a", P::ReadyForCutover),
+            ("b", P::Protected),
+            ("c", P::Protected),
+        ]);
+        let unapproved = orchestrate(&spec("{}"), &ready, now());
+        assert_eq!(
+            (unapproved.phase, unapproved.releases.cutover.len()),
+            (PlanPhase::AwaitingApproval, 0)
+        );
+        let later = orchestrate(
+            &spec(
+                "cutover: {approved: true, window: {start: '2026-12-12T22:00:00Z', end: '2026-12-13T04:00:00Z'}}",
+            ),
+            &ready,
+            now(),
+        );
+        assert_eq!(
+            (later.phase, later.releases.cutover.len()),
+            (PlanPhase::AwaitingWindow, 0)
+        );
+        let open = orchestrate(
+            &spec(
+                "cutover: {approved: true, window: {start: '2026-12-05T22:00:00Z', end: '2026-12-06T04:00:00Z'}}",
+            ),
+            &ready,
+            now(),
+        );
+        assert_eq!(
+            (open.phase, open.releases.cutover.clone()),
+            (PlanPhase::CuttingOver, vec!["a".to_owned()])
+        );
+    }
+
+    #[test]
+    fn one_wave_at_a_time_within_the_concurrency_limit() {
+        let plan = spec(
+            "cutover: {approved: true, maxConcurrent: 1}\nwaves: [{name: all, machines: [a, b, c]}]",
+        );
+        let decision = orchestrate(
+            &plan,
+            &machines(&[
+                ("a", P::ReadyForCutover),
+                ("b", P::ReadyForCutover),
+                ("c", P::FailingOver),
+            ]),
+            now(),
+        );
+        assert_eq!(
+            decision.releases.cutover,
+            ["c"],
+            "one in flight fills the limit"
+        );
+        let plan = spec("cutover: {approved: true, maxConcurrent: 2}");
+        let first_wave_open = orchestrate(
+            &plan,
+            &machines(&[
+                ("a", P::Committing),
+                ("b", P::ReadyForCutover),
+                ("c", P::ReadyForCutover),
+            ]),
+            now(),
+        );
+        assert_eq!(
+            first_wave_open.releases.cutover,
+            ["a"],
+            "wave two waits for wave one"
+        );
+    }
+
+    #[test]
+    fn a_failure_is_reported_and_halts_only_when_asked() {
+        let phases = machines(&[
+            ("a", P::Completed),
+            ("b", P::Failed),
+            ("c", P::ReadyForCutover),
+        ]);
+        let carries_on = orchestrate(&spec("cutover: {approved: true}"), &phases, now());
+        assert_eq!(carries_on.releases.cutover, ["c"]);
+        assert_eq!(carries_on.failed[0].name, "b");
+        assert_eq!(carries_on.counts.failed, 1);
+        let halted = orchestrate(
+            &spec("cutover: {approved: true, haltOnFailure: true}"),
+            &phases,
+            now(),
+        );
+        assert_eq!(
+            (halted.phase, halted.releases.cutover.len()),
+            (PlanPhase::Failed, 0)
+        );
+        let finished = orchestrate(
+            &spec("cutover: {approved: true}"),
+            &machines(&[("a", P::Completed), ("b", P::Failed), ("c", P::Completed)]),
+            now(),
+        );
+        assert_eq!(
+            (finished.phase, finished.message.as_str()),
+            (PlanPhase::Failed, "finished; failed: b (b said why)")
+        );
+    }
+
+    #[test]
+    fn completed_when_every_machine_is() {
+        let done = orchestrate(
+            &spec("{}"),
+            &machines(&[
+                ("a", P::Completed),
+                ("b", P::Completed),
+                ("c", P::Completed),
+            ]),
+            now(),
+        );
+        assert_eq!(
+            (done.phase, done.progress, done.counts.completed),
+            (PlanPhase::Completed, 100, 3)
+        );
+        assert!(done.waves.iter().all(|w| w.phase == PlanPhase::Completed));
+    }
+}

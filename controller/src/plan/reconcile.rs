@@ -1,0 +1,273 @@
+//! The MigrationPlan controller: create the machines of its templates (owned, labelled with
+//! the plan), adopt those its selector matches, orchestrate, and write status; on deletion,
+//! delete the machines it created (each disables its replication as its deletionPolicy says).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use cutover_api::conditions::{READY, reason};
+use cutover_api::plan::{MigrationPlan, MigrationPlanStatus, PlanPhase};
+use cutover_api::{DeletionPolicy, MachinePhase, ReplicatedMachine};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, Time};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::runtime::controller::Action as Requeue;
+use kube::runtime::finalizer::{Event, finalizer};
+use kube::{Api, Resource, ResourceExt};
+use serde_json::json;
+
+use super::orchestrate::{MachineView, Orchestration, orchestrate};
+use crate::conditions::{self, Observed};
+use crate::context::Context;
+use crate::error::{Error, Result};
+
+pub const FINALIZER: &str = "cutover.dev/plan";
+/// Label on the machines a plan created from its templates.
+pub const PLAN_LABEL: &str = "cutover.dev/plan";
+const FIELD_MANAGER: &str = "cutover";
+
+pub async fn reconcile(plan: Arc<MigrationPlan>, ctx: Arc<Context>) -> Result<Requeue> {
+    let api =
+        Api::<MigrationPlan>::namespaced(ctx.client.clone(), &plan.namespace().unwrap_or_default());
+    let key = plan.uid().unwrap_or_default();
+    let action = finalizer(&api, FINALIZER, plan, |event| async {
+        match event {
+            Event::Apply(plan) => apply(&plan, &ctx).await,
+            Event::Cleanup(plan) => cleanup(&plan, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)))?;
+    ctx.reset_backoff(&key);
+    Ok(action)
+}
+
+/// A label selector as the `labelSelector` query parameter.
+pub fn selector_query(selector: &LabelSelector) -> String {
+    let mut terms: Vec<String> = selector
+        .match_labels
+        .iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    for expression in selector.match_expressions.iter().flatten() {
+        let values = expression.values.clone().unwrap_or_default().join(",");
+        terms.push(match expression.operator.as_str() {
+            "In" => format!("{} in ({values})", expression.key),
+            "NotIn" => format!("{} notin ({values})", expression.key),
+            "Exists" => expression.key.clone(),
+            _ => format!("!{}", expression.key),
+        });
+    }
+    terms.join(",")
+}
+
+/// The machines of a plan: those it created, and those its selector adopts.
+pub async fn machines_of(plan: &MigrationPlan, ctx: &Context) -> Result<Vec<ReplicatedMachine>> {
+    let api = Api::<ReplicatedMachine>::namespaced(
+        ctx.client.clone(),
+        &plan.namespace().unwrap_or_default(),
+    );
+    let mut machines: BTreeMap<String, ReplicatedMachine> = BTreeMap::new();
+    for machine in api
+        .list(&ListParams::default().labels(&format!("{PLAN_LABEL}={}", plan.name_any())))
+        .await?
+    {
+        machines.insert(machine.name_any(), machine);
+    }
+    if let Some(selector) = &plan.spec.machines.selector {
+        for machine in api
+            .list(&ListParams::default().labels(&selector_query(selector)))
+            .await?
+        {
+            machines.entry(machine.name_any()).or_insert(machine);
+        }
+    }
+    Ok(machines
+        .into_values()
+        .filter(|m| m.metadata.deletion_timestamp.is_none())
+        .collect())
+}
+
+async fn apply(plan: &MigrationPlan, ctx: &Context) -> Result<Requeue> {
+    let report = plan.validate();
+    if !report.is_valid() {
+        let observed = [Observed::not_ready(
+            READY,
+            reason::INVALID_SPEC,
+            report.error_message(),
+        )];
+        write_status(plan, ctx, &observed, None).await?;
+        return Ok(Requeue::await_change());
+    }
+    let namespace = plan.namespace().unwrap_or_default();
+    let api = Api::<ReplicatedMachine>::namespaced(ctx.client.clone(), &namespace);
+    let existing = machines_of(plan, ctx).await?;
+
+    // The templates' machines, created or brought back to what the template says.
+    let owner = plan
+        .controller_owner_ref(&())
+        .ok_or_else(|| Error::InvalidSpec("the plan has no name or UID yet".into()))?;
+    for template in &plan.spec.machines.templates {
+        let spec = template.machine_spec(&plan.spec);
+        let current = existing.iter().find(|m| m.name_any() == template.name);
+        if current.is_some_and(|m| m.spec == spec) {
+            continue;
+        }
+        let mut labels = template.labels.clone();
+        labels.insert(PLAN_LABEL.into(), plan.name_any());
+        let machine = json!({
+            "apiVersion": "cutover.dev/v1alpha1",
+            "kind": "ReplicatedMachine",
+            "metadata": { "name": template.name, "labels": labels, "ownerReferences": [owner] },
+            "spec": spec,
+        });
+        api.patch(
+            &template.name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(machine),
+        )
+        .await?;
+    }
+
+    let views: Vec<MachineView> = existing
+        .iter()
+        .map(|m| {
+            let status = m.status.clone().unwrap_or_default();
+            MachineView {
+                name: m.name_any(),
+                phase: status.phase.unwrap_or(MachinePhase::Pending),
+                progress: status.replication.and_then(|r| r.progress_percent),
+                message: status
+                    .conditions
+                    .iter()
+                    .find(|c| c.type_ == READY)
+                    .map(|c| c.message.clone())
+                    .unwrap_or_default(),
+            }
+        })
+        .collect();
+    let orchestration = orchestrate(&plan.spec, &views, jiff::Timestamp::now());
+    let ready = orchestration.phase == PlanPhase::Completed;
+    let observed = [if ready {
+        Observed::ready(READY, orchestration.reason, orchestration.message.clone())
+    } else {
+        Observed::not_ready(READY, orchestration.reason, orchestration.message.clone())
+    }];
+    write_status(plan, ctx, &observed, Some(&orchestration)).await?;
+    Ok(if ready {
+        Requeue::requeue(ctx.timing.resync)
+    } else {
+        Requeue::requeue(ctx.timing.poll.saturating_mul(2))
+    })
+}
+
+async fn cleanup(plan: &MigrationPlan, ctx: &Context) -> Result<Requeue> {
+    if plan.spec.deletion_policy == DeletionPolicy::Retain {
+        ctx.event(
+            &plan.object_ref(&()),
+            false,
+            "Retained",
+            "deletionPolicy is Retain: the plan's machines and their replication are left".into(),
+            "Delete",
+        )
+        .await;
+        return Ok(Requeue::await_change());
+    }
+    let api = Api::<ReplicatedMachine>::namespaced(
+        ctx.client.clone(),
+        &plan.namespace().unwrap_or_default(),
+    );
+    let created = api
+        .list(&ListParams::default().labels(&format!("{PLAN_LABEL}={}", plan.name_any())))
+        .await?;
+    if created.items.is_empty() {
+        return Ok(Requeue::await_change());
+    }
+    for machine in &created.items {
+        if machine.metadata.deletion_timestamp.is_none() {
+            api.delete(&machine.name_any(), &DeleteParams::default())
+                .await?;
+        }
+    }
+    Err(Error::TeardownInProgress(format!(
+        "deleting {} machine(s) of the plan",
+        created.items.len()
+    )))
+}
+
+async fn write_status(
+    plan: &MigrationPlan,
+    ctx: &Context,
+    observed: &[Observed],
+    orchestration: Option<&Orchestration>,
+) -> Result<()> {
+    let previous = plan.status.clone().unwrap_or_default();
+    let mut status = MigrationPlanStatus {
+        observed_generation: plan.metadata.generation,
+        conditions: conditions::merge(
+            &previous.conditions,
+            observed,
+            plan.metadata.generation,
+            jiff::Timestamp::now(),
+        ),
+        bound_vault: previous
+            .bound_vault
+            .clone()
+            .or_else(|| Some(plan.spec.vault_ref.name.clone())),
+        started_at: previous
+            .started_at
+            .clone()
+            .or_else(|| Some(Time(jiff::Timestamp::now()))),
+        ..previous.clone()
+    };
+    match orchestration {
+        Some(o) => {
+            status.phase = Some(o.phase);
+            status.current_wave = o.current_wave.clone();
+            status.machines = o.counts.clone();
+            status.progress_percent = o.progress;
+            status.waves = o.waves.clone();
+            status.failed_machines = o.failed.clone();
+            status.released = o.releases.clone();
+            if o.phase == PlanPhase::Completed && status.completed_at.is_none() {
+                status.completed_at = Some(Time(jiff::Timestamp::now()));
+            }
+        }
+        None => status.phase = Some(PlanPhase::Failed),
+    }
+    if status != previous {
+        let api = Api::<MigrationPlan>::namespaced(
+            ctx.client.clone(),
+            &plan.namespace().unwrap_or_default(),
+        );
+        let patch = Patch::Apply(
+            json!({ "apiVersion": "cutover.dev/v1alpha1", "kind": "MigrationPlan", "status": status }),
+        );
+        api.patch_status(
+            &plan.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &patch,
+        )
+        .await?;
+    }
+    if previous.phase != status.phase {
+        let warning = matches!(status.phase, Some(PlanPhase::Failed));
+        let message = observed
+            .first()
+            .map(|o| o.message.clone())
+            .unwrap_or_default();
+        let reason = observed
+            .first()
+            .map_or("PhaseChanged", |o| o.reason.as_str())
+            .to_owned();
+        ctx.event(
+            &plan.object_ref(&()),
+            warning,
+            &reason,
+            message,
+            "Orchestrate",
+        )
+        .await;
+    }
+    Ok(())
+}

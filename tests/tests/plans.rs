@@ -1,0 +1,305 @@
+//! MigrationPlans end to end: every scenario of deploy/examples from apply to Completed, the
+//! cutover gate (approval, window), and a failed ASR job reported by its machine and its plan.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use cutover_api::{MachinePhase, MigrationPlan, PlanPhase, ReplicatedMachine};
+use cutover_e2e::processes::{Controller, Simulator};
+use cutover_e2e::{control_plane, repo_root, temp_namespace};
+use kube::Api;
+use kube::api::{Patch, PatchParams};
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+fn example(file: &str) -> Result<(Value, Value)> {
+    let text = std::fs::read_to_string(repo_root().join("deploy/examples").join(file))?;
+    let mut vault = Value::Null;
+    let mut plan = Value::Null;
+    for doc in serde_yaml_ng::Deserializer::from_str(&text) {
+        let value = Value::deserialize(doc)?;
+        match value["kind"].as_str() {
+            Some("RecoveryVault") => vault = value,
+            Some("MigrationPlan") => plan = value,
+            _ => {}
+        }
+    }
+    Ok((vault, plan))
+}
+
+async fn apply(plane: &control_plane::ControlPlane, namespace: &str, doc: &Value) -> Result<()> {
+    let file = plane.dir().join(format!(
+        "{namespace}-{}-{}.json",
+        doc["kind"].as_str().unwrap_or("doc"),
+        doc["metadata"]["name"].as_str().unwrap_or("doc")
+    ));
+    std::fs::write(&file, serde_json::to_vec(doc)?)?;
+    plane.kubectl_ok(&["apply", "-n", namespace, "-f", &file.display().to_string()])?;
+    Ok(())
+}
+
+async fn wait_for_plan(
+    api: &Api<MigrationPlan>,
+    name: &str,
+    controller: &Controller,
+    what: &str,
+    check: impl Fn(&MigrationPlan) -> bool,
+) -> Result<MigrationPlan> {
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        if let Some(plan) = api.get_opt(name).await?
+            && check(&plan)
+        {
+            return Ok(plan);
+        }
+        if Instant::now() > deadline {
+            let status = api
+                .get_opt(name)
+                .await?
+                .and_then(|p| p.status)
+                .map(|s| serde_json::to_string_pretty(&s).unwrap_or_default());
+            let log = controller.log();
+            let tail: Vec<&str> = log.lines().rev().take(25).collect();
+            bail!(
+                "{name}: {what} did not happen\nstatus: {status:?}\ncontroller log (newest first):\n{}",
+                tail.join("\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn phase(plan: &MigrationPlan) -> Option<PlanPhase> {
+    plan.status.as_ref().and_then(|s| s.phase)
+}
+
+/// Failovers (planned or not) the simulator was asked for.
+async fn failovers(sim: &Simulator) -> Result<usize> {
+    Ok(sim
+        .requests("method=POST&path=/unplannedFailover")
+        .await?
+        .len()
+        + sim
+            .requests("method=POST&path=/plannedFailover")
+            .await?
+            .len())
+}
+
+/// A simulator where a migration takes seconds: fast time, a fast link.
+fn fast_sim() -> Result<Simulator> {
+    Simulator::start(&["--time-scale", "600", "--replication-mbps", "200000"])
+}
+
+#[tokio::test]
+async fn every_scenario_migrates_from_apply_to_completed() -> Result<()> {
+    let plane = control_plane::shared()?;
+    let client = plane.client().await?;
+    let ns = temp_namespace(&client, "plans").await?;
+    let sim = fast_sim()?;
+    let controller = Controller::start(plane, &sim, &ns, &[])?;
+    let files = [
+        "hyperv-vmm.yaml",
+        "hyperv-site.yaml",
+        "vmware.yaml",
+        "physical.yaml",
+        "aws.yaml",
+        "azure-to-azure.yaml",
+    ];
+    let mut plans = Vec::new();
+    for file in files {
+        let (vault, mut plan) = example(file)?;
+        // Approved, with no window and automatic cleanup, so nothing waits for a person.
+        plan["spec"]["cutover"]["approved"] = json!(true);
+        plan["spec"]["cutover"]["window"] = Value::Null;
+        plan["spec"]["testFailover"] = json!({"required": true, "autoCleanup": true});
+        apply(plane, &ns, &vault).await?;
+        apply(plane, &ns, &plan).await?;
+        plans.push(
+            plan["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    let api = Api::<MigrationPlan>::namespaced(client.clone(), &ns);
+    let mut machines = 0;
+    for name in &plans {
+        let done = wait_for_plan(&api, name, &controller, "Completed", |p| {
+            phase(p) == Some(PlanPhase::Completed)
+        })
+        .await?;
+        let status = done.status.unwrap();
+        assert!(status.completed_at.is_some(), "{name}");
+        assert_eq!(status.machines.completed, status.machines.total, "{name}");
+        assert!(status.machines.total >= 2, "{name}");
+        assert_eq!(status.progress_percent, 100, "{name}");
+        machines += status.machines.total as usize;
+    }
+    // Exactly one failover and one commit per machine, whatever the restarts of passes.
+    let failovers = sim
+        .requests("method=POST&path=/plannedFailover")
+        .await?
+        .len()
+        + sim
+            .requests("method=POST&path=/unplannedFailover")
+            .await?
+            .len();
+    let commits = sim
+        .requests("method=POST&path=/failoverCommit")
+        .await?
+        .len();
+    let tests = sim
+        .requests("method=POST&path=/testFailover")
+        .await?
+        .iter()
+        .filter(|r| {
+            r["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("/testFailover"))
+        })
+        .count();
+    assert_eq!(
+        (failovers, commits, tests),
+        (machines, machines, machines),
+        "one test failover, failover and commit per machine"
+    );
+    let rms = Api::<ReplicatedMachine>::namespaced(client.clone(), &ns)
+        .list(&Default::default())
+        .await?;
+    assert!(
+        rms.items
+            .iter()
+            .all(|m| m.status.as_ref().and_then(|s| s.phase) == Some(MachinePhase::Completed))
+    );
+    let described = plane.kubectl_ok(&["get", "-n", &ns, "mplan"])?;
+    assert!(
+        described.lines().skip(1).all(|l| l.contains("Completed")),
+        "{described}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_plan_waits_for_approval_and_its_window() -> Result<()> {
+    let plane = control_plane::shared()?;
+    let client = plane.client().await?;
+    let ns = temp_namespace(&client, "gate").await?;
+    let sim = fast_sim()?;
+    let controller = Controller::start(plane, &sim, &ns, &[])?;
+    let (vault, mut plan) = example("aws.yaml")?;
+    plan["spec"]["waves"] = Value::Null;
+    apply(plane, &ns, &vault).await?;
+    apply(plane, &ns, &plan).await?;
+    let api = Api::<MigrationPlan>::namespaced(client.clone(), &ns);
+    let waiting = wait_for_plan(
+        &api,
+        "aws-storefront",
+        &controller,
+        "AwaitingApproval",
+        |p| phase(p) == Some(PlanPhase::AwaitingApproval),
+    )
+    .await?;
+    assert_eq!(
+        waiting.status.unwrap().machines.tested,
+        3,
+        "tested and ready, nothing more"
+    );
+    assert_eq!(failovers(&sim).await?, 0);
+
+    let next_year = json!({"spec": {"cutover": {"approved": true, "window": {"start": "2027-11-23T22:00:00Z", "end": "2027-11-24T04:00:00Z"}}}});
+    api.patch(
+        "aws-storefront",
+        &PatchParams::default(),
+        &Patch::Merge(next_year),
+    )
+    .await?;
+    wait_for_plan(&api, "aws-storefront", &controller, "AwaitingWindow", |p| {
+        phase(p) == Some(PlanPhase::AwaitingWindow)
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        failovers(&sim).await?,
+        0,
+        "approved, but outside the window: no failover"
+    );
+
+    api.patch(
+        "aws-storefront",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"cutover": {"window": null}}})),
+    )
+    .await?;
+    wait_for_plan(&api, "aws-storefront", &controller, "Completed", |p| {
+        phase(p) == Some(PlanPhase::Completed)
+    })
+    .await?;
+    assert_eq!(failovers(&sim).await?, 3);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_failed_job_fails_its_machine_and_the_plan_says_which_and_why() -> Result<()> {
+    let plane = control_plane::shared()?;
+    let client = plane.client().await?;
+    let ns = temp_namespace(&client, "failed-job").await?;
+    let sim = fast_sim()?;
+    let controller = Controller::start(plane, &sim, &ns, &[])?;
+    let fault = json!({"method": "POST", "pathContains": "/vmware-erp-app1/unplannedFailover", "times": 1, "failJob": {
+        "code": "70038", "message": "The virtual machine failed to boot in Azure.", "possibleCauses": "Unsupported drivers.", "recommendedAction": "Install Hyper-V drivers and retry."}});
+    sim.admin(Method::POST, "faults", Some(fault)).await?;
+    let (vault, mut plan) = example("vmware.yaml")?;
+    plan["spec"]["cutover"]["approved"] = json!(true);
+    plan["spec"]["cutover"]["window"] = Value::Null;
+    // VMware has no planned failover; unplanned it is.
+    plan["spec"]["cutover"]["shutdownSource"] = json!(false);
+    apply(plane, &ns, &vault).await?;
+    apply(plane, &ns, &plan).await?;
+    let api = Api::<MigrationPlan>::namespaced(client.clone(), &ns);
+    let finished = wait_for_plan(
+        &api,
+        "vmware-erp",
+        &controller,
+        "finished with a failure",
+        |p| phase(p) == Some(PlanPhase::Failed),
+    )
+    .await?;
+    let status = finished.status.unwrap();
+    assert_eq!(
+        status.machines.completed, 2,
+        "the rest of the wave carried on"
+    );
+    assert_eq!(status.failed_machines.len(), 1);
+    let failure = &status.failed_machines[0];
+    assert_eq!(failure.name, "vmware-erp-app1");
+    assert!(
+        failure
+            .message
+            .contains("70038: The virtual machine failed to boot in Azure."),
+        "{}",
+        failure.message
+    );
+    assert!(
+        failure
+            .message
+            .contains("Install Hyper-V drivers and retry."),
+        "{}",
+        failure.message
+    );
+    let events = plane.kubectl_ok(&[
+        "get",
+        "events",
+        "-n",
+        &ns,
+        "--field-selector",
+        "involvedObject.name=vmware-erp-app1",
+        "-o",
+        "jsonpath={.items[*].type}",
+    ])?;
+    assert!(
+        events.contains("Warning"),
+        "a Warning Event for the failed machine: {events}"
+    );
+    Ok(())
+}
