@@ -59,7 +59,7 @@ fn every_example_is_valid() {
 }
 
 #[test]
-fn every_scenario_has_a_vault_and_a_plan_of_at_least_two_machines() {
+fn every_scenario_has_a_vault_and_a_plan_of_three_machines_in_two_waves() {
     let mut sources = Vec::new();
     for (path, doc) in examples() {
         match doc["kind"].as_str() {
@@ -70,8 +70,13 @@ fn every_scenario_has_a_vault_and_a_plan_of_at_least_two_machines() {
             Some("MigrationPlan") => {
                 let plan: MigrationPlan = serde_json::from_value(doc).expect("plan");
                 assert!(
-                    plan.spec.machines.templates.len() >= 2,
-                    "{}: a plan of at least two machines",
+                    plan.spec.machines.templates.len() >= 3,
+                    "{}: a plan of at least three machines",
+                    path.display()
+                );
+                assert!(
+                    plan.spec.waves.len() >= 2,
+                    "{}: in at least two waves",
                     path.display()
                 );
             }

@@ -182,6 +182,7 @@ sources:
   machines:
   - {name: ldap01, id: 7e11a0c4-0000-4000-8000-00000000f001, osType: Linux, osName: Debian 11, disks: [{id: ldap01-sda, sizeGb: 40, osDisk: true}]}
   - {name: mail01, id: 7e11a0c4-0000-4000-8000-00000000f002, osType: Windows, osName: Windows Server 2016, disks: [{id: mail01-disk0, sizeGb: 200, osDisk: true}, {id: mail01-disk1, sizeGb: 500}]}
+  - {name: intranet01, id: 7e11a0c4-0000-4000-8000-00000000f003, osType: Linux, osName: Debian 12, disks: [{id: intranet01-sda, sizeGb: 60, osDisk: true}]}
 - kind: aws
   name: aws-appliance
   vault: {resourceGroup: rg-migration-aws, name: aws-vault}
@@ -194,6 +195,7 @@ sources:
   machines:
   - {name: app-vm1, id: /subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-app-neu/providers/Microsoft.Compute/virtualMachines/app-vm1, osType: Linux, osName: Ubuntu 22.04, disks: [{id: app-vm1-os, sizeGb: 30, osDisk: true}]}
   - {name: app-vm2, id: /subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-app-neu/providers/Microsoft.Compute/virtualMachines/app-vm2, osType: Linux, osName: Ubuntu 22.04, disks: [{id: app-vm2-os, sizeGb: 30, osDisk: true}]}
+  - {name: app-vm3, id: /subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-app-neu/providers/Microsoft.Compute/virtualMachines/app-vm3, osType: Linux, osName: Ubuntu 22.04, disks: [{id: app-vm3-os, sizeGb: 30, osDisk: true}]}
 "#;
 
 #[cfg(test)]

@@ -139,7 +139,7 @@ async fn azure_vms_replicate_to_another_region() {
     )
     .await;
     let items = get(&sim, &format!("{vault}/replicationFabrics/neu/replicationProtectionContainers/neu-container/replicationProtectableItems?{ASR_API}")).await;
-    assert_eq!(names(&items), ["app-vm1", "app-vm2"]);
+    assert_eq!(names(&items), ["app-vm1", "app-vm2", "app-vm3"]);
 
     sim.put_ok(&format!("{vault}/replicationPolicies/a2a-24h?{ASR_API}"), json!({"properties": {"providerSpecificInput": {"instanceType": "A2A", "recoveryPointHistory": 1440}}})).await;
     let policy = format!("{vault}/replicationPolicies/a2a-24h");

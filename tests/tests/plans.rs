@@ -167,11 +167,22 @@ async fn every_scenario_migrates_from_apply_to_completed() -> Result<()> {
     let rms = Api::<ReplicatedMachine>::namespaced(client.clone(), &ns)
         .list(&Default::default())
         .await?;
-    assert!(
-        rms.items
-            .iter()
-            .all(|m| m.status.as_ref().and_then(|s| s.phase) == Some(MachinePhase::Completed))
-    );
+    for machine in &rms.items {
+        let status = machine.status.clone().unwrap_or_default();
+        assert_eq!(status.phase, Some(MachinePhase::Completed));
+        assert!(status.test_vm_id.is_none(), "the test VM was cleaned up");
+        let vm = status
+            .target_vm_id
+            .clone()
+            .unwrap_or_else(|| panic!("{:?} has no target VM", machine.metadata.name));
+        assert_eq!(
+            sim.arm(Method::GET, &format!("{vm}?api-version=2024-07-01"), None)
+                .await?
+                .0,
+            200,
+            "the migrated VM {vm} runs"
+        );
+    }
     let described = plane.kubectl_ok(&["get", "-n", &ns, "mplan"])?;
     assert!(
         described.lines().skip(1).all(|l| l.contains("Completed")),
@@ -300,6 +311,42 @@ async fn a_failed_job_fails_its_machine_and_the_plan_says_which_and_why() -> Res
     assert!(
         events.contains("Warning"),
         "a Warning Event for the failed machine: {events}"
+    );
+
+    // Nothing retries by itself; the annotation asks once, and the plan completes.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(failovers(&sim).await?, 3, "no retry without asking");
+    plane.kubectl_ok(&[
+        "annotate",
+        "-n",
+        &ns,
+        "rmachine",
+        "vmware-erp-app1",
+        "cutover.dev/retry=true",
+    ])?;
+    wait_for_plan(
+        &api,
+        "vmware-erp",
+        &controller,
+        "Completed after the retry",
+        |p| phase(p) == Some(PlanPhase::Completed),
+    )
+    .await?;
+    assert_eq!(
+        failovers(&sim).await?,
+        4,
+        "exactly one more failover: the retried one"
+    );
+    let machines = Api::<ReplicatedMachine>::namespaced(client.clone(), &ns);
+    assert!(
+        !machines
+            .get("vmware-erp-app1")
+            .await?
+            .metadata
+            .annotations
+            .unwrap_or_default()
+            .contains_key("cutover.dev/retry"),
+        "the retry annotation is cleared once acted on"
     );
     Ok(())
 }

@@ -13,6 +13,7 @@ pub const RECOVERY_SERVICES_API: &str = "2026-11-01";
 pub const STORAGE_API: &str = "2026-09-01";
 pub const NETWORK_API: &str = "2026-03-01";
 pub const SITE_RECOVERY_API: &str = "2025-08-01";
+pub const COMPUTE_API: &str = "2024-07-01";
 
 /// The recovery side of Hyper-V and physical/VMware replication.
 pub const MICROSOFT_AZURE: &str = "Microsoft Azure";
@@ -451,4 +452,14 @@ pub async fn get_job(arm: &ArmClient, id: &str) -> Result<Option<Resource>, ArmE
 pub async fn list_jobs(arm: &ArmClient, vault_id: &str) -> Result<Vec<Resource>, ArmError> {
     arm.list(&format!("{vault_id}/replicationJobs"), SITE_RECOVERY_API)
         .await
+}
+
+/// A VM, when it exists and its instance view says it runs.
+pub async fn running_vm(arm: &ArmClient, id: &str) -> Result<Option<Resource>, ArmError> {
+    let vm: Option<Resource> = arm.get(id, COMPUTE_API).await?;
+    Ok(vm.filter(|vm| {
+        vm.properties["instanceView"]["statuses"]
+            .as_array()
+            .is_some_and(|statuses| statuses.iter().any(|s| s["code"] == "PowerState/running"))
+    }))
 }

@@ -102,6 +102,8 @@ pub struct Gate {
     pub auto_cleanup: bool,
     /// Someone validated the test VM (`cutover.dev/test-validated=true`).
     pub test_validated: bool,
+    /// The test failover's VM exists in Azure and runs.
+    pub test_vm_up: bool,
     /// The cutover gate is open for this machine (approved, in the window, under the limit).
     pub cutover_allowed: bool,
     /// Shut the source down and fail over with its last changes, where the provider can.
@@ -384,7 +386,14 @@ fn decide_with_item(item: &Item, gate: &Gate) -> Decision {
     }
 
     if item.allows("TestFailoverCleanup") {
-        return if gate.auto_cleanup || gate.test_validated {
+        return if !gate.test_vm_up {
+            Decision::wait(
+                P::TestFailoverSucceeded,
+                "VerifyingTestVm",
+                "the test failover finished: checking its VM runs in Azure",
+                Next::Soon,
+            )
+        } else if gate.auto_cleanup || gate.test_validated {
             Decision::act(
                 Action::TestFailoverCleanup,
                 "CleaningUpTest",
@@ -474,6 +483,7 @@ mod tests {
             test_allowed: true,
             auto_cleanup: true,
             test_validated: false,
+            test_vm_up: true,
             cutover_allowed: true,
             planned: true,
             stop_replication: true,
@@ -679,6 +689,10 @@ mod tests {
                     Some(Action::TestFailoverCleanup),
                     "CleaningUpTest",
                 ),
+            case("test VM not seen running: no cleanup yet")
+                .item(test_vm_up.clone())
+                .gate(|g| g.test_vm_up = false)
+                .expect(P::TestFailoverSucceeded, None, "VerifyingTestVm"),
             case("test VM up: waits for validation")
                 .item(test_vm_up.clone())
                 .gate(|g| g.auto_cleanup = false)

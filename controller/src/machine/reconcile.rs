@@ -157,6 +157,25 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
     };
     let annotation = |name: &str| machine.annotations().get(name).is_some_and(|v| v == "true");
     let plan = plan_of(machine, ctx).await?;
+    // The VMs failovers create, checked only when one should exist (no steady-state cost).
+    let (test_vm_id, target_vm_id) = item.map(vm_ids).unwrap_or_default();
+    let observed_item = item.map(observe::item);
+    let awaiting_cleanup = observed_item.as_ref().is_some_and(|i| {
+        i.allowed_operations
+            .iter()
+            .any(|o| o == "TestFailoverCleanup")
+    });
+    let test_vm_up = match (&test_vm_id, awaiting_cleanup) {
+        (Some(id), true) => arm::running_vm(&view.arm, id).await?.is_some(),
+        _ => false,
+    };
+    let failed_over = observed_item
+        .as_ref()
+        .is_some_and(|i| i.active_location.eq_ignore_ascii_case("Recovery"));
+    let target_vm = match (&target_vm_id, failed_over && status.target_vm_id.is_none()) {
+        (Some(id), true) => arm::running_vm(&view.arm, id).await?.map(|vm| vm.id),
+        _ => None,
+    };
     let name = machine.name_any();
     let gate = match &plan {
         // A plan decides: replication by wave, the test rule, and the cutover gate.
@@ -173,6 +192,7 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
                 test_allowed: replicate,
                 auto_cleanup: plan.spec.test_failover.auto_cleanup,
                 test_validated: annotation(TEST_VALIDATED_ANNOTATION),
+                test_vm_up,
                 cutover_allowed: released.cutover.contains(&name),
                 planned: plan.spec.cutover.shutdown_source,
                 stop_replication: plan.spec.completion.stop_replication,
@@ -186,6 +206,7 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
             test_allowed: false,
             auto_cleanup: true,
             test_validated: annotation(TEST_VALIDATED_ANNOTATION),
+            test_vm_up,
             cutover_allowed: false,
             planned: true,
             stop_replication: true,
@@ -198,7 +219,6 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
         protected_once: status.bound.is_some(),
         completed: status.completed_at.is_some(),
     };
-    let observed_item = item.map(observe::item);
     let mut decision = lifecycle::decide(
         &memory,
         &source,
@@ -224,6 +244,14 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
             state: format!("{:?}", j.state),
             started_at: None,
         }),
+        test_vm: if test_vm_up {
+            test_vm_id.clone().map(Some)
+        } else if !awaiting_cleanup {
+            Some(None)
+        } else {
+            None
+        },
+        target_vm,
         plan: plan.as_ref().map(|p| {
             (
                 p.name_any(),
@@ -283,6 +311,28 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
             }
         }
     }
+    // A retry is acted on once: the annotation goes, so a later failure does not loop.
+    if gate.retry
+        && status.phase == Some(MachinePhase::Failed)
+        && decision.phase != MachinePhase::Failed
+    {
+        let api = Api::<ReplicatedMachine>::namespaced(
+            ctx.client.clone(),
+            &machine.namespace().unwrap_or_default(),
+        );
+        let patch =
+            Patch::Merge(json!({ "metadata": { "annotations": { RETRY_ANNOTATION: null } } }));
+        api.patch(&machine.name_any(), &PatchParams::default(), &patch)
+            .await?;
+        ctx.event(
+            &machine.object_ref(&()),
+            false,
+            "Retrying",
+            format!("retrying after the failure: {}", decision.message),
+            "Retry",
+        )
+        .await;
+    }
     if decision.phase == MachinePhase::Completed && status.completed_at.is_none() {
         update.completed = true;
     }
@@ -293,6 +343,25 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
         Next::Later => Requeue::requeue(poll.saturating_mul(6).min(ctx.timing.resync)),
         Next::OnChange => Requeue::requeue(ctx.timing.resync),
     })
+}
+
+/// The IDs of the test VM and the migrated VM a protected item will have, from where ASR
+/// says it recovers to (ASR names the test VM after the VM, with `-test`).
+fn vm_ids(item: &ArmResource) -> (Option<String>, Option<String>) {
+    let details = &item.properties["providerSpecificDetails"];
+    let name = ["recoveryAzureVmName", "targetVmName", "recoveryAzureVMName"]
+        .iter()
+        .find_map(|k| details[*k].as_str());
+    let group = ["recoveryAzureResourceGroupId", "targetResourceGroupId"]
+        .iter()
+        .find_map(|k| details[*k].as_str());
+    match (name, group) {
+        (Some(name), Some(group)) => {
+            let id = format!("{group}/providers/Microsoft.Compute/virtualMachines/{name}");
+            (Some(format!("{id}-test")), Some(id))
+        }
+        _ => (None, None),
+    }
 }
 
 /// The MigrationPlan that drives a machine: the one that created it (its label), or one whose
@@ -654,6 +723,9 @@ struct StatusUpdate {
     completed: bool,
     /// The plan driving the machine, and its wave.
     plan: Option<(String, Option<String>)>,
+    /// The running test VM (`Some(None)` once it is gone).
+    test_vm: Option<Option<String>>,
+    target_vm: Option<String>,
 }
 
 impl Decision {
@@ -721,8 +793,11 @@ async fn write_status(
             update.job.or(previous.current_job.clone())
         },
         actions,
-        test_vm_id: previous.test_vm_id.clone(),
-        target_vm_id: previous.target_vm_id.clone(),
+        test_vm_id: match update.test_vm {
+            Some(vm) => vm,
+            None => previous.test_vm_id.clone(),
+        },
+        target_vm_id: update.target_vm.or(previous.target_vm_id.clone()),
         completed_at: if update.completed {
             Some(Time(jiff::Timestamp::now()))
         } else {
