@@ -462,8 +462,12 @@ async fn perform(
 ) -> std::result::Result<(String, String), ArmError> {
     let accepted = match (action, item) {
         (Action::EnableProtection, _) => {
-            let protectable =
-                protectable.expect("the lifecycle enables protection only for a found source");
+            let Some(protectable) = protectable else {
+                return Err(ArmError::Decode {
+                    resource: "replicationProtectableItems".into(),
+                    message: "enable protection without a source machine".into(),
+                });
+            };
             let container = protectable
                 .id
                 .split("/replicationProtectableItems/")
@@ -490,7 +494,12 @@ async fn perform(
             let item_id = format!("{container}/replicationProtectedItems/{name}");
             return Ok((job_of(&view.vault_id, &accepted), item_id));
         }
-        (_, None) => unreachable!("the lifecycle acts on an item only when there is one"),
+        (_, None) => {
+            return Err(ArmError::Decode {
+                resource: "replicationProtectedItems".into(),
+                message: format!("{action:?} without a protected item"),
+            });
+        }
         (action, Some(item)) => {
             let provider = view.vault.spec.source.kind().provider();
             let (kind, body) = action_body(action, provider, &view.vault);

@@ -476,7 +476,15 @@ impl Pass<'_> {
                         "NetworkInWrongRegion",
                         wrong_region(&format!("{which} network"), &vnet, self.region()),
                     )),
-                    _ if drifted => {
+                    Some(vnet) if !drifted => match provisioning(&vnet) {
+                        Some(state) => Err(Step::InProgress(
+                            "ProvisioningNetwork",
+                            format!("network {} is {state}", vnet.name),
+                        )),
+                        None => Ok(vnet.id),
+                    },
+                    // Missing, or not as the spec says.
+                    _ => {
                         arm::put_virtual_network(
                             self.arm,
                             &id,
@@ -491,14 +499,6 @@ impl Pass<'_> {
                             format!("creating or repairing the {which} network {}", spec.name),
                         ))
                     }
-                    Some(vnet) => match provisioning(&vnet) {
-                        Some(state) => Err(Step::InProgress(
-                            "ProvisioningNetwork",
-                            format!("network {} is {state}", vnet.name),
-                        )),
-                        None => Ok(vnet.id),
-                    },
-                    None => unreachable!("a missing VNet counts as drifted"),
                 }
             }
             (AzureResource::ExistingId(_), Some(vnet)) if !region_matches(&vnet, self.region()) => {
