@@ -4,7 +4,7 @@
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use anyhow::{Context as _, Result, bail};
@@ -13,15 +13,17 @@ use serde_json::Value;
 
 use crate::ControlPlane;
 
-/// Where cargo put the workspace's binaries (next to the test executable's `deps/`).
+/// Where cargo put the workspace's binaries: next to this executable, or above the `deps/`
+/// directory a test executable runs from.
 pub fn bin_dir() -> Result<PathBuf> {
     let exe = std::env::current_exe()?;
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .context("test executable has no target directory")?
-        .to_path_buf();
-    Ok(dir)
+    let dir = exe.parent().context("the executable has no directory")?;
+    let dir = if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.parent().context("deps/ has no parent")?
+    } else {
+        dir
+    };
+    Ok(dir.to_path_buf())
 }
 
 fn binary(name: &str) -> Result<PathBuf> {
