@@ -3,6 +3,7 @@
 
 pub mod control_plane;
 pub mod processes;
+pub mod wait;
 
 use std::path::PathBuf;
 

@@ -5,24 +5,18 @@
 
 use std::time::{Duration, Instant};
 
+/// How long a test waits for one state.
+const TIMEOUT: Duration = Duration::from_secs(120);
+
 use anyhow::{Result, bail};
 use cutover_api::{MachinePhase, RecoveryVault, ReplicatedMachine};
 use cutover_e2e::processes::{Controller, Simulator};
+use cutover_e2e::wait::{apply, wait_for};
 use cutover_e2e::{control_plane, repo_root, temp_namespace};
 use kube::Api;
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
-
-async fn apply(plane: &control_plane::ControlPlane, namespace: &str, doc: &Value) -> Result<()> {
-    let file = plane.dir().join(format!(
-        "{namespace}-{}.json",
-        doc["metadata"]["name"].as_str().unwrap_or("doc")
-    ));
-    std::fs::write(&file, serde_json::to_vec(doc)?)?;
-    plane.kubectl_ok(&["apply", "-n", namespace, "-f", &file.display().to_string()])?;
-    Ok(())
-}
 
 fn vmm_vault() -> Result<Value> {
     let text = std::fs::read_to_string(repo_root().join("deploy/examples/hyperv-vmm.yaml"))?;
@@ -43,37 +37,6 @@ fn machine(name: &str, source: &str, policy: &str) -> Value {
     })
 }
 
-async fn wait_for(
-    api: &Api<ReplicatedMachine>,
-    name: &str,
-    controller: &Controller,
-    what: &str,
-    check: impl Fn(&ReplicatedMachine) -> bool,
-) -> Result<ReplicatedMachine> {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Some(machine) = api.get_opt(name).await?
-            && check(&machine)
-        {
-            return Ok(machine);
-        }
-        if Instant::now() > deadline {
-            let status = api
-                .get_opt(name)
-                .await?
-                .and_then(|m| m.status)
-                .map(|s| serde_json::to_string_pretty(&s).unwrap_or_default());
-            let log = controller.log();
-            let tail: Vec<&str> = log.lines().rev().take(25).collect();
-            bail!(
-                "{name}: {what} did not happen\nstatus: {status:?}\ncontroller log (newest first):\n{}",
-                tail.join("\n")
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_machine_replicates_and_waits_for_a_plan_to_cut_it_over() -> Result<()> {
     let plane = control_plane::shared()?;
@@ -83,14 +46,19 @@ async fn a_machine_replicates_and_waits_for_a_plan_to_cut_it_over() -> Result<()
     // so its progress is seen between 0 and 100.
     let sim = Simulator::start(&["--time-scale", "120", "--replication-mbps", "2000"])?;
     let controller = Controller::start(plane, &sim, &ns, &[])?;
-    apply(plane, &ns, &vmm_vault()?).await?;
-    apply(plane, &ns, &machine("web01", "WEB01", "Delete")).await?;
-    apply(plane, &ns, &machine("ghost", "GHOST99", "Retain")).await?;
+    apply(plane, &ns, &vmm_vault()?)?;
+    apply(plane, &ns, &machine("web01", "WEB01", "Delete"))?;
+    apply(plane, &ns, &machine("ghost", "GHOST99", "Retain"))?;
 
     let api = Api::<ReplicatedMachine>::namespaced(client.clone(), &ns);
-    let replicating = wait_for(&api, "web01", &controller, "InitialReplication", |m| {
-        m.status.as_ref().and_then(|s| s.phase) == Some(MachinePhase::InitialReplication)
-    })
+    let replicating = wait_for(
+        &api,
+        "web01",
+        &controller,
+        "InitialReplication",
+        TIMEOUT,
+        |m| m.status.as_ref().and_then(|s| s.phase) == Some(MachinePhase::InitialReplication),
+    )
     .await?;
     let status = replicating.status.unwrap();
     assert!(
@@ -109,9 +77,14 @@ async fn a_machine_replicates_and_waits_for_a_plan_to_cut_it_over() -> Result<()
         1
     );
 
-    let ready = wait_for(&api, "web01", &controller, "ReadyForCutover", |m| {
-        m.status.as_ref().and_then(|s| s.phase) == Some(MachinePhase::ReadyForCutover)
-    })
+    let ready = wait_for(
+        &api,
+        "web01",
+        &controller,
+        "ReadyForCutover",
+        TIMEOUT,
+        |m| m.status.as_ref().and_then(|s| s.phase) == Some(MachinePhase::ReadyForCutover),
+    )
     .await?;
     let status = ready.status.unwrap();
     let replication = status.replication.clone().unwrap_or_default();
@@ -152,13 +125,20 @@ async fn a_machine_replicates_and_waits_for_a_plan_to_cut_it_over() -> Result<()
         .await?;
     assert_eq!(puts.len(), 1, "protection was enabled once: {puts:?}");
 
-    let ghost = wait_for(&api, "ghost", &controller, "SourceMachineNotFound", |m| {
-        m.status.as_ref().is_some_and(|s| {
-            s.conditions
-                .iter()
-                .any(|c| c.reason == "SourceMachineNotFound")
-        })
-    })
+    let ghost = wait_for(
+        &api,
+        "ghost",
+        &controller,
+        "SourceMachineNotFound",
+        TIMEOUT,
+        |m| {
+            m.status.as_ref().is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.reason == "SourceMachineNotFound")
+            })
+        },
+    )
     .await?;
     assert_eq!(ghost.status.unwrap().phase, Some(MachinePhase::Pending));
 

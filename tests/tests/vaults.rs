@@ -2,46 +2,18 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail};
+/// Vaults converge within 90 s here.
+const TIMEOUT: Duration = Duration::from_secs(90);
+
+use anyhow::Result;
 use cutover_api::RecoveryVault;
 use cutover_e2e::processes::{Controller, Simulator};
+use cutover_e2e::wait::{apply, wait_for};
 use cutover_e2e::{control_plane, repo_root, temp_namespace};
 use kube::Api;
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
-
-/// Waits until `check` holds for the vault, or fails with what the vault and controller said.
-async fn wait_for(
-    api: &Api<RecoveryVault>,
-    name: &str,
-    controller: &Controller,
-    what: &str,
-    check: impl Fn(&RecoveryVault) -> bool,
-) -> Result<RecoveryVault> {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        if let Some(vault) = api.get_opt(name).await?
-            && check(&vault)
-        {
-            return Ok(vault);
-        }
-        if Instant::now() > deadline {
-            let status = api
-                .get_opt(name)
-                .await?
-                .and_then(|v| v.status)
-                .map(|s| serde_json::to_string_pretty(&s).unwrap_or_default());
-            let log = controller.log();
-            let tail: Vec<&str> = log.lines().rev().take(30).collect();
-            bail!(
-                "{name}: {what} did not happen in 90 s\nstatus: {status:?}\ncontroller log (newest first):\n{}",
-                tail.join("\n")
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-}
 
 fn condition<'a>(
     vault: &'a RecoveryVault,
@@ -74,16 +46,6 @@ fn example_vaults() -> Result<Vec<Value>> {
     Ok(vaults)
 }
 
-async fn apply(plane: &control_plane::ControlPlane, namespace: &str, doc: &Value) -> Result<()> {
-    let file = plane.dir().join(format!(
-        "{namespace}-{}.json",
-        doc["metadata"]["name"].as_str().unwrap_or("doc")
-    ));
-    std::fs::write(&file, serde_json::to_vec(doc)?)?;
-    plane.kubectl_ok(&["apply", "-n", namespace, "-f", &file.display().to_string()])?;
-    Ok(())
-}
-
 #[tokio::test]
 async fn every_example_vault_reaches_ready_and_azure_has_what_it_asked_for() -> Result<()> {
     let plane = control_plane::shared()?;
@@ -94,12 +56,12 @@ async fn every_example_vault_reaches_ready_and_azure_has_what_it_asked_for() -> 
     let vaults = example_vaults()?;
     assert_eq!(vaults.len(), 6);
     for vault in &vaults {
-        apply(plane, &ns, vault).await?;
+        apply(plane, &ns, vault)?;
     }
     let api = Api::<RecoveryVault>::namespaced(client.clone(), &ns);
     for vault in &vaults {
         let name = vault["metadata"]["name"].as_str().unwrap_or_default();
-        let ready = wait_for(&api, name, &controller, "Ready=True", is_ready).await?;
+        let ready = wait_for(&api, name, &controller, "Ready=True", TIMEOUT, is_ready).await?;
         let status = ready.status.clone().unwrap_or_default();
         for type_ in [
             "VaultReady",
@@ -238,13 +200,14 @@ async fn an_invalid_vault_says_why_and_writes_nothing_to_azure() -> Result<()> {
         .unwrap();
     vault["spec"]["resourceGroup"] = json!("rg-invalid");
     vault["spec"]["storage"]["replication"]["create"]["sku"] = json!("Premium_LRS");
-    apply(plane, &ns, &vault).await?;
+    apply(plane, &ns, &vault)?;
     let api = Api::<RecoveryVault>::namespaced(client.clone(), &ns);
     let invalid = wait_for(
         &api,
         "vmm-dc1",
         &controller,
         "Ready=False InvalidSpec",
+        TIMEOUT,
         |v| condition(v, "Ready").is_some_and(|c| c.reason == "InvalidSpec"),
     )
     .await?;
@@ -293,10 +256,18 @@ async fn deletion_does_what_the_policy_says_and_drift_is_repaired() -> Result<()
         .find(|v| v["metadata"]["name"] == "aws-euwest1")
         .unwrap()
         .clone();
-    apply(plane, &ns, &deleted).await?;
-    apply(plane, &ns, &retained).await?;
-    wait_for(&api, "physical-dc3", &controller, "Ready", is_ready).await?;
-    wait_for(&api, "aws-euwest1", &controller, "Ready", is_ready).await?;
+    apply(plane, &ns, &deleted)?;
+    apply(plane, &ns, &retained)?;
+    wait_for(
+        &api,
+        "physical-dc3",
+        &controller,
+        "Ready",
+        TIMEOUT,
+        is_ready,
+    )
+    .await?;
+    wait_for(&api, "aws-euwest1", &controller, "Ready", TIMEOUT, is_ready).await?;
 
     // Drift: the storage account is deleted behind cutover's back, and comes back.
     let sub = "/subscriptions/00000000-0000-0000-0000-000000000001";
@@ -313,7 +284,15 @@ async fn deletion_does_what_the_policy_says_and_drift_is_repaired() -> Result<()
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    wait_for(&api, "aws-euwest1", &controller, "Ready again", is_ready).await?;
+    wait_for(
+        &api,
+        "aws-euwest1",
+        &controller,
+        "Ready again",
+        TIMEOUT,
+        is_ready,
+    )
+    .await?;
 
     plane.kubectl_ok(&[
         "delete",
@@ -417,11 +396,16 @@ async fn adopted_storage_in_another_region_is_refused_before_any_write() -> Resu
     let controller = Controller::start(plane, &sim, &ns, &[])?;
     let mut vault = vmm_vault("rg-adopting", "adopting-vault")?;
     vault["spec"]["storage"]["replication"] = json!({"existingId": account});
-    apply(plane, &ns, &vault).await?;
+    apply(plane, &ns, &vault)?;
     let api = Api::<RecoveryVault>::namespaced(client.clone(), &ns);
-    let refused = wait_for(&api, "vmm-dc1", &controller, "StorageInWrongRegion", |v| {
-        condition(v, "Ready").is_some_and(|c| c.reason == "StorageInWrongRegion")
-    })
+    let refused = wait_for(
+        &api,
+        "vmm-dc1",
+        &controller,
+        "StorageInWrongRegion",
+        TIMEOUT,
+        |v| condition(v, "Ready").is_some_and(|c| c.reason == "StorageInWrongRegion"),
+    )
     .await?;
     assert_eq!(
         condition(&refused, "StorageReady").map(|c| c.message.as_str()),
@@ -446,13 +430,14 @@ async fn a_source_that_never_registers_says_what_to_install_where() -> Result<()
     let sim = Simulator::start(&["--time-scale", "600"])?;
     let controller = Controller::start(plane, &sim, &ns, &[])?;
     // The simulated VMM server registers with dc1-vault only, so this vault waits for it.
-    apply(plane, &ns, &vmm_vault("rg-lonely", "lonely-vault")?).await?;
+    apply(plane, &ns, &vmm_vault("rg-lonely", "lonely-vault")?)?;
     let api = Api::<RecoveryVault>::namespaced(client.clone(), &ns);
     let waiting = wait_for(
         &api,
         "vmm-dc1",
         &controller,
         "WaitingForRegistration",
+        TIMEOUT,
         |v| condition(v, "SourceRegistered").is_some_and(|c| c.reason == "WaitingForRegistration"),
     )
     .await?;
@@ -491,13 +476,14 @@ async fn credentials_come_from_a_secret_or_from_workload_identity() -> Result<()
     let controller = Controller::start(plane, &sim, &ns, &[("AZURE_CLIENT_SECRET", "")])?;
     let mut vault = vmm_vault("rg-secret", "secret-vault")?;
     vault["spec"]["credentials"] = json!({"secretRef": {"name": "azure-sp"}});
-    apply(plane, &ns, &vault).await?;
+    apply(plane, &ns, &vault)?;
     let api = Api::<RecoveryVault>::namespaced(client.clone(), &ns);
     let missing = wait_for(
         &api,
         "vmm-dc1",
         &controller,
         "CredentialsUnavailable",
+        TIMEOUT,
         |v| condition(v, "Ready").is_some_and(|c| c.reason == "CredentialsUnavailable"),
     )
     .await?;
@@ -524,6 +510,7 @@ async fn credentials_come_from_a_secret_or_from_workload_identity() -> Result<()
         "vmm-dc1",
         &controller,
         "VaultReady with the Secret's identity",
+        TIMEOUT,
         |v| condition(v, "VaultReady").is_some_and(|c| c.status == "True"),
     )
     .await?;
@@ -556,13 +543,14 @@ async fn credentials_come_from_a_secret_or_from_workload_identity() -> Result<()
             ("AZURE_FEDERATED_TOKEN_FILE", &token_path),
         ],
     )?;
-    apply(plane, &ns, &vmm_vault("rg-federated", "federated-vault")?).await?;
+    apply(plane, &ns, &vmm_vault("rg-federated", "federated-vault")?)?;
     let api = Api::<RecoveryVault>::namespaced(client.clone(), &ns);
     wait_for(
         &api,
         "vmm-dc1",
         &controller,
         "VaultReady through workload identity",
+        TIMEOUT,
         |v| condition(v, "VaultReady").is_some_and(|c| c.status == "True"),
     )
     .await?;
@@ -582,24 +570,36 @@ async fn a_vault_that_machines_still_use_is_not_deleted() -> Result<()> {
     let controller = Controller::start(plane, &sim, &ns, &[])?;
     let mut vault = vmm_vault("rg-in-use", "in-use-vault")?;
     vault["spec"]["deletionPolicy"] = json!("Delete");
-    apply(plane, &ns, &vault).await?;
+    apply(plane, &ns, &vault)?;
     let machine = json!({
         "apiVersion": "cutover.dev/v1alpha1", "kind": "ReplicatedMachine", "metadata": {"name": "web01"},
         "spec": {"vaultRef": {"name": "vmm-dc1"}, "source": {"name": "WEB01"}, "osType": "Windows"}
     });
-    apply(plane, &ns, &machine).await?;
+    apply(plane, &ns, &machine)?;
     let api = Api::<RecoveryVault>::namespaced(client.clone(), &ns);
-    wait_for(&api, "vmm-dc1", &controller, "finalizer added", |v| {
-        v.metadata
-            .finalizers
-            .as_ref()
-            .is_some_and(|f| !f.is_empty())
-    })
+    wait_for(
+        &api,
+        "vmm-dc1",
+        &controller,
+        "finalizer added",
+        TIMEOUT,
+        |v| {
+            v.metadata
+                .finalizers
+                .as_ref()
+                .is_some_and(|f| !f.is_empty())
+        },
+    )
     .await?;
     plane.kubectl_ok(&["delete", "-n", &ns, "rvault", "vmm-dc1", "--wait=false"])?;
-    let blocked = wait_for(&api, "vmm-dc1", &controller, "DeletionBlocked", |v| {
-        condition(v, "Ready").is_some_and(|c| c.reason == "DeletionBlocked")
-    })
+    let blocked = wait_for(
+        &api,
+        "vmm-dc1",
+        &controller,
+        "DeletionBlocked",
+        TIMEOUT,
+        |v| condition(v, "Ready").is_some_and(|c| c.reason == "DeletionBlocked"),
+    )
     .await?;
     assert_eq!(
         condition(&blocked, "Ready").unwrap().message,
@@ -625,9 +625,9 @@ async fn sigterm_stops_the_controller_cleanly() -> Result<()> {
     let ns = temp_namespace(&client, "shutdown").await?;
     let sim = Simulator::start(&["--time-scale", "600"])?;
     let mut controller = Controller::start(plane, &sim, &ns, &[("CUTOVER_LOG_FORMAT", "json")])?;
-    apply(plane, &ns, &vmm_vault("rg-shutdown", "shutdown-vault")?).await?;
+    apply(plane, &ns, &vmm_vault("rg-shutdown", "shutdown-vault")?)?;
     let api = Api::<RecoveryVault>::namespaced(client.clone(), &ns);
-    wait_for(&api, "vmm-dc1", &controller, "a first pass", |v| {
+    wait_for(&api, "vmm-dc1", &controller, "a first pass", TIMEOUT, |v| {
         v.status.is_some()
     })
     .await?;
@@ -675,9 +675,9 @@ async fn a_same_named_resource_cutover_did_not_create_is_never_taken_over_or_del
     let mut vault = vmm_vault("rg-shared", "shared-vault")?;
     vault["spec"]["storage"]["replication"]["create"]["name"] = json!("teamstore");
     vault["spec"]["deletionPolicy"] = json!("Delete");
-    apply(plane, &ns, &vault).await?;
+    apply(plane, &ns, &vault)?;
     let api = Api::<RecoveryVault>::namespaced(client.clone(), &ns);
-    let refused = wait_for(&api, "vmm-dc1", &controller, "NotOwned", |v| {
+    let refused = wait_for(&api, "vmm-dc1", &controller, "NotOwned", TIMEOUT, |v| {
         condition(v, "StorageReady").is_some_and(|c| c.reason == "NotOwned")
     })
     .await?;
