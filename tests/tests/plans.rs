@@ -1,11 +1,15 @@
 //! MigrationPlans end to end: every scenario of deploy/examples from apply to Completed, the
 //! cutover gate (approval, window), and a failed ASR job reported by its machine and its plan.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Result, bail};
+/// How long a test waits for one state.
+const TIMEOUT: Duration = Duration::from_secs(240);
+
+use anyhow::Result;
 use cutover_api::{MachinePhase, MigrationPlan, PlanPhase, ReplicatedMachine};
 use cutover_e2e::processes::{Controller, Simulator};
+use cutover_e2e::wait::{apply, wait_for};
 use cutover_e2e::{control_plane, repo_root, temp_namespace};
 use kube::Api;
 use kube::api::{Patch, PatchParams};
@@ -28,48 +32,6 @@ fn example(file: &str) -> Result<(Value, Value)> {
     Ok((vault, plan))
 }
 
-async fn apply(plane: &control_plane::ControlPlane, namespace: &str, doc: &Value) -> Result<()> {
-    let file = plane.dir().join(format!(
-        "{namespace}-{}-{}.json",
-        doc["kind"].as_str().unwrap_or("doc"),
-        doc["metadata"]["name"].as_str().unwrap_or("doc")
-    ));
-    std::fs::write(&file, serde_json::to_vec(doc)?)?;
-    plane.kubectl_ok(&["apply", "-n", namespace, "-f", &file.display().to_string()])?;
-    Ok(())
-}
-
-async fn wait_for_plan(
-    api: &Api<MigrationPlan>,
-    name: &str,
-    controller: &Controller,
-    what: &str,
-    check: impl Fn(&MigrationPlan) -> bool,
-) -> Result<MigrationPlan> {
-    let deadline = Instant::now() + Duration::from_secs(240);
-    loop {
-        if let Some(plan) = api.get_opt(name).await?
-            && check(&plan)
-        {
-            return Ok(plan);
-        }
-        if Instant::now() > deadline {
-            let status = api
-                .get_opt(name)
-                .await?
-                .and_then(|p| p.status)
-                .map(|s| serde_json::to_string_pretty(&s).unwrap_or_default());
-            let log = controller.log();
-            let tail: Vec<&str> = log.lines().rev().take(25).collect();
-            bail!(
-                "{name}: {what} did not happen\nstatus: {status:?}\ncontroller log (newest first):\n{}",
-                tail.join("\n")
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
 fn phase(plan: &MigrationPlan) -> Option<PlanPhase> {
     plan.status.as_ref().and_then(|s| s.phase)
 }
@@ -84,6 +46,14 @@ async fn failovers(sim: &Simulator) -> Result<usize> {
             .requests("method=POST&path=/plannedFailover")
             .await?
             .len())
+}
+
+/// How many protected items a vault holds.
+async fn protected_items(sim: &Simulator, vault_path: &str) -> Result<usize> {
+    let path = format!("{vault_path}/replicationProtectedItems?api-version=2025-08-01");
+    Ok(sim.arm(Method::GET, &path, None).await?.1["value"]
+        .as_array()
+        .map_or(0, Vec::len))
 }
 
 /// A simulator where a migration takes seconds: fast time, a fast link.
@@ -113,8 +83,8 @@ async fn every_scenario_migrates_from_apply_to_completed() -> Result<()> {
         plan["spec"]["cutover"]["approved"] = json!(true);
         plan["spec"]["cutover"]["window"] = Value::Null;
         plan["spec"]["testFailover"] = json!({"required": true, "autoCleanup": true});
-        apply(plane, &ns, &vault).await?;
-        apply(plane, &ns, &plan).await?;
+        apply(plane, &ns, &vault)?;
+        apply(plane, &ns, &plan)?;
         plans.push(
             plan["metadata"]["name"]
                 .as_str()
@@ -125,7 +95,7 @@ async fn every_scenario_migrates_from_apply_to_completed() -> Result<()> {
     let api = Api::<MigrationPlan>::namespaced(client.clone(), &ns);
     let mut machines = 0;
     for name in &plans {
-        let done = wait_for_plan(&api, name, &controller, "Completed", |p| {
+        let done = wait_for(&api, name, &controller, "Completed", TIMEOUT, |p| {
             phase(p) == Some(PlanPhase::Completed)
         })
         .await?;
@@ -200,14 +170,15 @@ async fn a_plan_waits_for_approval_and_its_window() -> Result<()> {
     let controller = Controller::start(plane, &sim, &ns, &[])?;
     let (vault, mut plan) = example("aws.yaml")?;
     plan["spec"]["waves"] = Value::Null;
-    apply(plane, &ns, &vault).await?;
-    apply(plane, &ns, &plan).await?;
+    apply(plane, &ns, &vault)?;
+    apply(plane, &ns, &plan)?;
     let api = Api::<MigrationPlan>::namespaced(client.clone(), &ns);
-    let waiting = wait_for_plan(
+    let waiting = wait_for(
         &api,
         "aws-storefront",
         &controller,
         "AwaitingApproval",
+        TIMEOUT,
         |p| phase(p) == Some(PlanPhase::AwaitingApproval),
     )
     .await?;
@@ -225,9 +196,14 @@ async fn a_plan_waits_for_approval_and_its_window() -> Result<()> {
         &Patch::Merge(next_year),
     )
     .await?;
-    wait_for_plan(&api, "aws-storefront", &controller, "AwaitingWindow", |p| {
-        phase(p) == Some(PlanPhase::AwaitingWindow)
-    })
+    wait_for(
+        &api,
+        "aws-storefront",
+        &controller,
+        "AwaitingWindow",
+        TIMEOUT,
+        |p| phase(p) == Some(PlanPhase::AwaitingWindow),
+    )
     .await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
@@ -242,9 +218,14 @@ async fn a_plan_waits_for_approval_and_its_window() -> Result<()> {
         &Patch::Merge(json!({"spec": {"cutover": {"window": null}}})),
     )
     .await?;
-    wait_for_plan(&api, "aws-storefront", &controller, "Completed", |p| {
-        phase(p) == Some(PlanPhase::Completed)
-    })
+    wait_for(
+        &api,
+        "aws-storefront",
+        &controller,
+        "Completed",
+        TIMEOUT,
+        |p| phase(p) == Some(PlanPhase::Completed),
+    )
     .await?;
     assert_eq!(failovers(&sim).await?, 3);
     Ok(())
@@ -265,14 +246,15 @@ async fn a_failed_job_fails_its_machine_and_the_plan_says_which_and_why() -> Res
     plan["spec"]["cutover"]["window"] = Value::Null;
     // VMware has no planned failover; unplanned it is.
     plan["spec"]["cutover"]["shutdownSource"] = json!(false);
-    apply(plane, &ns, &vault).await?;
-    apply(plane, &ns, &plan).await?;
+    apply(plane, &ns, &vault)?;
+    apply(plane, &ns, &plan)?;
     let api = Api::<MigrationPlan>::namespaced(client.clone(), &ns);
-    let finished = wait_for_plan(
+    let finished = wait_for(
         &api,
         "vmware-erp",
         &controller,
         "finished with a failure",
+        TIMEOUT,
         |p| phase(p) == Some(PlanPhase::Failed),
     )
     .await?;
@@ -324,11 +306,12 @@ async fn a_failed_job_fails_its_machine_and_the_plan_says_which_and_why() -> Res
         "vmware-erp-app1",
         "cutover.dev/retry=true",
     ])?;
-    wait_for_plan(
+    wait_for(
         &api,
         "vmware-erp",
         &controller,
         "Completed after the retry",
+        TIMEOUT,
         |p| phase(p) == Some(PlanPhase::Completed),
     )
     .await?;
@@ -347,6 +330,63 @@ async fn a_failed_job_fails_its_machine_and_the_plan_says_which_and_why() -> Res
             .unwrap_or_default()
             .contains_key("cutover.dev/retry"),
         "the retry annotation is cleared once acted on"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn deleting_a_plan_with_delete_removes_its_machines_and_their_replication() -> Result<()> {
+    let plane = control_plane::shared()?;
+    let client = plane.client().await?;
+    let ns = temp_namespace(&client, "plan-delete").await?;
+    let sim = fast_sim()?;
+    let controller = Controller::start(plane, &sim, &ns, &[])?;
+    let (vault, mut plan) = example("physical.yaml")?;
+    plan["spec"]["deletionPolicy"] = json!("Delete");
+    apply(plane, &ns, &vault)?;
+    apply(plane, &ns, &plan)?;
+    let api = Api::<MigrationPlan>::namespaced(client.clone(), &ns);
+    // Unapproved: the machines replicate and wait at the gate.
+    wait_for(
+        &api,
+        "physical-legacy",
+        &controller,
+        "its machines protected",
+        TIMEOUT,
+        |p| {
+            p.status
+                .as_ref()
+                .is_some_and(|s| s.machines.total == 3 && s.machines.protected == 3)
+        },
+    )
+    .await?;
+    let vault_path = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-migration-dc3/providers/Microsoft.RecoveryServices/vaults/dc3-vault";
+    assert_eq!(protected_items(&sim, vault_path).await?, 3);
+
+    plane.kubectl_ok(&[
+        "delete",
+        "-n",
+        &ns,
+        "mplan",
+        "physical-legacy",
+        "--wait=false",
+    ])?;
+    let machines = Api::<ReplicatedMachine>::namespaced(client.clone(), &ns);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while api.get_opt("physical-legacy").await?.is_some()
+        || !machines.list(&Default::default()).await?.items.is_empty()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the plan and its machines were not deleted:\n{}",
+            controller.log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        protected_items(&sim, vault_path).await?,
+        0,
+        "replication was disabled for every machine"
     );
     Ok(())
 }

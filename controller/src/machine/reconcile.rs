@@ -701,22 +701,36 @@ async fn cleanup(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> 
         .await;
         return Ok(Requeue::await_change());
     };
+    // Child first: a running job finishes, a test failover is cleaned up (its VM goes), then
+    // replication is disabled. Nothing else is forced.
     let observed = observe::item(&item);
-    if observed.current_job.is_none()
-        && (observed
-            .allowed_operations
-            .iter()
-            .any(|o| o == "DisableProtection"))
-    {
-        let provider = view.vault.spec.source.kind().provider();
+    let allows = |operation: &str| observed.allowed_operations.iter().any(|o| o == operation);
+    let provider = view.vault.spec.source.kind().provider();
+    let source = &machine.spec.source.name;
+    let step = if let Some(job) = &observed.current_job {
+        format!("waiting for ASR job {job} on {source} before disabling its replication")
+    } else if allows("TestFailoverCleanup") {
+        let body = json!({ "properties": { "comments": "the machine is being deleted" } });
+        arm::protected_item_action(
+            &view.arm,
+            &item.id,
+            ItemAction::TestFailoverCleanup,
+            Some(&body),
+        )
+        .await?;
+        format!("cleaning up the test failover of {source}")
+    } else if allows("DisableProtection") {
         let body = json!({ "properties": { "disableProtectionReason": "NotSpecified", "replicationProviderInput": { "instanceType": provider } } });
         arm::protected_item_action(&view.arm, &item.id, ItemAction::Remove, Some(&body)).await?;
-        ctx.forget_list(&format!("items:{}", view.vault_id)).await;
-    }
-    Err(Error::TeardownInProgress(format!(
-        "disabling replication of {}",
-        machine.spec.source.name
-    )))
+        format!("disabling replication of {source}")
+    } else {
+        return Err(Error::DeletionBlocked(format!(
+            "replication of {source} cannot be disabled in its state {} (ASR allows {:?}); finish or cancel the failover first",
+            observed.protection_state, observed.allowed_operations
+        )));
+    };
+    ctx.forget_list(&format!("items:{}", view.vault_id)).await;
+    Err(Error::TeardownInProgress(step))
 }
 
 /// What a pass learned, for status.
