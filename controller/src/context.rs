@@ -16,6 +16,7 @@ use crate::azure::budget::Budget;
 use crate::azure::stats::RequestStats;
 use crate::azure::{ArmClient, ArmSettings, credentials};
 use crate::error::{Error, Result};
+use crate::metrics::Metrics;
 
 /// A list fetched from ARM, and when.
 type SharedList = (
@@ -40,6 +41,7 @@ pub struct Context {
     pub arm_settings: ArmSettings,
     pub timing: Timing,
     pub stats: Arc<RequestStats>,
+    pub metrics: Arc<Metrics>,
     default_credential: Option<Arc<dyn TokenCredential>>,
     budgets: Mutex<HashMap<String, Arc<Budget>>>,
     clients: Mutex<HashMap<String, ArmClient>>,
@@ -66,6 +68,7 @@ impl Context {
             arm_settings,
             timing,
             stats: Arc::new(RequestStats::default()),
+            metrics: Arc::new(Metrics::default()),
             default_credential,
             budgets: Mutex::default(),
             clients: Mutex::default(),

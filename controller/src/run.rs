@@ -1,19 +1,25 @@
 //! `cutover run`: the controllers, until SIGTERM or SIGINT.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use azure_core::http::Url;
 use cutover_api::{MigrationPlan, RecoveryVault, ReplicatedMachine};
 use futures::StreamExt;
 use kube::Api;
 use kube::Resource;
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::Store;
 use kube::runtime::utils::Predicate;
 use kube::runtime::{Controller, WatchStreamExt, predicates, reflector, watcher};
 
 use crate::azure::{ArmSettings, credentials};
 use crate::context::{Context, Timing};
+use crate::endpoints;
+use crate::leader::{LeaderArgs, Leadership};
+use crate::metrics::{Objects, Readiness};
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct RunArgs {
@@ -38,6 +44,11 @@ pub struct RunArgs {
     /// Log format.
     #[arg(long, env = "CUTOVER_LOG_FORMAT", value_parser = ["text", "json"], default_value = "text")]
     pub log_format: String,
+    /// Address serving /metrics, /healthz and /readyz.
+    #[arg(long, env = "CUTOVER_METRICS_ADDRESS", default_value = "0.0.0.0:8080")]
+    pub metrics_address: SocketAddr,
+    #[command(flatten)]
+    pub leader: LeaderArgs,
 }
 
 pub fn init_logging(format: &str) {
@@ -78,22 +89,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         max_backoff: Duration::from_secs(300),
     };
     let ctx = Arc::new(Context::new(client.clone(), settings, credential, timing));
-    let vaults: Api<RecoveryVault> = match &args.namespace {
-        Some(namespace) => Api::namespaced(client.clone(), namespace),
-        None => Api::all(client.clone()),
-    };
-    let machines: Api<ReplicatedMachine> = match &args.namespace {
-        Some(namespace) => Api::namespaced(client.clone(), namespace),
-        None => Api::all(client.clone()),
-    };
-    let plans: Api<MigrationPlan> = match &args.namespace {
-        Some(namespace) => Api::namespaced(client.clone(), namespace),
-        None => Api::all(client.clone()),
-    };
-    tracing::info!(
-        namespace = args.namespace.as_deref().unwrap_or("(all)"),
-        "cutover controller starting"
-    );
+    let vaults: Api<RecoveryVault> = scoped(&client, args.namespace.as_deref());
+    let machines: Api<ReplicatedMachine> = scoped(&client, args.namespace.as_deref());
+    let plans: Api<MigrationPlan> = scoped(&client, args.namespace.as_deref());
+
+    // Nothing below is polled, so nothing is watched, until this replica may act.
     // Only changes a reconcile must react to start one: not the status it writes itself.
     let (vault_store, vault_writer) = reflector::store();
     let vault_triggers = reflector(
@@ -102,10 +102,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     )
     .applied_objects()
     .predicate_filter(changes::<RecoveryVault>(), Default::default());
-    let vault_controller = Controller::for_stream(vault_triggers, vault_store)
+    let vault_controller = Controller::for_stream(vault_triggers, vault_store.clone())
         .graceful_shutdown_on(shutdown_signal())
         .run(
-            crate::vault::reconcile,
+            |vault, ctx| measured("RecoveryVault", crate::vault::reconcile, vault, ctx),
             crate::policy::error_policy,
             ctx.clone(),
         )
@@ -117,10 +117,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     )
     .applied_objects()
     .predicate_filter(changes::<ReplicatedMachine>(), Default::default());
-    let machine_controller = Controller::for_stream(machine_triggers, machine_store)
+    let machine_controller = Controller::for_stream(machine_triggers, machine_store.clone())
         .graceful_shutdown_on(shutdown_signal())
         .run(
-            crate::machine::reconcile::reconcile,
+            |machine, ctx| {
+                measured(
+                    "ReplicatedMachine",
+                    crate::machine::reconcile::reconcile,
+                    machine,
+                    ctx,
+                )
+            },
             crate::policy::error_policy,
             ctx.clone(),
         )
@@ -133,18 +140,125 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     .applied_objects()
     .predicate_filter(changes::<MigrationPlan>(), Default::default());
     // A machine's progress (its status) moves its plan on.
-    let plan_controller = Controller::for_stream(plan_triggers, plan_store)
+    let plan_controller = Controller::for_stream(plan_triggers, plan_store.clone())
         .owns(machines, watcher::Config::default().any_semantic())
         .graceful_shutdown_on(shutdown_signal())
         .run(
-            crate::plan::reconcile::reconcile,
+            |plan, ctx| {
+                measured(
+                    "MigrationPlan",
+                    crate::plan::reconcile::reconcile,
+                    plan,
+                    ctx,
+                )
+            },
             crate::policy::error_policy,
-            ctx,
+            ctx.clone(),
         )
         .for_each(|result| async move { log_result("MigrationPlan", result) });
-    futures::join!(vault_controller, machine_controller, plan_controller);
+    let controllers = async {
+        futures::join!(vault_controller, machine_controller, plan_controller);
+    };
+
+    let readiness = Arc::new(Readiness::default());
+    let registry = ctx.metrics.registry(
+        ctx.stats.clone(),
+        Objects {
+            machines: machine_store.clone(),
+            plans: plan_store.clone(),
+        },
+    );
+    let server = endpoints::serve(
+        args.metrics_address,
+        registry,
+        readiness.clone(),
+        shutdown_signal(),
+    )
+    .await?;
+    tracing::info!(
+        namespace = args.namespace.as_deref().unwrap_or("(all)"),
+        leader_election = args.leader.leader_elect,
+        "cutover controller starting"
+    );
+
+    if !args.leader.leader_elect {
+        ctx.metrics.set_leader(true);
+        tokio::spawn(ready_once_synced(
+            readiness,
+            vault_store,
+            machine_store,
+            plan_store,
+        ));
+        controllers.await;
+    } else {
+        let mut leadership = Leadership::start(client.clone(), &args.leader).await?;
+        // A standby is healthy and ready: it is what takes over.
+        readiness.set(true);
+        tokio::select! {
+            acquired = leadership.acquired() => acquired?,
+            () = shutdown_signal() => {
+                leadership.release(Duration::from_secs(5)).await;
+                tracing::info!("cutover controller stopped before it led");
+                return Ok(());
+            }
+        }
+        tracing::info!(identity = %leadership.identity, "acquired the leader lease; reconciling");
+        ctx.metrics.set_leader(true);
+        tokio::select! {
+            () = controllers => {}
+            () = leadership.lost() => {
+                ctx.metrics.set_leader(false);
+                // Stop at once: the new leader may already be acting. The pod restarts as a standby.
+                anyhow::bail!("lost the leader lease; stopping so that only the new leader acts");
+            }
+        }
+        leadership.release(Duration::from_secs(5)).await;
+    }
+    let _ = server.await;
     tracing::info!("cutover controller stopped");
     Ok(())
+}
+
+fn scoped<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(namespace) => Api::namespaced(client.clone(), namespace),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// One reconcile pass of `kind`, counted and timed.
+async fn measured<K, F, Fut>(
+    kind: &'static str,
+    reconcile: F,
+    object: Arc<K>,
+    ctx: Arc<Context>,
+) -> Result<Action, crate::error::Error>
+where
+    F: FnOnce(Arc<K>, Arc<Context>) -> Fut,
+    Fut: Future<Output = Result<Action, crate::error::Error>>,
+{
+    let started = Instant::now();
+    let result = reconcile(object, ctx.clone()).await;
+    ctx.metrics.reconciled(kind, started, &result);
+    result
+}
+
+/// Ready once every cache has its first full list.
+async fn ready_once_synced(
+    readiness: Arc<Readiness>,
+    vaults: Store<RecoveryVault>,
+    machines: Store<ReplicatedMachine>,
+    plans: Store<MigrationPlan>,
+) {
+    let synced = futures::try_join!(
+        vaults.wait_until_ready(),
+        machines.wait_until_ready(),
+        plans.wait_until_ready()
+    );
+    readiness.set(synced.is_ok());
 }
 
 /// The changes that start a reconcile: spec (generation), finalizers, annotations, deletion.

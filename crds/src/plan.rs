@@ -365,6 +365,32 @@ pub enum PlanPhase {
     Failed,
 }
 
+impl PlanPhase {
+    pub const ALL: [PlanPhase; 8] = [
+        PlanPhase::Pending,
+        PlanPhase::Replicating,
+        PlanPhase::Testing,
+        PlanPhase::AwaitingApproval,
+        PlanPhase::AwaitingWindow,
+        PlanPhase::CuttingOver,
+        PlanPhase::Completed,
+        PlanPhase::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanPhase::Pending => "Pending",
+            PlanPhase::Replicating => "Replicating",
+            PlanPhase::Testing => "Testing",
+            PlanPhase::AwaitingApproval => "AwaitingApproval",
+            PlanPhase::AwaitingWindow => "AwaitingWindow",
+            PlanPhase::CuttingOver => "CuttingOver",
+            PlanPhase::Completed => "Completed",
+            PlanPhase::Failed => "Failed",
+        }
+    }
+}
+
 /// How many of a plan's machines are where.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]

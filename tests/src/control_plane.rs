@@ -26,6 +26,7 @@ pub struct ControlPlane {
     server: String,
     etcd_url: String,
     kubeconfig: PathBuf,
+    ca_file: PathBuf,
     token: String,
 }
 
@@ -62,6 +63,7 @@ impl ControlPlane {
             server,
             etcd_url: etcd_url.clone(),
             kubeconfig,
+            ca_file: pki.ca_file.clone(),
             token,
             dir,
         };
@@ -140,6 +142,14 @@ impl ControlPlane {
         &self.kubeconfig
     }
 
+    /// A kubeconfig for this control plane that authenticates with `token` (a ServiceAccount's,
+    /// say), written under the plane's directory as `name`.
+    pub fn kubeconfig_with_token(&self, name: &str, token: &str) -> Result<PathBuf> {
+        let path = self.dir.path().join(name);
+        fs::write(&path, kubeconfig_yaml(&self.server, &self.ca_file, token))?;
+        Ok(path)
+    }
+
     /// The admin bearer token.
     pub fn admin_token(&self) -> &str {
         &self.token
@@ -203,6 +213,11 @@ impl ControlPlane {
             "-f",
             &crds.display().to_string(),
         ])?;
+        self.wait_for_crds()
+    }
+
+    /// Waits until cutover's CRDs are Established and published in the OpenAPI document.
+    pub fn wait_for_crds(&self) -> Result<()> {
         for crd in [
             "recoveryvaults.cutover.dev",
             "migrationplans.cutover.dev",
@@ -386,7 +401,8 @@ fn which(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn free_port() -> Result<u16> {
+/// A loopback port nothing listens on now.
+pub fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 

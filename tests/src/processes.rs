@@ -1,10 +1,11 @@
 //! The simulator and the controller as separate processes, the way they run for real: each
 //! logs to a file in a temporary directory, and dies with the test.
 
+use std::ffi::OsStr;
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use anyhow::{Context as _, Result, bail};
@@ -187,6 +188,7 @@ impl Drop for Simulator {
 pub struct Controller {
     child: Child,
     log: PathBuf,
+    metrics: String,
 }
 
 impl Controller {
@@ -197,29 +199,69 @@ impl Controller {
         namespace: &str,
         extra_env: &[(&str, &str)],
     ) -> Result<Controller> {
-        let log = sim.dir.path().join(format!("cutover-{namespace}.log"));
+        let mut env = vec![
+            ("CUTOVER_NAMESPACE", namespace),
+            ("CUTOVER_POLL_SECONDS", "0.3"),
+            ("CUTOVER_RESYNC_SECONDS", "3"),
+        ];
+        env.extend_from_slice(extra_env);
+        Controller::start_with(sim, plane.kubeconfig(), &env)
+    }
+
+    /// Starts the controller with `kubeconfig`, the simulator's endpoints and identity, and
+    /// `env` (which wins), and nothing else: what a manifest's environment gives it.
+    pub fn start_with<K: AsRef<OsStr>, V: AsRef<OsStr>>(
+        sim: &Simulator,
+        kubeconfig: &Path,
+        env: &[(K, V)],
+    ) -> Result<Controller> {
+        let log = sim
+            .dir
+            .path()
+            .join(format!("{}.log", crate::unique_name("cutover")));
+        let metrics = format!("127.0.0.1:{}", crate::control_plane::free_port()?);
         let mut command = Command::new(binary("cutover")?);
         command
             .arg("run")
-            .env("KUBECONFIG", plane.kubeconfig())
+            .env("KUBECONFIG", kubeconfig)
             .env("CUTOVER_ARM_ENDPOINT", &sim.info.arm_endpoint)
             .env("AZURE_AUTHORITY_HOST", &sim.info.authority_host)
             .env("CUTOVER_CA_FILE", &sim.info.cert_file)
             .env("AZURE_TENANT_ID", &sim.info.tenant_id)
             .env("AZURE_CLIENT_ID", &sim.info.client_id)
             .env("AZURE_CLIENT_SECRET", &sim.info.client_secret)
-            .env("CUTOVER_NAMESPACE", namespace)
-            .env("CUTOVER_POLL_SECONDS", "0.3")
-            .env("CUTOVER_RESYNC_SECONDS", "3")
             .env("RUST_LOG", "info,cutover=debug,kube=warn")
+            .env("CUTOVER_METRICS_ADDRESS", &metrics)
             .env_remove("AZURE_FEDERATED_TOKEN_FILE")
-            .envs(extra_env.iter().copied())
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(fs::File::create(&log)?)
             .stderr(fs::File::options().append(true).open(&log)?);
         kill_with_parent(&mut command);
         let child = command.spawn().context("starting cutover")?;
-        Ok(Controller { child, log })
+        Ok(Controller {
+            child,
+            log,
+            metrics: format!("http://{metrics}"),
+        })
+    }
+
+    /// GETs one of the controller's endpoints (`/metrics`, `/healthz`, `/readyz`): status, body.
+    pub async fn get(&self, path: &str) -> Result<(u16, String)> {
+        let response = reqwest::get(format!("{}{path}", self.metrics)).await?;
+        Ok((response.status().as_u16(), response.text().await?))
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// kill -9: no shutdown, no lease release.
+    pub fn kill(&mut self) -> Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
     }
 
     pub fn log(&self) -> String {

@@ -112,8 +112,26 @@ impl Policy for CountingPolicy {
         let result = next[0].send(ctx, request, &next[1..]).await;
         let status = result.as_ref().map(|r| u16::from(r.status())).unwrap_or(0);
         self.0.record(&resource, &method, status);
+        if status == 429
+            && let Ok(response) = &result
+        {
+            self.0.record_throttled(retry_after(response.headers()));
+        }
         result
     }
+}
+
+/// The wait a throttled answer asks for, in the headers azure_core's retry policy honours.
+fn retry_after(headers: &azure_core::http::headers::Headers) -> Option<Duration> {
+    let header = |name: &'static str| {
+        headers
+            .get_optional_str(&azure_core::http::headers::HeaderName::from_static(name))
+            .and_then(|value| value.trim().parse::<u64>().ok())
+    };
+    header("retry-after-ms")
+        .or_else(|| header("x-ms-retry-after-ms"))
+        .map(Duration::from_millis)
+        .or_else(|| header("retry-after").map(Duration::from_secs))
 }
 
 impl ArmClient {

@@ -2,11 +2,15 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-/// `(resource type, method, status)` -> requests.
+/// `(resource type, method, status)` -> requests, and what throttling cost.
 #[derive(Debug, Default)]
 pub struct RequestStats {
     counts: Mutex<BTreeMap<(String, String, u16), u64>>,
+    throttled: AtomicU64,
+    retry_after_ms: AtomicU64,
 }
 
 impl RequestStats {
@@ -15,6 +19,22 @@ impl RequestStats {
         *counts
             .entry((resource.to_owned(), method.to_owned(), status))
             .or_default() += 1;
+    }
+
+    /// A 429, and the wait it asked for.
+    pub fn record_throttled(&self, retry_after: Option<Duration>) {
+        self.throttled.fetch_add(1, Ordering::Relaxed);
+        let millis = retry_after.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        self.retry_after_ms.fetch_add(millis, Ordering::Relaxed);
+    }
+
+    pub fn throttled(&self) -> u64 {
+        self.throttled.load(Ordering::Relaxed)
+    }
+
+    /// The sum of the waits 429 answers asked for.
+    pub fn retry_after(&self) -> Duration {
+        Duration::from_millis(self.retry_after_ms.load(Ordering::Relaxed))
     }
 
     pub fn snapshot(&self) -> BTreeMap<(String, String, u16), u64> {

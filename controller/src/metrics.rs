@@ -1,0 +1,317 @@
+//! Prometheus metrics. Counters are kept as they happen (reconciles, ARM requests); what
+//! describes objects (machines per phase, RPO, plans per phase) is read from the reflector
+//! stores at scrape time, so a deleted object never leaves a stale series behind.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use cutover_api::machine::MachinePhase;
+use cutover_api::plan::PlanPhase;
+use cutover_api::{MigrationPlan, ReplicatedMachine};
+use kube::ResourceExt;
+use kube::runtime::reflector::Store;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::azure::stats::RequestStats;
+use crate::error::Error;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    pub kind: &'static str,
+    pub reason: &'static str,
+}
+
+type HistogramFamily = Family<KindLabels, Histogram, fn() -> Histogram>;
+
+/// What the controllers count as they work.
+#[derive(Debug)]
+pub struct Metrics {
+    reconciles: Family<KindLabels, Counter>,
+    reconcile_errors: Family<ErrorLabels, Counter>,
+    reconcile_duration: HistogramFamily,
+    leader: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        fn buckets() -> Histogram {
+            // 1 ms to ~16 s: a pass is a few ARM calls at most.
+            Histogram::new(exponential_buckets(0.001, 2.0, 15))
+        }
+        Metrics {
+            reconciles: Family::default(),
+            reconcile_errors: Family::default(),
+            reconcile_duration: Family::new_with_constructor(buckets),
+            leader: Gauge::default(),
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts one reconcile of `kind` that started at `started`.
+    pub fn reconciled<T>(&self, kind: &'static str, started: Instant, result: &Result<T, Error>) {
+        let labels = KindLabels { kind };
+        self.reconciles.get_or_create(&labels).inc();
+        self.reconcile_duration
+            .get_or_create(&labels)
+            .observe(started.elapsed().as_secs_f64());
+        if let Err(error) = result {
+            self.reconcile_errors
+                .get_or_create(&ErrorLabels {
+                    kind,
+                    reason: error.reason(),
+                })
+                .inc();
+        }
+    }
+
+    pub fn set_leader(&self, leading: bool) {
+        self.leader.set(i64::from(leading));
+    }
+
+    /// The registry `/metrics` encodes: these counters, ARM's, and the watched objects.
+    pub fn registry(self: &Arc<Self>, stats: Arc<RequestStats>, objects: Objects) -> Registry {
+        let mut registry = Registry::with_prefix("cutover");
+        registry.register(
+            "reconciles",
+            "Reconcile passes, by kind",
+            self.reconciles.clone(),
+        );
+        registry.register(
+            "reconcile_errors",
+            "Reconcile passes that failed, by kind and reason",
+            self.reconcile_errors.clone(),
+        );
+        registry.register_with_unit(
+            "reconcile_duration",
+            "How long a reconcile pass took, by kind",
+            Unit::Seconds,
+            self.reconcile_duration.clone(),
+        );
+        registry.register(
+            "leader",
+            "1 while this replica holds the leader lease (or runs without leader election)",
+            self.leader.clone(),
+        );
+        registry.register_collector(Box::new(ArmCollector(stats)));
+        registry.register_collector(Box::new(objects));
+        registry
+    }
+}
+
+/// ARM requests as `RequestStats` counted them.
+#[derive(Debug)]
+struct ArmCollector(Arc<RequestStats>);
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ArmLabels {
+    resource_type: String,
+    method: String,
+    /// The HTTP status, or 0 when no response came back.
+    code: u16,
+}
+
+impl Collector for ArmCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let requests = Family::<ArmLabels, Counter>::default();
+        for ((resource_type, method, code), count) in self.0.snapshot() {
+            requests
+                .get_or_create(&ArmLabels {
+                    resource_type,
+                    method,
+                    code,
+                })
+                .inc_by(count);
+        }
+        encode(
+            &mut encoder,
+            "cutover_arm_requests",
+            "ARM requests sent (every try), by resource type, method and status",
+            None,
+            &requests,
+        )?;
+        let throttled = Counter::<u64>::default();
+        throttled.inc_by(self.0.throttled());
+        encode(
+            &mut encoder,
+            "cutover_arm_throttled",
+            "429 answers received from ARM",
+            None,
+            &throttled,
+        )?;
+        let waited = Counter::<f64>::default();
+        waited.inc_by(self.0.retry_after().as_secs_f64());
+        encode(
+            &mut encoder,
+            "cutover_arm_retry_after",
+            "Time ARM asked cutover to wait (Retry-After of its 429 answers)",
+            Some(&Unit::Seconds),
+            &waited,
+        )
+    }
+}
+
+/// The watched objects, read from the controllers' caches at scrape time.
+#[derive(Clone)]
+pub struct Objects {
+    pub machines: Store<ReplicatedMachine>,
+    pub plans: Store<MigrationPlan>,
+}
+
+impl std::fmt::Debug for Objects {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Objects").finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PhaseLabels {
+    phase: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ObjectLabels {
+    namespace: String,
+    name: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HealthLabels {
+    namespace: String,
+    name: String,
+    health: String,
+}
+
+impl Collector for Objects {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let machines = Family::<PhaseLabels, Gauge>::default();
+        let rpo = Family::<ObjectLabels, Gauge>::default();
+        let health = Family::<HealthLabels, Gauge>::default();
+        let progress = Family::<ObjectLabels, Gauge>::default();
+        for phase in MachinePhase::ALL {
+            let _ = machines.get_or_create(&PhaseLabels {
+                phase: phase.as_str(),
+            });
+        }
+        for machine in self.machines.state() {
+            let status = machine.status.clone().unwrap_or_default();
+            let phase = status.phase.unwrap_or(MachinePhase::Pending);
+            machines
+                .get_or_create(&PhaseLabels {
+                    phase: phase.as_str(),
+                })
+                .inc();
+            let labels = ObjectLabels {
+                namespace: machine.namespace().unwrap_or_default(),
+                name: machine.name_any(),
+            };
+            let Some(replication) = status.replication else {
+                continue;
+            };
+            if let Some(seconds) = replication.rpo_seconds {
+                rpo.get_or_create(&labels).set(seconds);
+            }
+            if let Some(percent) = replication.progress_percent {
+                progress.get_or_create(&labels).set(i64::from(percent));
+            }
+            if let Some(state) = replication.health {
+                health
+                    .get_or_create(&HealthLabels {
+                        namespace: labels.namespace,
+                        name: labels.name,
+                        health: state,
+                    })
+                    .set(1);
+            }
+        }
+        let plans = Family::<PhaseLabels, Gauge>::default();
+        for phase in PlanPhase::ALL {
+            let _ = plans.get_or_create(&PhaseLabels {
+                phase: phase.as_str(),
+            });
+        }
+        for plan in self.plans.state() {
+            let phase = plan
+                .status
+                .as_ref()
+                .and_then(|status| status.phase)
+                .unwrap_or(PlanPhase::Pending);
+            plans
+                .get_or_create(&PhaseLabels {
+                    phase: phase.as_str(),
+                })
+                .inc();
+        }
+        encode(
+            &mut encoder,
+            "cutover_machines",
+            "ReplicatedMachines by phase",
+            None,
+            &machines,
+        )?;
+        encode(
+            &mut encoder,
+            "cutover_machine_rpo",
+            "A machine's current recovery point objective",
+            Some(&Unit::Seconds),
+            &rpo,
+        )?;
+        encode(
+            &mut encoder,
+            "cutover_machine_replication_health",
+            "1 for a machine's ASR replication health (Normal, Warning, Critical)",
+            None,
+            &health,
+        )?;
+        encode(
+            &mut encoder,
+            "cutover_machine_initial_replication_percent",
+            "A machine's initial replication progress",
+            None,
+            &progress,
+        )?;
+        encode(
+            &mut encoder,
+            "cutover_plans",
+            "MigrationPlans by phase",
+            None,
+            &plans,
+        )
+    }
+}
+
+fn encode(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    unit: Option<&Unit>,
+    metric: &impl EncodeMetric,
+) -> Result<(), std::fmt::Error> {
+    metric.encode(encoder.encode_descriptor(name, help, unit, metric.metric_type())?)
+}
+
+/// What `/readyz` answers.
+#[derive(Debug, Default)]
+pub struct Readiness(AtomicBool);
+
+impl Readiness {
+    pub fn set(&self, ready: bool) {
+        self.0.store(ready, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
