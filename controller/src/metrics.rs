@@ -137,7 +137,7 @@ impl Collector for ArmCollector {
         }
         encode(
             &mut encoder,
-            "cutover_arm_requests",
+            "arm_requests",
             "ARM requests sent (every try), by resource type, method and status",
             None,
             &requests,
@@ -146,7 +146,7 @@ impl Collector for ArmCollector {
         throttled.inc_by(self.0.throttled());
         encode(
             &mut encoder,
-            "cutover_arm_throttled",
+            "arm_throttled",
             "429 answers received from ARM",
             None,
             &throttled,
@@ -155,7 +155,7 @@ impl Collector for ArmCollector {
         waited.inc_by(self.0.retry_after().as_secs_f64());
         encode(
             &mut encoder,
-            "cutover_arm_retry_after",
+            "arm_retry_after",
             "Time ARM asked cutover to wait (Retry-After of its 429 answers)",
             Some(&Unit::Seconds),
             &waited,
@@ -256,35 +256,35 @@ impl Collector for Objects {
         }
         encode(
             &mut encoder,
-            "cutover_machines",
+            "machines",
             "ReplicatedMachines by phase",
             None,
             &machines,
         )?;
         encode(
             &mut encoder,
-            "cutover_machine_rpo",
+            "machine_rpo",
             "A machine's current recovery point objective",
             Some(&Unit::Seconds),
             &rpo,
         )?;
         encode(
             &mut encoder,
-            "cutover_machine_replication_health",
+            "machine_replication_health",
             "1 for a machine's ASR replication health (Normal, Warning, Critical)",
             None,
             &health,
         )?;
         encode(
             &mut encoder,
-            "cutover_machine_initial_replication_percent",
+            "machine_initial_replication_percent",
             "A machine's initial replication progress",
             None,
             &progress,
         )?;
         encode(
             &mut encoder,
-            "cutover_plans",
+            "plans",
             "MigrationPlans by phase",
             None,
             &plans,

@@ -253,12 +253,29 @@ async fn ready_once_synced(
     machines: Store<ReplicatedMachine>,
     plans: Store<MigrationPlan>,
 ) {
-    let synced = futures::try_join!(
-        vaults.wait_until_ready(),
-        machines.wait_until_ready(),
-        plans.wait_until_ready()
-    );
-    readiness.set(synced.is_ok());
+    match futures::try_join!(synced(&vaults), synced(&machines), synced(&plans)) {
+        Ok(_) => {
+            tracing::info!("caches synced; ready");
+            readiness.set(true);
+        }
+        Err(error) => tracing::error!(%error, "a cache stopped before it synced"),
+    }
+}
+
+/// `Store::wait_until_ready` wakes only the last of several waiters, and the controller waits on
+/// the same store: asking again every second means this wait is never the one forgotten.
+async fn synced<K>(store: &Store<K>) -> Result<(), reflector::store::WriterDropped>
+where
+    K: kube::runtime::reflector::Lookup + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    loop {
+        if let Ok(result) =
+            tokio::time::timeout(Duration::from_secs(1), store.wait_until_ready()).await
+        {
+            return result;
+        }
+    }
 }
 
 /// The changes that start a reconcile: spec (generation), finalizers, annotations, deletion.
