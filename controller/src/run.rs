@@ -26,6 +26,14 @@ pub struct RunArgs {
     /// ARM endpoint (another cloud, or azure-sim).
     #[arg(long, env = "CUTOVER_ARM_ENDPOINT", default_value = crate::azure::client::PUBLIC_ARM_ENDPOINT)]
     pub arm_endpoint: Url,
+    /// Audience of ARM tokens: the cloud's resource manager (`https://management.usgovcloudapi.net`
+    /// for US Government, `https://management.chinacloudapi.cn` for China).
+    #[arg(
+        long,
+        env = "CUTOVER_ARM_AUDIENCE",
+        default_value = "https://management.azure.com"
+    )]
+    pub arm_audience: String,
     /// Entra ID authority host; the public cloud's when absent.
     #[arg(long, env = "AZURE_AUTHORITY_HOST")]
     pub authority_host: Option<Url>,
@@ -72,7 +80,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         args.arm_endpoint.clone(),
         args.authority_host.clone(),
         args.ca_file.clone(),
-    )?;
+    )?
+    .with_audience(&args.arm_audience);
     let credential = match credentials::from_environment(&settings) {
         Ok((credential, kind)) => {
             tracing::info!(credential = ?kind, arm = %args.arm_endpoint, "Azure identity");

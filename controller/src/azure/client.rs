@@ -36,10 +36,19 @@ pub struct ArmSettings {
     pub authority_host: Option<Url>,
     /// A PEM bundle to trust besides the system roots (a private CA, azure-sim).
     pub ca_file: Option<PathBuf>,
+    /// The token scope ARM accepts: `{audience}/.default` (each sovereign cloud has its own).
+    pub scope: String,
     http: reqwest::Client,
 }
 
 impl ArmSettings {
+    /// Tokens for `audience` (`https://management.usgovcloudapi.net`, say) instead of the
+    /// public cloud's ARM.
+    pub fn with_audience(mut self, audience: &str) -> ArmSettings {
+        self.scope = format!("{}/.default", audience.trim_end_matches('/'));
+        self
+    }
+
     pub fn new(
         arm_endpoint: Url,
         authority_host: Option<Url>,
@@ -61,6 +70,7 @@ impl ArmSettings {
             arm_endpoint,
             authority_host,
             ca_file,
+            scope: ARM_SCOPE.to_owned(),
             http: builder.build()?,
         })
     }
@@ -147,8 +157,10 @@ impl ArmClient {
             transport: Some(settings.transport()),
             ..Default::default()
         };
-        let auth: Arc<dyn Policy> =
-            Arc::new(BearerTokenAuthorizationPolicy::new(credential, [ARM_SCOPE]));
+        let auth: Arc<dyn Policy> = Arc::new(BearerTokenAuthorizationPolicy::new(
+            credential,
+            [settings.scope.as_str()],
+        ));
         let per_try: Vec<Arc<dyn Policy>> = vec![
             Arc::new(BudgetPolicy(budget)),
             auth,
