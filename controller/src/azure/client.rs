@@ -393,3 +393,22 @@ impl ArmClient {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_asked_for_the_clouds_resource_manager() -> anyhow::Result<()> {
+        let endpoint = Url::parse("https://management.usgovcloudapi.net/")?;
+        let public = ArmSettings::new(endpoint.clone(), None, None)?;
+        assert_eq!(public.scope, "https://management.azure.com/.default");
+        let government = ArmSettings::new(endpoint, None, None)?
+            .with_audience("https://management.usgovcloudapi.net/");
+        assert_eq!(
+            government.scope,
+            "https://management.usgovcloudapi.net/.default"
+        );
+        Ok(())
+    }
+}
