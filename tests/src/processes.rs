@@ -252,6 +252,11 @@ impl Controller {
         Ok((response.status().as_u16(), response.text().await?))
     }
 
+    /// The process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Whether the process is still running.
     pub fn running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
