@@ -18,11 +18,12 @@ use crate::azure::{ArmClient, ArmSettings, credentials};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 
-/// A list fetched from ARM, and when.
-type SharedList = (
-    std::time::Instant,
-    Arc<Vec<crate::azure::resources::Resource>>,
-);
+/// A list fetched from ARM: when, and how long it took.
+struct SharedList {
+    fetched_at: std::time::Instant,
+    took: Duration,
+    list: Arc<Vec<crate::azure::resources::Resource>>,
+}
 
 /// How often to look again.
 #[derive(Clone, Copy, Debug)]
@@ -190,6 +191,7 @@ impl Context {
         &self,
         key: &str,
         max_age: Duration,
+        fresh_after: Option<std::time::Instant>,
         fetch: F,
     ) -> Result<Arc<Vec<crate::azure::resources::Resource>>>
     where
@@ -202,13 +204,25 @@ impl Context {
             >,
     {
         let mut lists = self.lists.lock().await;
-        if let Some((at, list)) = lists.get(key)
-            && at.elapsed() < max_age
+        if let Some(cached) = lists.get(key)
+            && cached.fetched_at.elapsed() < max_age.max(cached.took * 4)
+            && fresh_after.is_none_or(|after| cached.fetched_at >= after)
         {
-            return Ok(list.clone());
+            return Ok(cached.list.clone());
         }
+        // A list is as fresh as the moment its first page was asked for.
+        let fetched_at = std::time::Instant::now();
         let list = Arc::new(fetch().await?);
-        lists.insert(key.to_owned(), (std::time::Instant::now(), list.clone()));
+        lists.insert(
+            key.to_owned(),
+            SharedList {
+                fetched_at,
+                // A long (many-paged) list is fetched at most a quarter of the time, so lists
+                // never crowd out the rest of the ARM budget however many machines there are.
+                took: fetched_at.elapsed(),
+                list: list.clone(),
+            },
+        );
         Ok(list)
     }
 

@@ -37,7 +37,7 @@ impl JobState {
         }
     }
 
-    fn running(self) -> bool {
+    pub fn running(self) -> bool {
         matches!(
             self,
             JobState::NotStarted | JobState::InProgress | JobState::Suspended | JobState::Other

@@ -131,11 +131,26 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
     let status = machine.status.clone().unwrap_or_default();
     let poll = ctx.timing.poll;
 
-    // One list of protected items per vault and poll serves every machine of the vault.
+    // The job first: once it has ended, the protected item must be seen as it is after it.
+    let job_asked_at = std::time::Instant::now();
+    let job = match &status.current_job {
+        Some(job) => arm::get_job(&view.arm, &job.id)
+            .await?
+            .map(|j| observe::job(&j)),
+        None => None,
+    };
+    let job_ended = status.current_job.is_some() && job.as_ref().is_none_or(|j| !j.state.running());
+    let fresh_after = job_ended.then_some(job_asked_at);
+    // One list of protected items per vault and poll serves every machine of the vault; a
+    // machine whose job just ended asks for a list started after it saw the end (one refetch
+    // serves every machine whose job ended in the meantime).
     let items = ctx
-        .shared_list(&format!("items:{}", view.vault_id), poll, || {
-            arm::list_protected_items(&view.arm, &view.vault_id)
-        })
+        .shared_list(
+            &format!("items:{}", view.vault_id),
+            poll,
+            fresh_after,
+            || arm::list_protected_items(&view.arm, &view.vault_id),
+        )
         .await?;
     let item = items.iter().find(|i| match &status.protected_item_id {
         Some(id) => i.id.eq_ignore_ascii_case(id),
@@ -148,12 +163,6 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
         (Source::Found, None)
     } else {
         find_source(machine, &view, ctx).await?
-    };
-    let job = match &status.current_job {
-        Some(job) => arm::get_job(&view.arm, &job.id)
-            .await?
-            .map(|j| observe::job(&j)),
-        None => None,
     };
     let annotation = |name: &str| machine.annotations().get(name).is_some_and(|v| v == "true");
     let plan = plan_of(machine, ctx).await?;
@@ -277,7 +286,6 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
         let started = perform(action, machine, &view, item, protectable.as_ref()).await;
         match started {
             Ok((job_id, item_id)) => {
-                ctx.forget_list(&format!("items:{}", view.vault_id)).await;
                 update.clear_job = false;
                 update.job = Some(JobReference {
                     id: job_id.clone(),
@@ -416,7 +424,7 @@ async fn find_source(
         }
         let max_age = ctx.timing.poll.saturating_mul(6);
         let protectables = ctx
-            .shared_list(&format!("protectable:{container}"), max_age, || {
+            .shared_list(&format!("protectable:{container}"), max_age, None, || {
                 arm::list_protectable_items(&view.arm, container)
             })
             .await?;

@@ -43,6 +43,9 @@ struct Args {
     /// The controller's resync interval; the steady-state window is three of them.
     #[arg(long, default_value_t = 10.0)]
     resync_seconds: f64,
+    /// Items per page of azure-sim's lists (its own default, 10, exists to exercise paging).
+    #[arg(long, default_value_t = 100)]
+    page_size: usize,
     /// Exit 1 unless the structural properties hold.
     #[arg(long)]
     check: bool,
@@ -97,7 +100,15 @@ async fn run(args: &Args, n: usize) -> Result<Figures> {
     let plane = ControlPlane::start()?;
     plane.install_crds()?;
     let scale = args.time_scale.to_string();
-    let sim = Simulator::start(&["--time-scale", &scale, "--replication-mbps", "100000"])?;
+    let page_size = args.page_size.to_string();
+    let sim = Simulator::start(&[
+        "--time-scale",
+        &scale,
+        "--replication-mbps",
+        "100000",
+        "--page-size",
+        &page_size,
+    ])?;
     let ns = "bench";
     plane.kubectl_ok(&["create", "namespace", ns])?;
     let vault_names: Vec<String> = (0..args.vaults).map(|v| format!("bench-{v}")).collect();
@@ -433,8 +444,13 @@ fn reconcile_figures(scrape: &str) -> (f64, f64, f64) {
 
 fn print_table(args: &Args, results: &[Figures]) {
     println!(
-        "\ncutover benchmark: P = {} plans, V = {} vaults, azure-sim time scale {}, poll {} s, resync {} s\n",
-        args.plans, args.vaults, args.time_scale, args.poll_seconds, args.resync_seconds
+        "\ncutover benchmark: P = {} plans, V = {} vaults, azure-sim time scale {} and page size {}, poll {} s, resync {} s\n",
+        args.plans,
+        args.vaults,
+        args.time_scale,
+        args.page_size,
+        args.poll_seconds,
+        args.resync_seconds
     );
     let mut rows: Vec<(&str, Vec<String>)> = Vec::new();
     let col = |f: &dyn Fn(&Figures) -> String| results.iter().map(f).collect::<Vec<_>>();
