@@ -40,7 +40,11 @@ impl Error {
                 ErrorClass::User => "AzureRejected",
                 ErrorClass::Authentication => "AzureAuthenticationFailed",
             },
-            Error::Finalizer(_) => "FinalizerError",
+            Error::Finalizer(inner) => match inner.as_ref() {
+                kube::runtime::finalizer::Error::ApplyFailed(e)
+                | kube::runtime::finalizer::Error::CleanupFailed(e) => e.reason(),
+                _ => "FinalizerError",
+            },
             Error::InvalidSpec(_) => "InvalidSpec",
             Error::Credentials(_) => "CredentialsError",
             Error::DeletionBlocked(_) => "DeletionBlocked",

@@ -40,6 +40,9 @@ pub struct RunArgs {
     /// PEM bundle to trust besides the system roots (a private CA, azure-sim's certificate).
     #[arg(long, env = "CUTOVER_CA_FILE")]
     pub ca_file: Option<PathBuf>,
+    /// Seconds an ARM request may take before it is abandoned and retried.
+    #[arg(long, env = "CUTOVER_ARM_TIMEOUT_SECONDS", default_value_t = 60.0)]
+    pub arm_timeout_seconds: f64,
     /// Watch one namespace instead of all.
     #[arg(long, env = "CUTOVER_NAMESPACE")]
     pub namespace: Option<String>,
@@ -80,6 +83,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         args.arm_endpoint.clone(),
         args.authority_host.clone(),
         args.ca_file.clone(),
+        Duration::from_secs_f64(args.arm_timeout_seconds.max(0.1)),
     )?
     .with_audience(&args.arm_audience);
     let credential = match credentials::from_environment(&settings) {

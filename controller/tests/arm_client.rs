@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 
 const RG: &str = "2025-04-01";
 const STORAGE: &str = "2026-09-01";
+/// Short, so a test of a request that hangs does not wait long.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 struct Fixture {
     sim: azure_sim::Running,
@@ -23,13 +25,19 @@ struct Fixture {
 
 async fn fixture(settings: Settings) -> Fixture {
     let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let sim = azure_sim::start(listen, settings.clone(), Persistence::default())
+    let sim = azure_sim::start(listen, settings.clone(), Persistence::default(), None)
         .await
         .unwrap();
     let ca = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(ca.path(), &sim.certificate_pem).unwrap();
     let url = Url::parse(sim.base_url()).unwrap();
-    let arm = ArmSettings::new(url.clone(), Some(url), Some(ca.path().to_path_buf())).unwrap();
+    let arm = ArmSettings::new(
+        url.clone(),
+        Some(url),
+        Some(ca.path().to_path_buf()),
+        REQUEST_TIMEOUT,
+    )
+    .unwrap();
     let credential = credentials::client_secret(
         &arm,
         &settings.tenant,
@@ -203,6 +211,80 @@ async fn transient_errors_and_throttling_are_retried_by_the_pipeline() {
 }
 
 #[tokio::test]
+async fn dropped_connections_and_timeouts_are_retried_by_the_pipeline() {
+    use azure_sim::faults::{DropConnection, FaultSpec};
+    let f = fixture(Settings {
+        time_scale: 1000.0,
+        ..Settings::default()
+    })
+    .await;
+    // ARM acts on the PUT but the answer is lost: the retried PUT is idempotent and succeeds.
+    f.sim.sim.faults.add(FaultSpec {
+        method: Some("PUT".into()),
+        drop_connection: Some(DropConnection::After),
+        times: Some(1),
+        ..Default::default()
+    });
+    f.client
+        .put(&group_path("rg"), RG, &json!({"location": "westeurope"}))
+        .await
+        .unwrap();
+    // A GET that never reaches ARM, then one that hangs past the request timeout.
+    f.sim.sim.faults.add(FaultSpec {
+        method: Some("GET".into()),
+        drop_connection: Some(DropConnection::Before),
+        times: Some(1),
+        ..Default::default()
+    });
+    f.sim.sim.faults.add(FaultSpec {
+        method: Some("GET".into()),
+        latency_ms: Some(REQUEST_TIMEOUT.as_millis() as u64 + 2000),
+        times: Some(1),
+        ..Default::default()
+    });
+    let started = std::time::Instant::now();
+    let group: Option<Value> = f.client.get(&group_path("rg"), RG).await.unwrap();
+    assert!(
+        group.is_some(),
+        "succeeds after a dropped connection and a timeout"
+    );
+    assert!(
+        started.elapsed() >= REQUEST_TIMEOUT,
+        "the hung request was abandoned at the timeout, not answered"
+    );
+    let log: Vec<(String, u16, bool)> = f
+        .sim
+        .sim
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| (r.method.clone(), r.status, r.dropped))
+        .collect();
+    let dropped: Vec<&(String, u16, bool)> = log.iter().filter(|r| r.2).collect();
+    assert_eq!(
+        dropped,
+        [&("PUT".to_owned(), 201, true), &("GET".to_owned(), 0, true)],
+        "{log:?}"
+    );
+    let puts = log.iter().filter(|r| r.0 == "PUT").count();
+    assert_eq!(
+        puts, 2,
+        "the PUT whose answer was lost was sent again: {log:?}"
+    );
+    // The hung GET is never answered (its client went away); the retry is.
+    let gets: Vec<&(String, u16, bool)> = log.iter().filter(|r| r.0 == "GET").collect();
+    assert_eq!(
+        gets,
+        [
+            &("GET".to_owned(), 0, true),
+            &("GET".to_owned(), 200, false)
+        ],
+        "{log:?}"
+    );
+}
+
+#[tokio::test]
 async fn an_expired_token_is_replaced() {
     let f = fixture(Settings {
         token_lifetime: std::time::Duration::from_secs(2),
@@ -240,13 +322,19 @@ async fn an_expired_token_is_replaced() {
 #[tokio::test]
 async fn a_wrong_secret_is_an_authentication_error() {
     let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let sim = azure_sim::start(listen, Settings::default(), Persistence::default())
+    let sim = azure_sim::start(listen, Settings::default(), Persistence::default(), None)
         .await
         .unwrap();
     let ca = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(ca.path(), &sim.certificate_pem).unwrap();
     let url = Url::parse(sim.base_url()).unwrap();
-    let arm = ArmSettings::new(url.clone(), Some(url), Some(ca.path().to_path_buf())).unwrap();
+    let arm = ArmSettings::new(
+        url.clone(),
+        Some(url),
+        Some(ca.path().to_path_buf()),
+        REQUEST_TIMEOUT,
+    )
+    .unwrap();
     let credential = credentials::client_secret(
         &arm,
         azure_sim::settings::DEFAULT_TENANT,

@@ -403,7 +403,9 @@ pub struct MachineCounts {
     pub completed: i32,
     pub failed: i32,
     /// Machines per lifecycle phase.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    // Always written, even empty: server-side apply on Kubernetes 1.20 leaves `null` behind
+    // when a manager stops writing every key of a map, which the schema then refuses.
+    #[serde(default)]
     pub by_phase: BTreeMap<String, i32>,
 }
 

@@ -23,11 +23,26 @@ pub fn routes() -> Router<Sim> {
         .route("/clock", get(clock).post(advance_clock))
         .route("/inventory", get(inventory).post(add_to_inventory))
         .route("/register", post(register))
+        .route("/identity", post(rotate_secret))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Rotation {
+    client_secret: String,
+}
+
+/// Rotates the service principal's client secret: from now on Entra accepts only the new one
+/// (tokens already issued stay valid until they expire, as in Entra).
+async fn rotate_secret(State(sim): State<Sim>, Json(rotation): Json<Rotation>) -> StatusCode {
+    sim.world().rotated_client_secret = Some(rotation.client_secret);
+    sim.persist();
+    StatusCode::NO_CONTENT
 }
 
 async fn health(State(sim): State<Sim>) -> Json<Value> {
     Json(
-        json!({ "status": "ok", "time": sim.now().to_string(), "subscription": sim.settings.subscription }),
+        json!({ "status": "ok", "time": sim.now().to_string(), "subscription": sim.settings.subscription, "tokensIssued": sim.tokens.issued() }),
     )
 }
 

@@ -21,7 +21,7 @@ use tower::Layer as _;
 use crate::clock::Clock;
 use crate::entra::{self, TokenError, Tokens};
 use crate::error::ArmError;
-use crate::faults::Faults;
+use crate::faults::{DropConnection, Faults};
 use crate::inventory::Inventory;
 use crate::settings::Settings;
 use crate::state::{Persistence, World};
@@ -42,6 +42,8 @@ pub struct Inner {
     pub faults: Faults,
     pub throttle: Throttle,
     pub requests: Mutex<VecDeque<RequestRecord>>,
+    /// When this process started serving (real time).
+    pub started: std::time::Instant,
     /// Link speed of initial replication (megabits per second).
     pub replication_mbps: f64,
     inventory: Mutex<Arc<Inventory>>,
@@ -67,7 +69,34 @@ pub struct RequestRecord {
     pub status: u16,
     /// Simulated time of the request.
     pub time: String,
+    /// Real milliseconds since the simulator started (to check waits such as `Retry-After`).
+    pub elapsed_ms: u64,
     pub request_id: String,
+    /// The connection was closed without an answer (an injected fault).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dropped: bool,
+}
+
+impl RequestRecord {
+    fn new(
+        sim: &Sim,
+        method: &Method,
+        path: String,
+        query: String,
+        status: u16,
+        request_id: String,
+    ) -> RequestRecord {
+        RequestRecord {
+            method: method.to_string(),
+            path,
+            query,
+            status,
+            time: sim.now().to_string(),
+            elapsed_ms: u64::try_from(sim.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            request_id,
+            dropped: false,
+        }
+    }
 }
 
 impl Sim {
@@ -85,14 +114,32 @@ impl Sim {
             replication_mbps: settings.replication_mbps,
             inventory: Mutex::new(Arc::new(inventory)),
             settings,
-            tokens: Tokens::default(),
+            tokens: Tokens::restore(world.tokens.clone()),
             faults: Faults::default(),
             throttle: Throttle::default(),
             requests: Mutex::new(VecDeque::new()),
+            started: std::time::Instant::now(),
             world: Mutex::new(world),
             persistence,
             base_url,
         })))
+    }
+
+    fn log_request(&self, record: RequestRecord) {
+        tracing::debug!(method = %record.method, path = %record.path, status = record.status, dropped = record.dropped, "arm request");
+        let mut log = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        if log.len() == REQUEST_LOG_CAPACITY {
+            log.pop_front();
+        }
+        log.push_back(record);
+    }
+
+    /// The client secret Entra accepts now: the configured one until `/_sim/identity` rotates it.
+    pub fn client_secret(&self) -> String {
+        self.world()
+            .rotated_client_secret
+            .clone()
+            .unwrap_or_else(|| self.settings.client_secret.clone())
     }
 
     /// `https://127.0.0.1:PORT`: ARM endpoint and authority host alike.
@@ -197,6 +244,7 @@ async fn gate(State(sim): State<Sim>, request: Request, next: Next) -> Response 
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let mut request = request;
+    let mut dropped = None;
     let mut response = match admit(
         &sim,
         &method,
@@ -207,11 +255,15 @@ async fn gate(State(sim): State<Sim>, request: Request, next: Next) -> Response 
     )
     .await
     {
-        Ok(job_failure) => {
-            if let Some(failure) = job_failure {
+        Ok(admitted) => {
+            if let Some(failure) = admitted.fail_job {
                 request
                     .extensions_mut()
                     .insert(crate::asr::InjectedJobFailure(failure));
+            }
+            dropped = admitted.drop_connection;
+            if dropped == Some(DropConnection::Before) {
+                drop_connection(&sim, &method, &path, &query, 0, request_id);
             }
             let mutating = method != Method::GET && method != Method::HEAD;
             let response = next.run(request).await;
@@ -222,6 +274,10 @@ async fn gate(State(sim): State<Sim>, request: Request, next: Next) -> Response 
         }
         Err(error) => error.into_response(),
     };
+    if dropped == Some(DropConnection::After) {
+        let status = response.status().as_u16();
+        drop_connection(&sim, &method, &path, &query, status, request_id);
+    }
 
     let headers = response.headers_mut();
     for (name, value) in [
@@ -239,21 +295,41 @@ async fn gate(State(sim): State<Sim>, request: Request, next: Next) -> Response 
         headers.insert(name, HeaderValue::from(remaining));
     }
 
-    let record = RequestRecord {
-        method: method.to_string(),
-        path,
-        query,
-        status: response.status().as_u16(),
-        time: sim.now().to_string(),
-        request_id,
-    };
-    tracing::debug!(method = %record.method, path = %record.path, status = record.status, "arm request");
-    let mut log = sim.requests.lock().unwrap_or_else(|e| e.into_inner());
-    if log.len() == REQUEST_LOG_CAPACITY {
-        log.pop_front();
-    }
-    log.push_back(record);
+    let status = response.status().as_u16();
+    sim.log_request(RequestRecord::new(
+        &sim, &method, path, query, status, request_id,
+    ));
     response
+}
+
+/// Ends the connection without an answer, as a network failure would: the request is logged
+/// as dropped, and unwinding out of the connection's task closes its socket. `resume_unwind`
+/// skips the panic hook, so nothing is printed.
+fn drop_connection(
+    sim: &Sim,
+    method: &Method,
+    path: &str,
+    query: &str,
+    status: u16,
+    request_id: String,
+) -> ! {
+    let mut record = RequestRecord::new(
+        sim,
+        method,
+        path.to_owned(),
+        query.to_owned(),
+        status,
+        request_id,
+    );
+    record.dropped = true;
+    sim.log_request(record);
+    std::panic::resume_unwind(Box::new("azure-sim dropped the connection"))
+}
+
+/// What [`admit`] lets through: the effects of a fault that still let the request in.
+struct Admitted {
+    fail_job: Option<crate::asr::model::ServiceError>,
+    drop_connection: Option<DropConnection>,
 }
 
 /// Whether ARM would look at this request at all, in ARM's order of checks; on success,
@@ -265,7 +341,7 @@ async fn admit(
     query: &str,
     authorization: Option<&str>,
     scope: &str,
-) -> Result<Option<crate::asr::model::ServiceError>, ArmError> {
+) -> Result<Admitted, ArmError> {
     if let Err(reason) = sim.tokens.check(authorization) {
         return Err(unauthorized(reason));
     }
@@ -293,7 +369,10 @@ async fn admit(
     if let Some(error) = effect.error {
         return Err(error);
     }
-    let fail_job = effect.fail_job;
+    let admitted = Admitted {
+        fail_job: effect.fail_job,
+        drop_connection: effect.drop_connection,
+    };
     if sim.settings.throttling
         && let Err(throttled) = sim.throttle.take(scope, class)
     {
@@ -309,7 +388,7 @@ async fn admit(
         error.retry_after = Some(throttled.retry_after_seconds);
         return Err(error);
     }
-    Ok(fail_job)
+    Ok(admitted)
 }
 
 fn unauthorized(reason: TokenError) -> ArmError {
@@ -370,11 +449,12 @@ pub async fn start(
     listen: SocketAddr,
     settings: Settings,
     persistence: Persistence,
+    tls_dir: Option<&std::path::Path>,
 ) -> anyhow::Result<Running> {
     let listener = std::net::TcpListener::bind(listen)?;
     let address = listener.local_addr()?;
     let base_url = format!("https://{address}");
-    let (tls_config, certificate_pem) = tls::server_config(address.ip())?;
+    let (tls_config, certificate_pem) = tls::server_config(address.ip(), tls_dir)?;
     let sim = Sim::new(settings, persistence, base_url)?;
     let app = tower::util::MapRequestLayer::new(canonicalize).layer(router(sim.clone()));
     let handle = axum_server::Handle::new();

@@ -4,7 +4,9 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use jiff::Timestamp;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -21,10 +23,13 @@ const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer
 /// The audience Entra requires of federated tokens.
 const TOKEN_EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
 
-/// Issued access tokens and when they expire.
+/// Issued access tokens and when they expire (wall-clock time, so a restarted simulator with
+/// `--state` still honours the tokens it issued, as ARM does).
 #[derive(Debug, Default)]
 pub struct Tokens {
-    issued: Mutex<HashMap<String, Instant>>,
+    issued: Mutex<HashMap<String, Timestamp>>,
+    /// Tokens issued since this process started.
+    count: std::sync::atomic::AtomicU64,
 }
 
 /// Why a bearer token was refused.
@@ -36,17 +41,35 @@ pub enum TokenError {
 }
 
 impl Tokens {
-    pub fn issue(&self, lifetime: Duration) -> String {
+    /// Tokens a previous run issued, from the saved state.
+    pub fn restore(issued: HashMap<String, Timestamp>) -> Tokens {
+        Tokens {
+            issued: Mutex::new(issued),
+            count: Default::default(),
+        }
+    }
+
+    /// A new token valid for `lifetime`; the tokens still valid, to save.
+    pub fn issue(&self, lifetime: Duration) -> (String, HashMap<String, Timestamp>) {
         let token = format!(
             "azsim.{}.{}",
             uuid::Uuid::new_v4().simple(),
             uuid::Uuid::new_v4().simple()
         );
+        self.count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut issued = self.issued.lock().expect("token lock");
-        let now = Instant::now();
+        let now = Timestamp::now();
         issued.retain(|_, expiry| *expiry > now);
-        issued.insert(token.clone(), now + lifetime);
-        token
+        let lifetime =
+            jiff::SignedDuration::try_from(lifetime).unwrap_or(jiff::SignedDuration::MAX);
+        issued.insert(token.clone(), now.saturating_add(lifetime).unwrap_or(now));
+        (token, issued.clone())
+    }
+
+    /// How many tokens this process has issued.
+    pub fn issued(&self) -> u64 {
+        self.count.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Checks an `Authorization` header value.
@@ -56,7 +79,7 @@ impl Tokens {
             .ok_or(TokenError::Missing)?;
         let issued = self.issued.lock().expect("token lock");
         match issued.get(token.trim()) {
-            Some(expiry) if *expiry > Instant::now() => Ok(()),
+            Some(expiry) if *expiry > Timestamp::now() => Ok(()),
             Some(_) => Err(TokenError::Expired),
             None if token.starts_with("azsim.") => Err(TokenError::Expired),
             None => Err(TokenError::Unknown),
@@ -151,7 +174,7 @@ pub async fn token(
         &request.client_assertion,
         request.client_assertion_type.as_deref(),
     ) {
-        (Some(secret), _, _) => *secret == settings.client_secret,
+        (Some(secret), _, _) => *secret == sim.client_secret(),
         (None, Some(assertion), Some(JWT_BEARER)) => is_federated_token(assertion),
         _ => false,
     };
@@ -164,7 +187,9 @@ pub async fn token(
         );
     }
     let lifetime = settings.token_lifetime;
-    let token = sim.tokens.issue(lifetime);
+    let (token, valid) = sim.tokens.issue(lifetime);
+    sim.world().tokens = valid;
+    sim.persist();
     Json(json!({
         "token_type": "Bearer",
         "expires_in": lifetime.as_secs(),
@@ -240,8 +265,9 @@ mod tests {
     #[test]
     fn tokens_expire() {
         let tokens = Tokens::default();
-        let short = tokens.issue(Duration::from_millis(1));
-        let long = tokens.issue(Duration::from_secs(60));
+        let (short, _) = tokens.issue(Duration::from_millis(1));
+        let (long, valid) = tokens.issue(Duration::from_secs(60));
+        assert_eq!(valid.len(), 2);
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(
             tokens.check(Some(&format!("Bearer {short}"))),
@@ -252,6 +278,12 @@ mod tests {
         assert_eq!(
             tokens.check(Some("Bearer someone-elses")),
             Err(TokenError::Unknown)
+        );
+        let restarted = Tokens::restore(valid);
+        assert_eq!(
+            restarted.check(Some(&format!("Bearer {long}"))),
+            Ok(()),
+            "a token survives a restart with the saved state"
         );
     }
 }

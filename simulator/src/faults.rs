@@ -1,6 +1,6 @@
 //! Faults injected through `/_sim/faults`: an error status (with `Retry-After`), added
-//! latency, or both, for requests matching a method and a path substring, a number of times
-//! or for a fraction of them.
+//! latency, a dropped connection, or a failed ASR job, for requests matching a method and a
+//! path substring, a number of times or for a fraction of them.
 
 use std::sync::Mutex;
 
@@ -41,6 +41,18 @@ pub struct FaultSpec {
     /// Accept the request, but fail the ASR job it starts with this error.
     #[serde(default)]
     pub fail_job: Option<ServiceError>,
+    /// Close the connection without an answer: before the request is handled (it never
+    /// reached ARM) or after (ARM acted on it and the answer was lost).
+    #[serde(default)]
+    pub drop_connection: Option<DropConnection>,
+}
+
+/// When a dropped connection drops.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum DropConnection {
+    Before,
+    After,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -60,6 +72,7 @@ pub struct Effect {
     pub latency_ms: u64,
     pub error: Option<ArmError>,
     pub fail_job: Option<ServiceError>,
+    pub drop_connection: Option<DropConnection>,
 }
 
 #[derive(Debug, Default)]
@@ -120,6 +133,7 @@ impl Faults {
                 latency_ms: spec.latency_ms.unwrap_or(0),
                 error: spec.status.map(|status| fault_error(spec, status)),
                 fail_job: spec.fail_job.clone(),
+                drop_connection: spec.drop_connection,
             };
         }
         Effect::default()

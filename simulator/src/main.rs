@@ -60,6 +60,10 @@ struct Cli {
     /// Save the simulated Azure to this file after every change and load it at start.
     #[arg(long)]
     state: Option<PathBuf>,
+    /// Keep the TLS key and certificate in this directory (reused when there), so clients
+    /// that trust the certificate still do after a restart.
+    #[arg(long)]
+    tls_dir: Option<PathBuf>,
     /// Log format.
     #[arg(long, value_parser = ["text", "json"], default_value = "text")]
     log_format: String,
@@ -103,6 +107,7 @@ async fn main() -> anyhow::Result<()> {
         cli.listen,
         settings.clone(),
         Persistence { path: cli.state },
+        cli.tls_dir.as_deref(),
     )
     .await?;
 

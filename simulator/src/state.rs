@@ -27,6 +27,12 @@ pub struct World {
     /// Sources and machines added through `/_sim/inventory`, so a restart keeps them.
     #[serde(default)]
     pub inventory_additions: crate::inventory::Inventory,
+    /// Access tokens issued and still valid, with their expiry: a restart keeps them valid.
+    #[serde(default)]
+    pub tokens: std::collections::HashMap<String, Timestamp>,
+    /// The client secret accepted since the last rotation through `/_sim/identity`.
+    #[serde(default)]
+    pub rotated_client_secret: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

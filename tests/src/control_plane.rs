@@ -19,10 +19,18 @@ use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair}
 /// How long etcd and the apiserver get to become ready; a cold apiserver takes ~5 s here.
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
 
+/// One of the control plane's processes, with what started it (to start it again).
+struct Process {
+    name: &'static str,
+    program: PathBuf,
+    args: Vec<String>,
+    child: Child,
+}
+
 /// A running etcd + kube-apiserver. Dropping it stops both.
 pub struct ControlPlane {
     dir: tempfile::TempDir,
-    processes: Mutex<Vec<(&'static str, Child)>>,
+    processes: Mutex<Vec<Process>>,
     server: String,
     etcd_url: String,
     kubeconfig: PathBuf,
@@ -70,7 +78,8 @@ impl ControlPlane {
         let path = plane.dir.path().to_path_buf();
         plane.spawn(
             "etcd",
-            Command::new(etcd_bin).args([
+            etcd_bin,
+            &[
                 "--name",
                 "default",
                 "--data-dir",
@@ -85,13 +94,14 @@ impl ControlPlane {
                 &peer_url,
                 "--initial-cluster",
                 &format!("default={peer_url}"),
-            ]),
+            ],
         )?;
         plane.wait_for_port("etcd", etcd_port)?;
 
         plane.spawn(
             "kube-apiserver",
-            Command::new(apiserver_bin).args([
+            apiserver_bin,
+            &[
                 "--etcd-servers",
                 &etcd_url,
                 "--bind-address",
@@ -121,7 +131,7 @@ impl ControlPlane {
                 "--service-cluster-ip-range",
                 "10.96.0.0/24",
                 "--profiling=false",
-            ]),
+            ],
         )?;
         plane.wait_until_ready()?;
         Ok(plane)
@@ -254,40 +264,58 @@ impl ControlPlane {
         lines[lines.len().saturating_sub(20)..].join("\n")
     }
 
-    fn spawn(&mut self, name: &'static str, command: &mut Command) -> Result<()> {
-        let log = fs::File::create(self.dir.path().join(format!("{name}.log")))?;
-        command
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log);
-        // SAFETY: prctl is async-signal-safe and touches no memory of the parent. It makes the
-        // child die with the thread that spawned it, so a test process that exits without
-        // dropping its control plane (a static one) leaves no etcd or apiserver behind.
-        unsafe {
-            command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
+    /// Stops kube-apiserver and etcd (kill -9, as a crashed node would) and starts them again
+    /// on the same ports and data: clients see connections refused, then the same cluster.
+    pub fn restart(&self, down_for: Duration) -> Result<()> {
+        let mut processes = self.processes.lock().expect("process list lock");
+        for process in processes.iter_mut().rev() {
+            let _ = process.child.kill();
+            let _ = process.child.wait();
         }
-        let child = command
-            .spawn()
-            .with_context(|| format!("starting {name}"))?;
+        std::thread::sleep(down_for);
+        for process in processes.iter_mut() {
+            process.child = spawn_child(
+                self.dir.path(),
+                process.name,
+                Command::new(&process.program).args(&process.args),
+            )?;
+            if process.name == "etcd" {
+                let port = self
+                    .etcd_url
+                    .rsplit(':')
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .context("etcd URL port")?;
+                wait_for_listener(port)?;
+            }
+        }
+        drop(processes);
+        self.wait_until_ready()
+    }
+
+    fn spawn(&mut self, name: &'static str, program: PathBuf, args: &[&str]) -> Result<()> {
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        let child = spawn_child(self.dir.path(), name, Command::new(&program).args(&args))?;
         self.processes
             .lock()
             .expect("process list lock")
-            .push((name, child));
+            .push(Process {
+                name,
+                program,
+                args,
+                child,
+            });
         Ok(())
     }
 
     fn exited(&self) -> Option<String> {
         let mut processes = self.processes.lock().expect("process list lock");
-        for (name, child) in processes.iter_mut() {
-            if let Ok(Some(status)) = child.try_wait() {
+        for process in processes.iter_mut() {
+            if let Ok(Some(status)) = process.child.try_wait() {
                 return Some(format!(
-                    "{name} exited ({status}):\n{}",
-                    self.log_tail(name)
+                    "{} exited ({status}):\n{}",
+                    process.name,
+                    self.log_tail(process.name)
                 ));
             }
         }
@@ -340,9 +368,9 @@ impl Drop for ControlPlane {
     fn drop(&mut self) {
         let mut processes = self.processes.lock().unwrap_or_else(|e| e.into_inner());
         // The apiserver first, so it does not log etcd's disappearance as an error storm.
-        for (_, child) in processes.iter_mut().rev() {
-            let _ = child.kill();
-            let _ = child.wait();
+        for process in processes.iter_mut().rev() {
+            let _ = process.child.kill();
+            let _ = process.child.wait();
         }
     }
 }
@@ -399,6 +427,42 @@ fn which(name: &str) -> Option<PathBuf> {
         .split(':')
         .map(|dir| Path::new(dir).join(name))
         .find(|p| p.is_file())
+}
+
+/// Starts one control-plane process, appending to its log.
+fn spawn_child(dir: &Path, name: &str, command: &mut Command) -> Result<Child> {
+    let log = fs::File::options()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("{name}.log")))?;
+    command
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent. It makes the
+    // child die with the thread that spawned it, so a test process that exits without
+    // dropping its control plane (a static one) leaves no etcd or apiserver behind.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    command.spawn().with_context(|| format!("starting {name}"))
+}
+
+/// Waits until something listens on a loopback port.
+fn wait_for_listener(port: u16) -> Result<()> {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            bail!("nothing listened on port {port} within {READY_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
 }
 
 /// A loopback port nothing listens on now.

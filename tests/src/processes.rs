@@ -50,6 +50,29 @@ fn kill_with_parent(command: &mut Command) {
     }
 }
 
+/// Starts azure-sim in `dir` (appending to its log) and reads its first line.
+fn spawn_sim(dir: &Path, args: &[String]) -> Result<(Child, SimInfo)> {
+    let cert = dir.join("cert.pem");
+    let log = fs::File::options()
+        .create(true)
+        .append(true)
+        .open(dir.join("azure-sim.log"))?;
+    let mut command = Command::new(binary("azure-sim")?);
+    command
+        .args(["--cert-out", &cert.display().to_string()])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log);
+    kill_with_parent(&mut command);
+    let mut child = command.spawn().context("starting azure-sim")?;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().context("azure-sim stdout")?).read_line(&mut line)?;
+    let info: SimInfo =
+        serde_json::from_str(&line).with_context(|| format!("azure-sim's first line: {line:?}"))?;
+    Ok((child, info))
+}
+
 /// The first line azure-sim prints.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -68,6 +91,7 @@ pub struct Simulator {
     child: Child,
     pub info: SimInfo,
     pub dir: tempfile::TempDir,
+    args: Vec<String>,
     http: reqwest::Client,
 }
 
@@ -75,21 +99,11 @@ impl Simulator {
     /// Starts azure-sim with `args` (time scale, page size…) and reads its address.
     pub fn start(args: &[&str]) -> Result<Simulator> {
         let dir = tempfile::Builder::new().prefix("azure-sim-").tempdir()?;
-        let cert = dir.path().join("cert.pem");
-        let log = fs::File::create(dir.path().join("azure-sim.log"))?;
-        let mut command = Command::new(binary("azure-sim")?);
-        command
-            .args(["--cert-out", &cert.display().to_string()])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log);
-        kill_with_parent(&mut command);
-        let mut child = command.spawn().context("starting azure-sim")?;
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().context("azure-sim stdout")?).read_line(&mut line)?;
-        let info: SimInfo = serde_json::from_str(&line)
-            .with_context(|| format!("azure-sim's first line: {line:?}"))?;
+        Simulator::start_in(dir, args.iter().map(|a| (*a).to_owned()).collect())
+    }
+
+    fn start_in(dir: tempfile::TempDir, args: Vec<String>) -> Result<Simulator> {
+        let (child, info) = spawn_sim(dir.path(), &args)?;
         let _ = rustls::crypto::ring::default_provider().install_default();
         let certificate = reqwest::Certificate::from_pem(&fs::read(&info.cert_file)?)?;
         let http = reqwest::Client::builder()
@@ -99,8 +113,44 @@ impl Simulator {
             child,
             info,
             dir,
+            args,
             http,
         })
+    }
+
+    /// Starts azure-sim keeping its world in a state file and its TLS identity in its
+    /// directory, so [`Simulator::restart`] brings back the same Azure at the same address.
+    pub fn start_restartable(args: &[&str]) -> Result<Simulator> {
+        let dir = tempfile::Builder::new().prefix("azure-sim-").tempdir()?;
+        let state = dir.path().join("state.json").display().to_string();
+        let tls = dir.path().join("tls").display().to_string();
+        let address = format!("127.0.0.1:{}", crate::control_plane::free_port()?);
+        let mut all = vec!["--state", &state, "--tls-dir", &tls, "--listen", &address];
+        all.extend_from_slice(args);
+        Simulator::start_in(dir, all.iter().map(|a| (*a).to_owned()).collect())
+    }
+
+    /// kill -9 and start again with the same arguments: with [`Simulator::start_restartable`],
+    /// the same world, address and certificate.
+    pub fn restart(&mut self, down_for: std::time::Duration) -> Result<()> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::thread::sleep(down_for);
+        let (child, info) = spawn_sim(self.dir.path(), &self.args)?;
+        self.child = child;
+        // Pooled connections went with the old process.
+        let certificate = reqwest::Certificate::from_pem(&fs::read(&info.cert_file)?)?;
+        self.http = reqwest::Client::builder()
+            .add_root_certificate(certificate)
+            .build()?;
+        if info.arm_endpoint != self.info.arm_endpoint {
+            bail!(
+                "azure-sim came back at {} instead of {}",
+                info.arm_endpoint,
+                self.info.arm_endpoint
+            );
+        }
+        Ok(())
     }
 
     /// Calls the admin API (`/_sim/...`).

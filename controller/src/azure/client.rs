@@ -53,12 +53,13 @@ impl ArmSettings {
         arm_endpoint: Url,
         authority_host: Option<Url>,
         ca_file: Option<PathBuf>,
+        request_timeout: Duration,
     ) -> anyhow::Result<ArmSettings> {
         // reqwest is built without a crypto provider: ring is the workspace's.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60));
+            .connect_timeout(Duration::from_secs(10).min(request_timeout))
+            .timeout(request_timeout);
         if let Some(path) = &ca_file {
             let pem = std::fs::read(path)
                 .map_err(|e| anyhow::anyhow!("reading the CA bundle {}: {e}", path.display()))?;
@@ -401,9 +402,9 @@ mod tests {
     #[test]
     fn tokens_are_asked_for_the_clouds_resource_manager() -> anyhow::Result<()> {
         let endpoint = Url::parse("https://management.usgovcloudapi.net/")?;
-        let public = ArmSettings::new(endpoint.clone(), None, None)?;
+        let public = ArmSettings::new(endpoint.clone(), None, None, Duration::from_secs(60))?;
         assert_eq!(public.scope, "https://management.azure.com/.default");
-        let government = ArmSettings::new(endpoint, None, None)?
+        let government = ArmSettings::new(endpoint, None, None, Duration::from_secs(60))?
             .with_audience("https://management.usgovcloudapi.net/");
         assert_eq!(
             government.scope,

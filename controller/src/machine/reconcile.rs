@@ -732,13 +732,54 @@ async fn cleanup(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> 
         arm::protected_item_action(&view.arm, &item.id, ItemAction::Remove, Some(&body)).await?;
         format!("disabling replication of {source}")
     } else {
-        return Err(Error::DeletionBlocked(format!(
+        let message = format!(
             "replication of {source} cannot be disabled in its state {} (ASR allows {:?}); finish or cancel the failover first",
             observed.protection_state, observed.allowed_operations
-        )));
+        );
+        write_deletion_status(machine, ctx, "DeletionBlocked", &message).await?;
+        return Err(Error::DeletionBlocked(message));
     };
+    write_deletion_status(machine, ctx, "Deleting", &step).await?;
     ctx.forget_list(&format!("items:{}", view.vault_id)).await;
     Err(Error::TeardownInProgress(step))
+}
+
+/// Says in `Ready` what deletion is doing or waiting for, so `kubectl describe` shows why a
+/// machine has not gone yet. The rest of status stays as the last pass left it.
+async fn write_deletion_status(
+    machine: &ReplicatedMachine,
+    ctx: &Context,
+    reason: &str,
+    message: &str,
+) -> Result<()> {
+    let previous = machine.status.clone().unwrap_or_default();
+    let observed = [Observed::not_ready(READY, reason, message)];
+    let status = ReplicatedMachineStatus {
+        conditions: conditions::merge(
+            &previous.conditions,
+            &observed,
+            machine.metadata.generation,
+            jiff::Timestamp::now(),
+        ),
+        ..previous.clone()
+    };
+    if status == previous {
+        return Ok(());
+    }
+    let patch = Patch::Apply(
+        json!({ "apiVersion": "cutover.dev/v1alpha1", "kind": "ReplicatedMachine", "status": status }),
+    );
+    Api::<ReplicatedMachine>::namespaced(
+        ctx.client.clone(),
+        &machine.namespace().unwrap_or_default(),
+    )
+    .patch_status(
+        &machine.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &patch,
+    )
+    .await?;
+    Ok(())
 }
 
 /// What a pass learned, for status.

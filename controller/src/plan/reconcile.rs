@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use cutover_api::conditions::{READY, reason};
 use cutover_api::plan::{MigrationPlan, MigrationPlanStatus, PlanPhase};
-use cutover_api::{DeletionPolicy, MachinePhase, ReplicatedMachine};
+use cutover_api::{DeletionPolicy, MachinePhase, RecoveryVault, ReplicatedMachine};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, Time};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action as Requeue;
@@ -100,6 +100,22 @@ async fn apply(plan: &MigrationPlan, ctx: &Context) -> Result<Requeue> {
         return Ok(Requeue::await_change());
     }
     let namespace = plan.namespace().unwrap_or_default();
+    // A plan on a vault that is not there says so, rather than waiting on machines that
+    // cannot start; the vault's creation is seen at the next resync.
+    let vault = &plan.spec.vault_ref.name;
+    if Api::<RecoveryVault>::namespaced(ctx.client.clone(), &namespace)
+        .get_opt(vault)
+        .await?
+        .is_none()
+    {
+        let observed = [Observed::not_ready(
+            READY,
+            "VaultNotFound",
+            format!("no RecoveryVault {vault} in namespace {namespace}"),
+        )];
+        write_status(plan, ctx, &observed, None).await?;
+        return Ok(Requeue::requeue(ctx.timing.resync));
+    }
     let api = Api::<ReplicatedMachine>::namespaced(ctx.client.clone(), &namespace);
     let existing = machines_of(plan, ctx).await?;
 

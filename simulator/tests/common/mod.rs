@@ -33,7 +33,7 @@ impl Harness {
         // reqwest is built without a crypto provider of its own: ring is the one in this workspace.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
-        let running = azure_sim::start(listen, settings, persistence)
+        let running = azure_sim::start(listen, settings, persistence, None)
             .await
             .expect("simulator starts");
         let certificate =
