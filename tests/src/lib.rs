@@ -2,6 +2,7 @@
 //! ([`control_plane`]), throwaway namespaces, and paths into the repository.
 
 pub mod control_plane;
+pub mod examples;
 pub mod processes;
 pub mod wait;
 

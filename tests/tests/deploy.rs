@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use cutover_api::{MigrationPlan, PlanPhase};
+use cutover_e2e::examples::approved_example;
 use cutover_e2e::processes::{Controller, Simulator};
 use cutover_e2e::wait::{apply, wait_for};
 use cutover_e2e::{ControlPlane, repo_root};
@@ -58,21 +59,10 @@ fn container_env(docs: &[Value], pod: &str) -> Result<Vec<(String, String)>> {
 }
 
 fn aws_example(namespace: &str) -> Result<(Value, Value)> {
-    let text = std::fs::read_to_string(repo_root().join("deploy/examples/aws.yaml"))?;
-    let (mut vault, mut plan) = (Value::Null, Value::Null);
-    for doc in serde_yaml_ng::Deserializer::from_str(&text) {
-        let value = Value::deserialize(doc)?;
-        match value["kind"].as_str() {
-            Some("RecoveryVault") => vault = value,
-            Some("MigrationPlan") => plan = value,
-            _ => {}
-        }
-    }
+    let (mut vault, mut plan) = approved_example("aws.yaml")?;
     for doc in [&mut vault, &mut plan] {
         doc["metadata"]["namespace"] = json!(namespace);
     }
-    plan["spec"]["cutover"]["approved"] = json!(true);
-    plan["spec"]["cutover"]["window"] = Value::Null;
     Ok((vault, plan))
 }
 

@@ -8,26 +8,15 @@ use std::time::{Duration, Instant};
 /// How long a test waits for one state.
 const TIMEOUT: Duration = Duration::from_secs(120);
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use cutover_api::{MachinePhase, RecoveryVault, ReplicatedMachine};
+use cutover_e2e::examples::example;
 use cutover_e2e::processes::{Controller, Simulator};
 use cutover_e2e::wait::{apply, wait_for};
-use cutover_e2e::{control_plane, repo_root, temp_namespace};
+use cutover_e2e::{control_plane, temp_namespace};
 use kube::Api;
 use reqwest::Method;
-use serde::Deserialize;
 use serde_json::{Value, json};
-
-fn vmm_vault() -> Result<Value> {
-    let text = std::fs::read_to_string(repo_root().join("deploy/examples/hyperv-vmm.yaml"))?;
-    for doc in serde_yaml_ng::Deserializer::from_str(&text) {
-        let value = Value::deserialize(doc)?;
-        if value["kind"] == "RecoveryVault" {
-            return Ok(value);
-        }
-    }
-    bail!("no vault in the VMM example")
-}
 
 fn machine(name: &str, source: &str, policy: &str) -> Value {
     json!({
@@ -46,7 +35,7 @@ async fn a_machine_replicates_and_waits_for_a_plan_to_cut_it_over() -> Result<()
     // so its progress is seen between 0 and 100.
     let sim = Simulator::start(&["--time-scale", "120", "--replication-mbps", "2000"])?;
     let controller = Controller::start(plane, &sim, &ns, &[])?;
-    apply(plane, &ns, &vmm_vault()?)?;
+    apply(plane, &ns, &example("hyperv-vmm.yaml")?.0)?;
     apply(plane, &ns, &machine("web01", "WEB01", "Delete"))?;
     apply(plane, &ns, &machine("ghost", "GHOST99", "Retain"))?;
 

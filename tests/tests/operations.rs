@@ -6,31 +6,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use cutover_api::{MigrationPlan, PlanPhase, RecoveryVault};
+use cutover_e2e::examples::{approved_example, metric_sum};
 use cutover_e2e::processes::{Controller, Simulator};
 use cutover_e2e::wait::{apply, wait_for};
-use cutover_e2e::{ControlPlane, control_plane, repo_root, temp_namespace};
+use cutover_e2e::{ControlPlane, control_plane, temp_namespace};
 use kube::Api;
 use reqwest::Method;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const TIMEOUT: Duration = Duration::from_secs(240);
-
-fn aws_example() -> Result<(Value, Value)> {
-    let text = std::fs::read_to_string(repo_root().join("deploy/examples/aws.yaml"))?;
-    let (mut vault, mut plan) = (Value::Null, Value::Null);
-    for doc in serde_yaml_ng::Deserializer::from_str(&text) {
-        let value = Value::deserialize(doc)?;
-        match value["kind"].as_str() {
-            Some("RecoveryVault") => vault = value,
-            Some("MigrationPlan") => plan = value,
-            _ => {}
-        }
-    }
-    plan["spec"]["cutover"]["approved"] = json!(true);
-    plan["spec"]["cutover"]["window"] = Value::Null;
-    Ok((vault, plan))
-}
 
 fn fast_sim() -> Result<Simulator> {
     Simulator::start(&["--time-scale", "600", "--replication-mbps", "200000"])
@@ -54,19 +38,6 @@ fn sample(scrape: &str, series: &str) -> Option<f64> {
         let (name, value) = line.rsplit_once(' ')?;
         (name == series).then(|| value.parse().ok())?
     })
-}
-
-/// Sum of every sample of metric `name` whose labels contain all of `labels`.
-fn sum(scrape: &str, name: &str, labels: &[&str]) -> f64 {
-    scrape
-        .lines()
-        .filter(|line| {
-            line.strip_prefix(name)
-                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
-        })
-        .filter(|line| labels.iter().all(|label| line.contains(label)))
-        .filter_map(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
-        .sum()
 }
 
 async fn metrics(controller: &Controller) -> Result<String> {
@@ -130,7 +101,7 @@ async fn one_of_two_replicas_acts_and_the_other_takes_over_when_it_dies() -> Res
         (&mut b, &mut a)
     };
 
-    let (vault, plan) = aws_example()?;
+    let (vault, plan) = approved_example("aws.yaml")?;
     apply(plane, &ns, &vault)?;
     let vaults = Api::<RecoveryVault>::namespaced(client.clone(), &ns);
     wait_for(
@@ -147,12 +118,23 @@ async fn one_of_two_replicas_acts_and_the_other_takes_over_when_it_dies() -> Res
     // still ready to serve its probes.
     let led = metrics(leader).await?;
     assert_eq!(sample(&led, "cutover_leader"), Some(1.0));
-    assert!(sum(&led, "cutover_reconciles_total", &[]) > 0.0);
-    assert!(sum(&led, "cutover_arm_requests_total", &[]) > 0.0, "{led}");
+    assert!(metric_sum(&led, "cutover_reconciles_total", &[]) > 0.0);
+    assert!(
+        metric_sum(&led, "cutover_arm_requests_total", &[]) > 0.0,
+        "{led}"
+    );
     let idle = metrics(standby).await?;
     assert_eq!(sample(&idle, "cutover_leader"), Some(0.0), "{idle}");
-    assert_eq!(sum(&idle, "cutover_reconciles_total", &[]), 0.0, "{idle}");
-    assert_eq!(sum(&idle, "cutover_arm_requests_total", &[]), 0.0, "{idle}");
+    assert_eq!(
+        metric_sum(&idle, "cutover_reconciles_total", &[]),
+        0.0,
+        "{idle}"
+    );
+    assert_eq!(
+        metric_sum(&idle, "cutover_arm_requests_total", &[]),
+        0.0,
+        "{idle}"
+    );
     assert_eq!(standby.get("/readyz").await?.0, 200);
     assert!(!standby.log().contains("acquired the leader lease"));
 
@@ -181,7 +163,7 @@ async fn one_of_two_replicas_acts_and_the_other_takes_over_when_it_dies() -> Res
     assert!(!new_holder.is_empty());
     let now = metrics(standby).await?;
     assert_eq!(sample(&now, "cutover_leader"), Some(1.0));
-    assert!(sum(&now, "cutover_reconciles_total", &[]) > 0.0);
+    assert!(metric_sum(&now, "cutover_reconciles_total", &[]) > 0.0);
     assert!(killed_at.elapsed() < TIMEOUT);
 
     // A graceful stop releases the lease at once.
@@ -215,7 +197,7 @@ async fn metrics_and_health_are_served_during_a_migration() -> Result<()> {
     }
     assert_eq!(controller.get("/healthz").await?, (200, "ok".to_owned()));
 
-    let (vault, plan) = aws_example()?;
+    let (vault, plan) = approved_example("aws.yaml")?;
     apply(plane, &ns, &vault)?;
     apply(plane, &ns, &plan)?;
     let plans = Api::<MigrationPlan>::namespaced(client.clone(), &ns);
@@ -264,20 +246,20 @@ async fn metrics_and_health_are_served_during_a_migration() -> Result<()> {
         sample(&scrape, "cutover_plans{phase=\"Completed\"}"),
         Some(1.0)
     );
-    assert!(sum(&scrape, "cutover_machine_replication_health", &[&machine]) <= 3.0);
+    assert!(metric_sum(&scrape, "cutover_machine_replication_health", &[&machine]) <= 3.0);
     for kind in ["RecoveryVault", "ReplicatedMachine", "MigrationPlan"] {
         let label = format!("kind=\"{kind}\"");
-        assert!(sum(&scrape, "cutover_reconciles_total", &[&label]) > 0.0);
+        assert!(metric_sum(&scrape, "cutover_reconciles_total", &[&label]) > 0.0);
         assert!(
-            sum(
+            metric_sum(
                 &scrape,
                 "cutover_reconcile_duration_seconds_count",
                 &[&label]
             ) > 0.0
         );
         assert_eq!(
-            sum(&scrape, "cutover_reconciles_total", &[&label]),
-            sum(
+            metric_sum(&scrape, "cutover_reconciles_total", &[&label]),
+            metric_sum(
                 &scrape,
                 "cutover_reconcile_duration_seconds_count",
                 &[&label]
@@ -291,7 +273,7 @@ async fn metrics_and_health_are_served_during_a_migration() -> Result<()> {
         Some(2.0)
     );
     assert_eq!(
-        sum(&scrape, "cutover_arm_requests_total", &["code=\"429\""]),
+        metric_sum(&scrape, "cutover_arm_requests_total", &["code=\"429\""]),
         2.0
     );
     // Every failover and commit the simulator saw, the controller counted.
@@ -301,7 +283,7 @@ async fn metrics_and_health_are_served_during_a_migration() -> Result<()> {
         .len() as f64;
     assert_eq!(commits, 3.0);
     assert_eq!(
-        sum(
+        metric_sum(
             &scrape,
             "cutover_arm_requests_total",
             &["failoverCommit\"", "method=\"POST\"", "code=\"202\""]
@@ -309,7 +291,7 @@ async fn metrics_and_health_are_served_during_a_migration() -> Result<()> {
         commits,
         "{scrape}"
     );
-    let sent = sum(&scrape, "cutover_arm_requests_total", &[]);
+    let sent = metric_sum(&scrape, "cutover_arm_requests_total", &[]);
     let received = sim.requests("").await?.len() as f64;
     assert_eq!(
         sent, received,

@@ -8,29 +8,14 @@ const TIMEOUT: Duration = Duration::from_secs(240);
 
 use anyhow::Result;
 use cutover_api::{MachinePhase, MigrationPlan, PlanPhase, ReplicatedMachine};
+use cutover_e2e::examples::example;
 use cutover_e2e::processes::{Controller, Simulator};
 use cutover_e2e::wait::{apply, wait_for};
-use cutover_e2e::{control_plane, repo_root, temp_namespace};
+use cutover_e2e::{control_plane, temp_namespace};
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 use reqwest::Method;
-use serde::Deserialize;
 use serde_json::{Value, json};
-
-fn example(file: &str) -> Result<(Value, Value)> {
-    let text = std::fs::read_to_string(repo_root().join("deploy/examples").join(file))?;
-    let mut vault = Value::Null;
-    let mut plan = Value::Null;
-    for doc in serde_yaml_ng::Deserializer::from_str(&text) {
-        let value = Value::deserialize(doc)?;
-        match value["kind"].as_str() {
-            Some("RecoveryVault") => vault = value,
-            Some("MigrationPlan") => plan = value,
-            _ => {}
-        }
-    }
-    Ok((vault, plan))
-}
 
 fn phase(plan: &MigrationPlan) -> Option<PlanPhase> {
     plan.status.as_ref().and_then(|s| s.phase)

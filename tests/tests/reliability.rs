@@ -12,33 +12,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use cutover_api::{MachinePhase, MigrationPlan, PlanPhase, ReplicatedMachine};
+use cutover_e2e::examples::{approved_example, example, metric_sum};
 use cutover_e2e::processes::{Controller, Simulator};
 use cutover_e2e::wait::{apply, wait_for};
-use cutover_e2e::{ControlPlane, control_plane, repo_root, temp_namespace};
+use cutover_e2e::{ControlPlane, control_plane, temp_namespace};
 use kube::Api;
 use kube::api::{DeleteParams, ListParams};
 use reqwest::Method;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 const TIMEOUT: Duration = Duration::from_secs(300);
-
-/// The AWS example: its vault, and its plan approved with no window.
-fn aws_example() -> Result<(Value, Value)> {
-    let text = std::fs::read_to_string(repo_root().join("deploy/examples/aws.yaml"))?;
-    let (mut vault, mut plan) = (Value::Null, Value::Null);
-    for doc in serde_yaml_ng::Deserializer::from_str(&text) {
-        let value = Value::deserialize(doc)?;
-        match value["kind"].as_str() {
-            Some("RecoveryVault") => vault = value,
-            Some("MigrationPlan") => plan = value,
-            _ => {}
-        }
-    }
-    plan["spec"]["cutover"]["approved"] = json!(true);
-    plan["spec"]["cutover"]["window"] = Value::Null;
-    Ok((vault, plan))
-}
 
 const AWS_PLAN: &str = "aws-storefront";
 const AWS_MACHINES: [&str; 3] = ["aws-store-api", "aws-store-web", "aws-store-win"];
@@ -162,19 +145,6 @@ async fn list_all(sim: &Simulator, path_and_query: &str) -> Result<Vec<Value>> {
     Ok(items)
 }
 
-/// Sum of every sample of metric `name` whose labels contain all of `labels`.
-fn sum(scrape: &str, name: &str, labels: &[&str]) -> f64 {
-    scrape
-        .lines()
-        .filter(|line| {
-            line.strip_prefix(name)
-                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
-        })
-        .filter(|line| labels.iter().all(|label| line.contains(label)))
-        .filter_map(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
-        .sum()
-}
-
 /// The phases a machine is killed in: every one where cutover has something in flight.
 const CRASH_PHASES: [MachinePhase; 6] = [
     MachinePhase::EnablingProtection,
@@ -192,7 +162,7 @@ async fn a_controller_killed_in_every_phase_completes_the_plan_and_acts_once() -
     let ns = temp_namespace(&client, "crash").await?;
     let sim = Simulator::start(&["--time-scale", "0", "--replication-mbps", "2000"])?;
     let mut controller = Controller::start(plane, &sim, &ns, &[])?;
-    let (vault, plan) = aws_example()?;
+    let (vault, plan) = approved_example("aws.yaml")?;
     apply(plane, &ns, &vault)?;
     apply(plane, &ns, &plan)?;
 
@@ -256,7 +226,7 @@ async fn azure_faults_are_retried_or_waited_out_and_the_plan_completes() -> Resu
         sim.admin(Method::POST, "faults", Some(fault.clone()))
             .await?;
     }
-    let (vault, plan) = aws_example()?;
+    let (vault, plan) = approved_example("aws.yaml")?;
     apply(plane, &ns, &vault)?;
     apply(plane, &ns, &plan)?;
     let plans = Api::<MigrationPlan>::namespaced(client.clone(), &ns);
@@ -294,8 +264,8 @@ async fn azure_faults_are_retried_or_waited_out_and_the_plan_completes() -> Resu
         );
     }
     let (_, scrape) = controller.get("/metrics").await?;
-    assert_eq!(sum(&scrape, "cutover_arm_throttled_total", &[]), 3.0);
-    assert!(sum(&scrape, "cutover_arm_retry_after_seconds_total", &[]) >= 6.0);
+    assert_eq!(metric_sum(&scrape, "cutover_arm_throttled_total", &[]), 3.0);
+    assert!(metric_sum(&scrape, "cutover_arm_retry_after_seconds_total", &[]) >= 6.0);
     Ok(())
 }
 
@@ -326,7 +296,7 @@ async fn a_failed_job_at_each_action_fails_only_that_machine_and_a_retry_finishe
         )
         .await?;
     }
-    let (vault, mut plan) = aws_example()?;
+    let (vault, mut plan) = approved_example("aws.yaml")?;
     plan["spec"]["cutover"]["shutdownSource"] = json!(false);
     apply(plane, &ns, &vault)?;
     apply(plane, &ns, &plan)?;
@@ -435,7 +405,7 @@ async fn tokens_expire_and_a_rotated_secret_is_used_without_a_restart() -> Resul
         &format!("--from-literal=clientId={}", sim.info.client_id),
         &format!("--from-literal=clientSecret={}", sim.info.client_secret),
     ])?;
-    let (mut vault, mut plan) = aws_example()?;
+    let (mut vault, mut plan) = approved_example("aws.yaml")?;
     vault["spec"]["credentials"] = json!({"secretRef": {"name": "azure-sp"}});
     plan["spec"]["cutover"]["approved"] = json!(false);
     apply(plane, &ns, &vault)?;
@@ -568,7 +538,7 @@ async fn the_api_server_restarting_mid_plan_does_not_stop_it() -> Result<()> {
     let ns = temp_namespace(&client, "apiserver-restart").await?;
     let mut sim = Simulator::start(&["--time-scale", "0", "--replication-mbps", "2000"])?;
     let mut controller = Controller::start(&plane, &sim, &ns, &[])?;
-    let (vault, plan) = aws_example()?;
+    let (vault, plan) = approved_example("aws.yaml")?;
     apply(&plane, &ns, &vault)?;
     apply(&plane, &ns, &plan)?;
     drive_with_interruption(
@@ -592,7 +562,7 @@ async fn azure_sim_restarting_with_its_state_mid_plan_does_not_stop_it() -> Resu
     let mut sim =
         Simulator::start_restartable(&["--time-scale", "0", "--replication-mbps", "2000"])?;
     let mut controller = Controller::start(plane, &sim, &ns, &[])?;
-    let (vault, plan) = aws_example()?;
+    let (vault, plan) = approved_example("aws.yaml")?;
     apply(plane, &ns, &vault)?;
     apply(plane, &ns, &plan)?;
     drive_with_interruption(
@@ -909,11 +879,11 @@ async fn invalid_manifests_are_refused_or_reported_and_never_reach_azure() -> Re
     let controller = Controller::start(plane, &sim, &ns, &[])?;
     // A vault in another namespace, which the machine naming it must not reach.
     let elsewhere = temp_namespace(&client, "elsewhere").await?;
-    let (mut other_vault, _) = aws_example()?;
+    let (mut other_vault, _) = approved_example("aws.yaml")?;
     other_vault["metadata"]["name"] = json!("elsewhere-vault");
     apply(plane, &elsewhere, &other_vault)?;
 
-    let (vault, plan) = aws_example()?;
+    let (vault, plan) = approved_example("aws.yaml")?;
     let machine = json!({
         "apiVersion": "cutover.dev/v1alpha1", "kind": "ReplicatedMachine", "metadata": {"name": "m"},
         "spec": {"vaultRef": {"name": "no-vault-yet"}, "source": {"name": "store-web", "awsInstanceId": "i-0a1b2c3d4e5f60718"},
@@ -1004,8 +974,8 @@ async fn invalid_manifests_are_refused_or_reported_and_never_reach_azure() -> Re
     let before = controller.get("/metrics").await?.1;
     tokio::time::sleep(Duration::from_secs(12)).await;
     let after = controller.get("/metrics").await?.1;
-    let passes = sum(&after, "cutover_reconciles_total", &[])
-        - sum(&before, "cutover_reconciles_total", &[]);
+    let passes = metric_sum(&after, "cutover_reconciles_total", &[])
+        - metric_sum(&before, "cutover_reconciles_total", &[]);
     let objects = reported.len() as f64;
     assert!(
         passes <= objects * 8.0,
@@ -1023,17 +993,6 @@ async fn invalid_manifests_are_refused_or_reported_and_never_reach_azure() -> Re
     Ok(())
 }
 
-fn vmm_vault() -> Result<Value> {
-    let text = std::fs::read_to_string(repo_root().join("deploy/examples/hyperv-vmm.yaml"))?;
-    for doc in serde_yaml_ng::Deserializer::from_str(&text) {
-        let value = Value::deserialize(doc)?;
-        if value["kind"] == "RecoveryVault" {
-            return Ok(value);
-        }
-    }
-    bail!("no vault in the VMM example")
-}
-
 #[tokio::test]
 async fn deleting_machines_in_each_phase_does_what_their_deletion_policy_says() -> Result<()> {
     let plane = control_plane::shared()?;
@@ -1041,7 +1000,7 @@ async fn deleting_machines_in_each_phase_does_what_their_deletion_policy_says() 
     let ns = temp_namespace(&client, "deletion").await?;
     let sim = Simulator::start(&["--time-scale", "0", "--replication-mbps", "2000"])?;
     let controller = Controller::start(plane, &sim, &ns, &[])?;
-    apply(plane, &ns, &vmm_vault()?)?;
+    apply(plane, &ns, &example("hyperv-vmm.yaml")?.0)?;
     // Which machine is deleted in which phase, with which policy.
     let plan_of_deletions = [
         ("web01", "WEB01", MachinePhase::EnablingProtection, "Delete"),
@@ -1132,7 +1091,7 @@ async fn changing_an_immutable_field_is_refused_without_touching_azure() -> Resu
     let ns = temp_namespace(&client, "immutable").await?;
     let sim = Simulator::start(&["--time-scale", "600", "--replication-mbps", "200000"])?;
     let controller = Controller::start(plane, &sim, &ns, &[])?;
-    let (vault, mut plan) = aws_example()?;
+    let (vault, mut plan) = approved_example("aws.yaml")?;
     plan["spec"]["cutover"]["approved"] = json!(false);
     apply(plane, &ns, &vault)?;
     apply(plane, &ns, &plan)?;
