@@ -178,6 +178,50 @@ async fn lists_page_with_next_link() {
 }
 
 #[tokio::test]
+async fn a_deletion_between_pages_skips_nothing_that_remains() {
+    let sim = Harness::start(Settings {
+        page_size: 3,
+        ..fast()
+    })
+    .await;
+    for i in 0..7 {
+        sim.create_group(&format!("rg-{i}")).await;
+    }
+    let list = format!("{}/resourcegroups?{RG_API}", sim.subscription());
+    let names = |body: &Value| -> Vec<String> {
+        body["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, _, first) = sim.call(Method::GET, &list, None).await;
+    assert_eq!(names(&first), ["rg-0", "rg-1", "rg-2"]);
+    // rg-1 goes while the client is between pages.
+    sim.call(
+        Method::DELETE,
+        &format!("{}/resourcegroups/rg-1?{RG_API}", sim.subscription()),
+        None,
+    )
+    .await;
+    loop {
+        let (_, _, now) = sim.call(Method::GET, &list, None).await;
+        if !names(&now).contains(&"rg-1".to_owned()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let next = first["nextLink"].as_str().unwrap().to_owned();
+    let (_, _, second) = sim.call(Method::GET, &next, None).await;
+    assert_eq!(
+        names(&second),
+        ["rg-3", "rg-4", "rg-5"],
+        "the next page starts where the first ended, whatever was deleted before it"
+    );
+}
+
+#[tokio::test]
 async fn storage_names_are_global_and_a_taken_one_is_a_409() {
     let sim = Harness::start(fast()).await;
     sim.create_group("rg-a").await;

@@ -225,7 +225,8 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
     let memory = Memory {
         phase: status.phase,
         job: status.current_job.as_ref().map(|j| j.id.clone()),
-        protected_once: status.bound.is_some(),
+        // Protection was enabled if status says so, or says which item it is.
+        protected_once: status.bound.is_some() || status.protected_item_id.is_some(),
         completed: status.completed_at.is_some(),
     };
     let mut decision = lifecycle::decide(
@@ -272,6 +273,14 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
         }),
         ..Default::default()
     };
+    // An item seen is protection enabled, even if the status write after the enable was lost:
+    // from now on a vanished item means removal, never a reason to enable again.
+    if item.is_some() && status.bound.is_none() {
+        update.bound = Some(MachineBinding {
+            vault: machine.spec.vault_ref.name.clone(),
+            source_name: machine.spec.source.name.clone(),
+        });
+    }
     if let Some(follow) = &decision.follow {
         update.job = Some(JobReference {
             id: follow.clone(),

@@ -137,15 +137,29 @@ pub fn api_version(uri: &Uri) -> String {
         .to_owned()
 }
 
-/// One page of `items` with ARM's `nextLink` (a `$skiptoken` of the next item's index).
+/// One page of `items` with ARM's `nextLink`. The `$skiptoken` names the first item of the next
+/// page (by ID, in ID order), not its position: as in ARM, an item deleted between two pages
+/// does not make a client skip one that still exists.
 pub fn page(sim: &Sim, uri: &Uri, items: Vec<Value>) -> Value {
-    let start: usize = uri
+    use base64::Engine as _;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let key = |item: &Value| {
+        item["id"]
+            .as_str()
+            .or_else(|| item["name"].as_str())
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+    };
+    let mut items = items;
+    items.sort_by_cached_key(key);
+    let start = uri
         .query()
         .unwrap_or_default()
         .split('&')
         .find_map(|pair| pair.strip_prefix("$skiptoken="))
-        .and_then(|token| token.parse().ok())
-        .unwrap_or(0);
+        .and_then(|token| engine.decode(token).ok())
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .map_or(0, |first| items.partition_point(|item| key(item) < first));
     let size = sim.settings.page_size.max(1);
     let end = (start + size).min(items.len());
     let value: Vec<Value> = items
@@ -153,12 +167,13 @@ pub fn page(sim: &Sim, uri: &Uri, items: Vec<Value>) -> Value {
         .map(<[Value]>::to_vec)
         .unwrap_or_default();
     let mut body = json!({ "value": value });
-    if end < items.len() {
+    if let Some(next) = items.get(end) {
         body["nextLink"] = json!(format!(
-            "{}{}?api-version={}&$skiptoken={end}",
+            "{}{}?api-version={}&$skiptoken={}",
             sim.base_url(),
             uri.path(),
-            api_version(uri)
+            api_version(uri),
+            engine.encode(key(next))
         ));
     }
     body

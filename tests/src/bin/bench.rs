@@ -5,8 +5,9 @@
 //!
 //!   cargo run --release -p cutover-e2e --bin bench -- --machines 100,1000
 //!
-//! `--check` exits 1 unless the structural properties hold (no 429; steady-state reads touch
-//! no machine's own URL and do not grow with N); timings are printed, never checked.
+//! `--check` exits 1 unless the structural properties hold (no 429; no action accepted twice
+//! on one item; steady-state reads touch no machine's own URL and do not grow with N); timings
+//! are printed, never checked.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -71,6 +72,9 @@ struct Figures {
     vault_writes: usize,
     vault_resources: usize,
     machine_writes: usize,
+    /// Accepted machine writes beyond the first of their kind on their item (an enable, a
+    /// failover… sent twice): must be none.
+    repeated_actions: usize,
     steady_reads_per_resync: f64,
     steady_machine_urls: usize,
     peak_rss_bytes: u64,
@@ -237,6 +241,7 @@ async fn run(args: &Args, n: usize) -> Result<Figures> {
         ..Figures::default()
     };
     let mut vault_put_paths = BTreeMap::new();
+    let mut accepted_actions: BTreeMap<String, usize> = BTreeMap::new();
     for request in &log {
         let method = request["method"].as_str().unwrap_or_default();
         let path = request["path"].as_str().unwrap_or_default();
@@ -255,6 +260,12 @@ async fn run(args: &Args, n: usize) -> Result<Figures> {
                 || path.contains("/replicationProtectionContainers/") && method == "POST"
             {
                 figures.machine_writes += 1;
+                let status = request["status"].as_u64().unwrap_or(0);
+                if (200..300).contains(&status) {
+                    *accepted_actions
+                        .entry(format!("{method} {}", path.to_ascii_lowercase()))
+                        .or_default() += 1;
+                }
             } else {
                 *vault_put_paths
                     .entry(path.to_ascii_lowercase())
@@ -262,6 +273,7 @@ async fn run(args: &Args, n: usize) -> Result<Figures> {
             }
         }
     }
+    figures.repeated_actions = accepted_actions.values().map(|n| n - 1).sum();
     if std::env::var_os("BENCH_READS").is_some() {
         let mut by_type: BTreeMap<String, usize> = BTreeMap::new();
         for request in log.iter().filter(|r| r["method"] == "GET") {
@@ -512,6 +524,10 @@ fn print_table(args: &Args, results: &[Figures]) {
         }),
     ));
     rows.push((
+        "  actions accepted twice on one item",
+        col(&|r| r.repeated_actions.to_string()),
+    ));
+    rows.push((
         "vault writes / floor (1 per resource)",
         col(&|r| {
             format!(
@@ -579,6 +595,12 @@ fn check(results: &[Figures]) -> Result<()> {
             failures.push(format!(
                 "N = {}: {} answers were 429",
                 r.machines, r.throttled
+            ));
+        }
+        if r.repeated_actions > 0 {
+            failures.push(format!(
+                "N = {}: {} machine actions were accepted twice on the same item",
+                r.machines, r.repeated_actions
             ));
         }
         if r.steady_machine_urls > 0 {
