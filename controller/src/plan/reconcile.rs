@@ -96,7 +96,7 @@ async fn apply(plan: &MigrationPlan, ctx: &Context) -> Result<Requeue> {
             reason::INVALID_SPEC,
             report.error_message(),
         )];
-        write_status(plan, ctx, &observed, None).await?;
+        write_status(plan, ctx, &observed, Err(PlanPhase::Failed)).await?;
         return Ok(Requeue::await_change());
     }
     let namespace = plan.namespace().unwrap_or_default();
@@ -113,8 +113,9 @@ async fn apply(plan: &MigrationPlan, ctx: &Context) -> Result<Requeue> {
             "VaultNotFound",
             format!("no RecoveryVault {vault} in namespace {namespace}"),
         )];
-        write_status(plan, ctx, &observed, None).await?;
-        return Ok(Requeue::requeue(ctx.timing.resync));
+        // Pending, not Failed: with GitOps the plan may simply have arrived before its vault.
+        write_status(plan, ctx, &observed, Err(PlanPhase::Pending)).await?;
+        return Ok(Requeue::requeue(ctx.timing.poll.saturating_mul(6)));
     }
     let api = Api::<ReplicatedMachine>::namespaced(ctx.client.clone(), &namespace);
     let existing = machines_of(plan, ctx).await?;
@@ -169,7 +170,7 @@ async fn apply(plan: &MigrationPlan, ctx: &Context) -> Result<Requeue> {
     } else {
         Observed::not_ready(READY, orchestration.reason, orchestration.message.clone())
     }];
-    write_status(plan, ctx, &observed, Some(&orchestration)).await?;
+    write_status(plan, ctx, &observed, Ok(&orchestration)).await?;
     Ok(if ready {
         Requeue::requeue(ctx.timing.resync)
     } else {
@@ -215,7 +216,8 @@ async fn write_status(
     plan: &MigrationPlan,
     ctx: &Context,
     observed: &[Observed],
-    orchestration: Option<&Orchestration>,
+    // What orchestration decided, or the phase of a plan that cannot be orchestrated yet.
+    orchestration: std::result::Result<&Orchestration, PlanPhase>,
 ) -> Result<()> {
     let previous = plan.status.clone().unwrap_or_default();
     let mut status = MigrationPlanStatus {
@@ -237,7 +239,7 @@ async fn write_status(
         ..previous.clone()
     };
     match orchestration {
-        Some(o) => {
+        Ok(o) => {
             status.phase = Some(o.phase);
             status.current_wave = o.current_wave.clone();
             status.machines = o.counts.clone();
@@ -249,7 +251,7 @@ async fn write_status(
                 status.completed_at = Some(Time(jiff::Timestamp::now()));
             }
         }
-        None => status.phase = Some(PlanPhase::Failed),
+        Err(phase) => status.phase = Some(phase),
     }
     if status != previous {
         let api = Api::<MigrationPlan>::namespaced(
