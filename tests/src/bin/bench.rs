@@ -95,7 +95,9 @@ async fn main() -> Result<()> {
     print_table(&args, &results);
     if args.check {
         check(&results)?;
-        println!("\nstructural check passed: no 429, steady-state reads independent of N");
+        println!(
+            "\nstructural check passed: no 429, no action twice, steady-state reads independent of N"
+        );
     }
     Ok(())
 }
