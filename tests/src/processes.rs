@@ -225,6 +225,28 @@ impl Simulator {
     pub fn log(&self) -> String {
         fs::read_to_string(self.dir.path().join("azure-sim.log")).unwrap_or_default()
     }
+
+    /// Creates the Secret a vault's `spec.credentials.secretRef` names, holding this
+    /// simulator's service principal.
+    pub fn create_identity_secret(
+        &self,
+        plane: &ControlPlane,
+        namespace: &str,
+        name: &str,
+    ) -> Result<()> {
+        plane.kubectl_ok(&[
+            "create",
+            "secret",
+            "generic",
+            name,
+            "-n",
+            namespace,
+            &format!("--from-literal=tenantId={}", self.info.tenant_id),
+            &format!("--from-literal=clientId={}", self.info.client_id),
+            &format!("--from-literal=clientSecret={}", self.info.client_secret),
+        ])?;
+        Ok(())
+    }
 }
 
 impl Drop for Simulator {

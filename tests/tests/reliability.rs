@@ -45,6 +45,14 @@ async fn advance(sim: &Simulator, seconds: u64) -> Result<()> {
     Ok(())
 }
 
+/// One step of a test that drives a stopped clock: ten simulated seconds, then a moment for
+/// the controller to see them.
+async fn tick(sim: &Simulator) -> Result<()> {
+    advance(sim, 10).await?;
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    Ok(())
+}
+
 /// The protected item a request was for (the path segment after `replicationProtectedItems/`).
 fn item_of(path: &str) -> Option<String> {
     let (_, rest) = path.split_once("/replicationProtectedItems/")?;
@@ -193,8 +201,7 @@ async fn a_controller_killed_in_every_phase_completes_the_plan_and_acts_once() -
                 controller.log()
             );
         }
-        advance(&sim, 10).await?;
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tick(&sim).await?;
     }
     assert_eq!(
         killed_in.len(),
@@ -394,17 +401,7 @@ async fn tokens_expire_and_a_rotated_secret_is_used_without_a_restart() -> Resul
     // The controller has no identity of its own: the vault names a Secret.
     let mut controller = Controller::start(plane, &sim, &ns, &[("AZURE_CLIENT_SECRET", "")])?;
     let pid = controller.pid();
-    plane.kubectl_ok(&[
-        "create",
-        "secret",
-        "generic",
-        "azure-sp",
-        "-n",
-        &ns,
-        &format!("--from-literal=tenantId={}", sim.info.tenant_id),
-        &format!("--from-literal=clientId={}", sim.info.client_id),
-        &format!("--from-literal=clientSecret={}", sim.info.client_secret),
-    ])?;
+    sim.create_identity_secret(plane, &ns, "azure-sp")?;
     let (mut vault, mut plan) = approved_example("aws.yaml")?;
     vault["spec"]["credentials"] = json!({"secretRef": {"name": "azure-sp"}});
     plan["spec"]["cutover"]["approved"] = json!(false);
@@ -526,8 +523,7 @@ async fn drive_with_interruption(
                 controller.log()
             );
         }
-        advance(sim, 10).await?;
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tick(sim).await?;
     }
 }
 
@@ -1061,8 +1057,7 @@ async fn deleting_machines_in_each_phase_does_what_their_deletion_policy_says() 
                 controller.log()
             );
         }
-        advance(&sim, 10).await?;
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tick(&sim).await?;
     };
     assert!(
         blocked.contains("cannot be disabled"),
@@ -1188,5 +1183,75 @@ async fn changing_an_immutable_field_is_refused_without_touching_azure() -> Resu
         after.is_empty(),
         "no write to Azure after the changes: {after:#?}"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_lost_status_write_after_enabling_never_leads_to_enabling_again() -> Result<()> {
+    let plane = control_plane::shared()?;
+    let client = plane.client().await?;
+    let ns = temp_namespace(&client, "lost-status").await?;
+    let sim = Simulator::start(&["--time-scale", "600", "--replication-mbps", "200000"])?;
+    let controller = Controller::start(plane, &sim, &ns, &[])?;
+    let (vault, mut plan) = approved_example("aws.yaml")?;
+    plan["spec"]["cutover"]["approved"] = json!(false);
+    apply(plane, &ns, &vault)?;
+    apply(plane, &ns, &plan)?;
+    let machines = Api::<ReplicatedMachine>::namespaced(client.clone(), &ns);
+    wait_for(
+        &machines,
+        "aws-store-web",
+        &controller,
+        "Protected",
+        TIMEOUT,
+        |m| machine_phase(m).is_some_and(|p| p >= MachinePhase::Protected),
+    )
+    .await?;
+    // As if the status write after the enable had never reached the API server.
+    let patched = plane.kubectl_ok(&[
+        "patch",
+        "rmachine",
+        "aws-store-web",
+        "-n",
+        &ns,
+        "--subresource=status",
+        "--type=json",
+        "-p",
+        r#"[{"op": "remove", "path": "/status/bound"}, {"op": "remove", "path": "/status/protectedItemId"}]"#,
+        "-o",
+        "json",
+    ])?;
+    let patched: Value = serde_json::from_str(&patched)?;
+    assert!(
+        patched["status"]["bound"].is_null() && patched["status"]["protectedItemId"].is_null(),
+        "the binding was removed: {}",
+        patched["status"]
+    );
+    // The item ASR lists is proof enough: the binding comes back from it.
+    wait_for(
+        &machines,
+        "aws-store-web",
+        &controller,
+        "bound again",
+        TIMEOUT,
+        |m| m.status.as_ref().is_some_and(|s| s.bound.is_some()),
+    )
+    .await?;
+    plane.kubectl_ok(&[
+        "patch",
+        "mplan",
+        AWS_PLAN,
+        "-n",
+        &ns,
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"cutover":{"approved":true}}}"#,
+    ])?;
+    let plans = Api::<MigrationPlan>::namespaced(client.clone(), &ns);
+    wait_for(&plans, AWS_PLAN, &controller, "Completed", TIMEOUT, |p| {
+        plan_phase(p) == Some(PlanPhase::Completed)
+    })
+    .await?;
+    assert_each_action_once(&sim, &AWS_MACHINES).await?;
     Ok(())
 }

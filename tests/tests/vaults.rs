@@ -493,17 +493,7 @@ async fn credentials_come_from_a_secret_or_from_workload_identity() -> Result<()
             .message
             .contains("azure-sp")
     );
-    plane.kubectl_ok(&[
-        "create",
-        "secret",
-        "generic",
-        "azure-sp",
-        "-n",
-        &ns,
-        &format!("--from-literal=tenantId={}", sim.info.tenant_id),
-        &format!("--from-literal=clientId={}", sim.info.client_id),
-        &format!("--from-literal=clientSecret={}", sim.info.client_secret),
-    ])?;
+    sim.create_identity_secret(plane, &ns, "azure-sp")?;
     // A new Secret is no change to the vault: the retry after the credentials error picks it up.
     wait_for(
         &api,

@@ -772,9 +772,18 @@ async fn write_deletion_status(
         ),
         ..previous.clone()
     };
-    if status == previous {
-        return Ok(());
+    if status != previous {
+        apply_status(machine, ctx, &status).await?;
     }
+    Ok(())
+}
+
+/// Writes the whole status with server-side apply (cutover owns every status field).
+async fn apply_status(
+    machine: &ReplicatedMachine,
+    ctx: &Context,
+    status: &ReplicatedMachineStatus,
+) -> Result<()> {
     let patch = Patch::Apply(
         json!({ "apiVersion": "cutover.dev/v1alpha1", "kind": "ReplicatedMachine", "status": status }),
     );
@@ -886,19 +895,7 @@ async fn write_status(
         },
     };
     if status != previous {
-        let api = Api::<ReplicatedMachine>::namespaced(
-            ctx.client.clone(),
-            &machine.namespace().unwrap_or_default(),
-        );
-        let patch = Patch::Apply(
-            json!({ "apiVersion": "cutover.dev/v1alpha1", "kind": "ReplicatedMachine", "status": status }),
-        );
-        api.patch_status(
-            &machine.name_any(),
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &patch,
-        )
-        .await?;
+        apply_status(machine, ctx, &status).await?;
     }
     if previous.phase != Some(decision.phase)
         || conditions::changed(&previous.conditions, &observed).len() == 1
