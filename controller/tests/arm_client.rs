@@ -437,7 +437,9 @@ async fn site_recovery_operations_are_typed_and_their_jobs_followed() {
         .find(|m| m.friendly_name() == Some("store-web"))
         .unwrap();
 
-    let input = json!({"instanceType": "InMageRcm", "fabricDiscoveryMachineId": "i-0a1b2c3d4e5f60718", "targetResourceGroupId": scope.group_id(), "targetNetworkId": vnet});
+    let servers = cutover::azure::models::process_servers(&fabric.properties);
+    let process_server = &servers.first().expect("the appliance's process server").id;
+    let input = json!({"instanceType": "InMageRcm", "fabricDiscoveryMachineId": "i-0a1b2c3d4e5f60718", "targetResourceGroupId": scope.group_id(), "targetNetworkId": vnet, "processServerId": process_server});
     let accepted = arm::enable_protection(
         &f.client,
         &container.id,

@@ -28,4 +28,7 @@ pub mod vault {
     pub const WAITING_FOR_PREREQUISITE: &str = "WaitingForPrerequisite";
     /// The source has not registered with the vault yet.
     pub const WAITING_FOR_REGISTRATION: &str = "WaitingForRegistration";
+    /// Deletion with `deletionPolicy: Delete` finished, but left some of what cutover created
+    /// in Azure because something else uses it or shares its resource group (migrated VMs).
+    pub const PARTLY_RETAINED: &str = "PartlyRetained";
 }

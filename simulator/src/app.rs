@@ -75,6 +75,10 @@ pub struct RequestRecord {
     /// The connection was closed without an answer (an injected fault).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub dropped: bool,
+    /// The JSON body of a PUT, PATCH or POST, so a client's requests can be checked against
+    /// the service's models (tests/conformance/contract.py).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<serde_json::Value>,
 }
 
 impl RequestRecord {
@@ -95,9 +99,13 @@ impl RequestRecord {
             elapsed_ms: u64::try_from(sim.started.elapsed().as_millis()).unwrap_or(u64::MAX),
             request_id,
             dropped: false,
+            body: None,
         }
     }
 }
+
+/// The largest request body the log keeps (ARM's own limit on a request is 4 MB).
+const LOGGED_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
 impl Sim {
     pub fn new(
@@ -244,6 +252,19 @@ async fn gate(State(sim): State<Sim>, request: Request, next: Next) -> Response 
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let mut request = request;
+    let mut body = None;
+    if matches!(method, Method::PUT | Method::PATCH | Method::POST) {
+        let (parts, content) = request.into_parts();
+        let bytes = axum::body::to_bytes(content, LOGGED_BODY_LIMIT)
+            .await
+            .unwrap_or_default();
+        if !bytes.is_empty() {
+            body = Some(serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
+            }));
+        }
+        request = Request::from_parts(parts, axum::body::Body::from(bytes));
+    }
     let mut dropped = None;
     let mut response = match admit(
         &sim,
@@ -296,9 +317,9 @@ async fn gate(State(sim): State<Sim>, request: Request, next: Next) -> Response 
     }
 
     let status = response.status().as_u16();
-    sim.log_request(RequestRecord::new(
-        &sim, &method, path, query, status, request_id,
-    ));
+    let mut record = RequestRecord::new(&sim, &method, path, query, status, request_id);
+    record.body = body;
+    sim.log_request(record);
     response
 }
 

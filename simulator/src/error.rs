@@ -17,6 +17,9 @@ pub struct ArmError {
     /// `Retry-After` seconds, for 429 and faults that ask for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// `error.details[]`, where the service puts its own error (ASR's code, causes, action).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<serde_json::Value>,
 }
 
 impl ArmError {
@@ -27,6 +30,7 @@ impl ArmError {
             message: message.into(),
             target: None,
             retry_after: None,
+            details: Vec::new(),
         }
     }
 
@@ -86,7 +90,8 @@ impl ArmError {
 
     /// The `{"error": …}` document.
     pub fn body(&self) -> serde_json::Value {
-        let mut error = json!({ "code": self.code, "message": self.message, "details": [] });
+        let mut error =
+            json!({ "code": self.code, "message": self.message, "details": self.details });
         if let Some(target) = &self.target {
             error["target"] = json!(target);
         }

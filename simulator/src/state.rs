@@ -126,35 +126,9 @@ impl World {
         for change in self.asr.settle(now) {
             match change {
                 VmChange::Create { id, vm } => {
-                    let group = vm
-                        .resource_group_id
-                        .rsplit('/')
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned();
-                    self.insert(Resource {
-                        name: id.rsplit('/').next().unwrap_or_default().to_owned(),
-                        id,
-                        resource_type: "Microsoft.Compute/virtualMachines".into(),
-                        resource_group: group,
-                        location: Some(vm.location),
-                        tags: BTreeMap::new(),
-                        sku: None,
-                        kind: None,
-                        properties: serde_json::json!({
-                            "vmId": uuid::Uuid::new_v4().to_string(),
-                            "hardwareProfile": { "vmSize": vm.size },
-                            "storageProfile": { "osDisk": { "osType": vm.os_type } },
-                            "createdBy": "Azure Site Recovery",
-                        }),
-                        created_at: now,
-                        ready_at: now,
-                        deleting_until: None,
-                    });
+                    crate::arm::compute::create_vm(self, &id, &vm, now);
                 }
-                VmChange::Delete { id } => {
-                    self.resources.remove(&id.to_ascii_lowercase());
-                }
+                VmChange::Delete { id } => crate::arm::compute::delete_vm(self, &id),
             }
         }
         let gone_groups: Vec<String> = self

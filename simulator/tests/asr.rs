@@ -117,10 +117,10 @@ async fn landing_zone(
     (vault, storage, far, vnet)
 }
 
-#[tokio::test]
-async fn azure_vms_replicate_to_another_region() {
-    let sim = Harness::start(fast()).await;
-    let (vault, _, _, vnet) = landing_zone(&sim, "rg-a2a", "a2a-vault").await;
+/// An Azure VM protected to another region (A2A), initial replication done: the vault, the
+/// item's path, and the target VNet.
+async fn a2a_protected(sim: &Harness) -> (String, String, String) {
+    let (vault, _, _, vnet) = landing_zone(sim, "rg-a2a", "a2a-vault").await;
     sim.put_ok(&format!("{vault}/replicationFabrics/neu?{ASR_API}"), json!({"properties": {"customDetails": {"instanceType": "Azure", "location": "northeurope"}}})).await;
     sim.put_ok(&format!("{vault}/replicationFabrics/weu?{ASR_API}"), json!({"properties": {"customDetails": {"instanceType": "Azure", "location": "westeurope"}}})).await;
     let a2a = json!({"properties": {"providerSpecificInput": [{"instanceType": "A2A"}]}});
@@ -138,7 +138,7 @@ async fn azure_vms_replicate_to_another_region() {
         a2a,
     )
     .await;
-    let items = get(&sim, &format!("{vault}/replicationFabrics/neu/replicationProtectionContainers/neu-container/replicationProtectableItems?{ASR_API}")).await;
+    let items = get(sim, &format!("{vault}/replicationFabrics/neu/replicationProtectionContainers/neu-container/replicationProtectableItems?{ASR_API}")).await;
     assert_eq!(names(&items), ["app-vm1", "app-vm2", "app-vm3"]);
 
     sim.put_ok(&format!("{vault}/replicationPolicies/a2a-24h?{ASR_API}"), json!({"properties": {"providerSpecificInput": {"instanceType": "A2A", "recoveryPointHistory": 1440}}})).await;
@@ -151,13 +151,21 @@ async fn azure_vms_replicate_to_another_region() {
     let item = format!(
         "{vault}/replicationFabrics/neu/replicationProtectionContainers/neu-container/replicationProtectedItems/app-vm1"
     );
-    let vm = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-app-neu/providers/Microsoft.Compute/virtualMachines/app-vm1";
     sim.put_ok(
         &format!("{item}?{ASR_API}"),
-        json!({"properties": {"policyId": policy, "providerSpecificDetails": {"instanceType": "A2A", "fabricObjectId": vm, "recoveryResourceGroupId": format!("{}/resourceGroups/rg-a2a", sim.subscription()), "recoveryAzureNetworkId": vnet}}}),
+        json!({"properties": {"policyId": policy, "providerSpecificDetails": {"instanceType": "A2A", "fabricObjectId": APP_VM1, "recoveryResourceGroupId": format!("{}/resourceGroups/rg-a2a", sim.subscription()), "recoveryAzureNetworkId": vnet}}}),
     )
     .await;
     sim.advance(3600);
+    (vault, item, vnet)
+}
+
+const APP_VM1: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-app-neu/providers/Microsoft.Compute/virtualMachines/app-vm1";
+
+#[tokio::test]
+async fn azure_vms_replicate_to_another_region() {
+    let sim = Harness::start(fast()).await;
+    let (_, item, _) = a2a_protected(&sim).await;
     let protected = get(&sim, &format!("{item}?{ASR_API}")).await;
     assert_eq!(protected["properties"]["protectionState"], "Protected");
     assert_eq!(
@@ -166,8 +174,181 @@ async fn azure_vms_replicate_to_another_region() {
     );
     assert_eq!(
         protected["properties"]["providerSpecificDetails"]["fabricObjectId"],
-        vm
+        APP_VM1
     );
+}
+
+/// What ASR and the other providers answer, shaped as Microsoft's recorded examples and models
+/// say: the idle `currentScenario`, a VM's instance view only when asked for, the NIC a failed
+/// over VM has in its subnet (and NRP's refusal to delete a subnet in use), the resources of a
+/// group, and the discriminator of a disable-protection input.
+#[tokio::test]
+async fn answers_are_shaped_like_azures() {
+    let sim = Harness::start(fast()).await;
+    let (vault, item, vnet) = a2a_protected(&sim).await;
+
+    // ReplicationProtectedItems_*.json (2025-08-01): an idle item's scenario.
+    let idle = get(&sim, &format!("{item}?{ASR_API}")).await;
+    assert_eq!(
+        idle["properties"]["currentScenario"],
+        json!({"scenarioName": "None", "jobId": format!("{vault}/replicationJobs/None"), "startTime": "1753-01-01T01:01:01Z"})
+    );
+
+    // A missing object in a vault that holds none of its kind is a 400 that means "absent"
+    // (azure-rest-api-specs issue 12759); where others of its kind exist, a 404.
+    let (status, _, error) = sim
+        .call(Method::GET, &format!("{vault}/replicationFabrics/neu/replicationNetworks/n/replicationNetworkMappings/m?{ASR_API}"), None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(error["error"]["code"], "BadRequest");
+    assert_eq!(
+        error["error"]["details"][0]["code"],
+        "SubscriptionIdNotRegisteredWithSrs"
+    );
+    let (status, _, error) = sim
+        .call(
+            Method::GET,
+            &format!("{vault}/replicationPolicies/missing?{ASR_API}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{error}");
+
+    let (status, _, _) = sim
+        .call(
+            Method::POST,
+            &format!("{item}/testFailover?{ASR_API}"),
+            Some(json!({"properties": {"failoverDirection": "PrimaryToRecovery", "networkType": "VmNetworkAsInput", "networkId": vnet, "providerSpecificDetails": {"instanceType": "A2A"}}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let running = get(&sim, &format!("{item}?{ASR_API}")).await;
+    assert_eq!(
+        running["properties"]["currentScenario"]["scenarioName"],
+        "TestFailover"
+    );
+    sim.advance(600);
+
+    let group = format!("{}/resourceGroups/rg-a2a", sim.subscription());
+    let vm = format!("{group}/providers/Microsoft.Compute/virtualMachines/app-vm1-test");
+    let compute = "api-version=2024-07-01";
+    let plain = get(&sim, &format!("{vm}?{compute}")).await;
+    assert!(plain["properties"].get("instanceView").is_none(), "{plain}");
+    let expanded = get(&sim, &format!("{vm}?{compute}&$expand=instanceView")).await;
+    assert!(
+        expanded["properties"]["instanceView"]["statuses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["code"] == "PowerState/running"),
+        "{expanded}"
+    );
+    let view = get(&sim, &format!("{vm}/instanceView?{compute}")).await;
+    assert!(
+        view["statuses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["code"] == "PowerState/running")
+    );
+
+    // The test VM's NIC sits in the VNet's subnet: NRP lists it and will not delete the subnet.
+    let nic = plain["properties"]["networkProfile"]["networkInterfaces"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let network = get(&sim, &format!("{vnet}?{NETWORK_API}")).await;
+    assert_eq!(
+        network["properties"]["subnets"][0]["properties"]["ipConfigurations"],
+        json!([{"id": format!("{nic}/ipConfigurations/ipconfig1")}])
+    );
+    for (method, path, body) in [
+        (Method::DELETE, format!("{vnet}?{NETWORK_API}"), None),
+        (
+            Method::DELETE,
+            format!("{vnet}/subnets/app?{NETWORK_API}"),
+            None,
+        ),
+        (
+            Method::PUT,
+            format!("{vnet}?{NETWORK_API}"),
+            Some(
+                json!({"location": "westeurope", "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]}}}),
+            ),
+        ),
+    ] {
+        let (status, _, error) = sim.call(method.clone(), &path, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {path}: {error}");
+        assert_eq!(
+            error["error"]["code"], "InUseSubnetCannotBeDeleted",
+            "{error}"
+        );
+    }
+    let listed = get(&sim, &format!("{group}/resources?api-version=2025-04-01")).await;
+    let mut types: Vec<&str> = listed["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["name"].as_str().unwrap().starts_with("app-vm1-test"))
+        .map(|r| r["type"].as_str().unwrap())
+        .collect();
+    types.sort();
+    assert_eq!(
+        types,
+        [
+            "Microsoft.Compute/disks",
+            "Microsoft.Compute/virtualMachines",
+            "Microsoft.Network/networkInterfaces"
+        ]
+    );
+    assert!(
+        listed["value"][0].get("properties").is_none(),
+        "GenericResourceExpanded has no properties"
+    );
+
+    // Cleaning the test failover up removes the test VM with its NIC and disk.
+    let (status, _, _) = sim
+        .call(
+            Method::POST,
+            &format!("{item}/testFailoverCleanup?{ASR_API}"),
+            Some(json!({"properties": {"comments": "done"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    sim.advance(600);
+    let (status, _, _) = sim
+        .call(Method::GET, &format!("{nic}?{NETWORK_API}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let network = get(&sim, &format!("{vnet}?{NETWORK_API}")).await;
+    assert!(
+        network["properties"]["subnets"][0]["properties"]
+            .get("ipConfigurations")
+            .is_none()
+    );
+
+    // DisableProtectionProviderSpecificInput's discriminators are its own name and InMage.
+    let remove = |instance_type: &str| json!({"properties": {"disableProtectionReason": "MigrationComplete", "replicationProviderInput": {"instanceType": instance_type}}});
+    let (status, _, error) = sim
+        .call(
+            Method::POST,
+            &format!("{item}/remove?{ASR_API}"),
+            Some(remove("A2A")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(
+        error["error"]["target"],
+        "properties.replicationProviderInput.instanceType"
+    );
+    let (status, _, error) = sim
+        .call(
+            Method::POST,
+            &format!("{item}/remove?{ASR_API}"),
+            Some(remove("DisableProtectionProviderSpecificInput")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{error}");
 }
 
 #[tokio::test]
@@ -175,7 +356,23 @@ async fn enable_protection_refuses_what_asr_refuses() {
     let sim = Harness::start(fast()).await;
     let (vault, storage, far, vnet) = landing_zone(&sim, "rg-migration-dc1", "dc1-vault").await;
     let fabric = format!("{vault}/replicationFabrics/vmm01-contoso-local");
-    let container = format!("{fabric}/replicationProtectionContainers/gold");
+    // A VMM cloud is a container named cloud_<guid>, its name in friendlyName.
+    let containers = get(
+        &sim,
+        &format!("{fabric}/replicationProtectionContainers?{ASR_API}"),
+    )
+    .await;
+    let gold = containers["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["properties"]["friendlyName"] == "Gold")
+        .expect("the Gold cloud");
+    assert!(
+        gold["name"].as_str().unwrap().starts_with("cloud_"),
+        "{gold}"
+    );
+    let container = gold["id"].as_str().unwrap().to_owned();
     sim.put_ok(&format!("{vault}/replicationPolicies/p?{ASR_API}"), json!({"properties": {"providerSpecificInput": {"instanceType": "HyperVReplicaAzure", "replicationInterval": 300}}})).await;
     let policy = format!("{vault}/replicationPolicies/p");
     let enable = |protectable: &str, storage: &str| {
@@ -199,9 +396,23 @@ async fn enable_protection_refuses_what_asr_refuses() {
         "{body}"
     );
 
+    // A provider name is not a ReplicationProviderSpecificContainerMappingInput discriminator.
+    let (status, _, error) = sim
+        .call(
+            Method::PUT,
+            &format!("{container}/replicationProtectionContainerMappings/m?{ASR_API}"),
+            Some(json!({"properties": {"targetProtectionContainerId": "Microsoft Azure", "policyId": policy, "providerSpecificInput": {"instanceType": "HyperVReplicaAzure"}}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(
+        error["error"]["target"],
+        "properties.providerSpecificInput.instanceType"
+    );
+    // ReplicationProtectionContainerMappings_Create.json (2025-08-01).
     sim.put_ok(
         &format!("{container}/replicationProtectionContainerMappings/m?{ASR_API}"),
-        json!({"properties": {"targetProtectionContainerId": "Microsoft Azure", "policyId": policy, "providerSpecificInput": {"instanceType": "HyperVReplicaAzure"}}}),
+        json!({"properties": {"targetProtectionContainerId": "Microsoft Azure", "policyId": policy, "providerSpecificInput": {"instanceType": "ReplicationProviderSpecificContainerMappingInput"}}}),
     )
     .await;
     let cases = [

@@ -91,7 +91,7 @@ def test_hyper_v_vmm_machine_migrates_end_to_end(vmm):
 
     mapping = asr.replication_protection_container_mappings.begin_create(g, v, fabric.name, gold.name, "gold-to-azure", {"properties": {
         "targetProtectionContainerId": "Microsoft Azure", "policyId": policy.id,
-        "providerSpecificInput": {"instanceType": "HyperVReplicaAzure"},
+        "providerSpecificInput": {"instanceType": "ReplicationProviderSpecificContainerMappingInput"},
     }}).result()
     assert mapping.properties.state == "Paired"
     assert mapping.properties.target_protection_container_friendly_name == "Microsoft Azure"
@@ -159,6 +159,9 @@ def test_aws_instance_migrates_as_a_physical_server(aws):
     asr, g, v = aws.asr, aws.group, aws.vault
     fabric = only(list(asr.replication_fabrics.list(g, v)), friendly_name="aws-appliance")
     assert fabric.properties.custom_details.instance_type == "InMageRcm"
+    # The appliance's process server, which an InMageRcm enable must name.
+    (process_server,) = fabric.properties.custom_details.process_servers
+    assert process_server.name == "aws-appliance"
     container = list(asr.replication_protection_containers.list_by_replication_fabrics(g, v, fabric.name))[0]
 
     policy = asr.replication_policies.begin_create(g, v, "migration-rcm", {"properties": {"providerSpecificInput": {
@@ -167,7 +170,7 @@ def test_aws_instance_migrates_as_a_physical_server(aws):
     }}}).result()
     assert policy.properties.provider_specific_details.recovery_point_history_in_minutes == 1440
     asr.replication_protection_container_mappings.begin_create(g, v, fabric.name, container.name, "rcm-to-azure", {"properties": {
-        "targetProtectionContainerId": "Microsoft Azure", "policyId": policy.id, "providerSpecificInput": {"instanceType": "InMageRcm"},
+        "targetProtectionContainerId": "Microsoft Azure", "policyId": policy.id, "providerSpecificInput": {"instanceType": "ReplicationProviderSpecificContainerMappingInput"},
     }}).result()
 
     store_web = only(list(asr.replication_protectable_items.list_by_replication_protection_containers(g, v, fabric.name, container.name)), friendly_name="store-web")
@@ -178,7 +181,7 @@ def test_aws_instance_migrates_as_a_physical_server(aws):
             "instanceType": "InMageRcm", "fabricDiscoveryMachineId": "i-0a1b2c3d4e5f60718",
             "targetResourceGroupId": aws.group_id, "targetNetworkId": aws.vnet_id, "testNetworkId": aws.test_vnet_id,
             "targetSubnetName": "app", "testSubnetName": "app", "targetVmName": "store-web", "targetVmSize": "Standard_D2s_v5",
-            "processServerId": "00000000-0000-0000-0000-0000000000ab", "disksDefault": {"logStorageAccountId": aws.storage_id, "diskType": "Standard_LRS"},
+            "processServerId": process_server.id, "disksDefault": {"logStorageAccountId": aws.storage_id, "diskType": "Standard_LRS"},
         },
     }}).result()
     item = aws.wait_until(fabric.name, container.name, "store-web", lambda i: i.properties.protection_state == "Protected")
@@ -218,11 +221,12 @@ def test_a_failed_job_reports_asrs_error_and_leaves_the_item_where_it_was(sim, a
     policy = list(asr.replication_policies.list(g, v))[0]
     if not list(asr.replication_protection_container_mappings.list_by_replication_protection_containers(g, v, fabric.name, container.name)):
         asr.replication_protection_container_mappings.begin_create(g, v, fabric.name, container.name, "rcm-to-azure", {"properties": {
-            "targetProtectionContainerId": "Microsoft Azure", "policyId": policy.id, "providerSpecificInput": {"instanceType": "InMageRcm"}}}).result()
+            "targetProtectionContainerId": "Microsoft Azure", "policyId": policy.id, "providerSpecificInput": {"instanceType": "ReplicationProviderSpecificContainerMappingInput"}}}).result()
     asr.replication_protected_items.begin_create(g, v, fabric.name, container.name, "store-api", {"properties": {
         "policyId": policy.id, "providerSpecificDetails": {
             "instanceType": "InMageRcm", "fabricDiscoveryMachineId": "i-0a1b2c3d4e5f60719", "targetResourceGroupId": aws.group_id,
-            "targetNetworkId": aws.vnet_id, "targetVmName": "store-api"}}}).result()
+            "targetNetworkId": aws.vnet_id, "targetVmName": "store-api",
+            "processServerId": fabric.properties.custom_details.process_servers[0].id}}}).result()
     aws.wait_until(fabric.name, container.name, "store-api", lambda i: i.properties.protection_state == "Protected")
 
     fault = {"method": "POST", "pathContains": "/testFailover", "times": 1, "failJob": {

@@ -7,6 +7,16 @@ use serde_json::{Value, json};
 
 use crate::repo_root;
 
+/// Every scenario of deploy/examples, one file each.
+pub const SCENARIOS: [&str; 6] = [
+    "hyperv-vmm.yaml",
+    "hyperv-site.yaml",
+    "vmware.yaml",
+    "physical.yaml",
+    "aws.yaml",
+    "azure-to-azure.yaml",
+];
+
 /// The RecoveryVault and the MigrationPlan of `deploy/examples/{file}`.
 pub fn example(file: &str) -> Result<(Value, Value)> {
     let text = std::fs::read_to_string(repo_root().join("deploy/examples").join(file))?;

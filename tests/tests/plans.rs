@@ -7,10 +7,11 @@ use std::time::Duration;
 const TIMEOUT: Duration = Duration::from_secs(240);
 
 use anyhow::Result;
+use cutover_api::vault::RecoveryVault;
 use cutover_api::{MachinePhase, MigrationPlan, PlanPhase, ReplicatedMachine};
 use cutover_e2e::examples::example;
 use cutover_e2e::processes::{Controller, Simulator};
-use cutover_e2e::wait::{apply, wait_for};
+use cutover_e2e::wait::{apply, delete_and_wait_gone, event_messages, wait_for, wait_gone};
 use cutover_e2e::{control_plane, temp_namespace};
 use kube::Api;
 use kube::api::{Patch, PatchParams};
@@ -53,16 +54,8 @@ async fn every_scenario_migrates_from_apply_to_completed() -> Result<()> {
     let ns = temp_namespace(&client, "plans").await?;
     let sim = fast_sim()?;
     let controller = Controller::start(plane, &sim, &ns, &[])?;
-    let files = [
-        "hyperv-vmm.yaml",
-        "hyperv-site.yaml",
-        "vmware.yaml",
-        "physical.yaml",
-        "aws.yaml",
-        "azure-to-azure.yaml",
-    ];
     let mut plans = Vec::new();
-    for file in files {
+    for file in cutover_e2e::examples::SCENARIOS {
         let (vault, mut plan) = example(file)?;
         // Approved, with no window and automatic cleanup, so nothing waits for a person.
         plan["spec"]["cutover"]["approved"] = json!(true);
@@ -372,6 +365,163 @@ async fn deleting_a_plan_with_delete_removes_its_machines_and_their_replication(
         protected_items(&sim, vault_path).await?,
         0,
         "replication was disabled for every machine"
+    );
+    Ok(())
+}
+
+/// Issue 13's reproduction: a team cleans up its landing zone after the migration by deleting
+/// the plan, its machines, then the vault with `deletionPolicy: Delete`. The migrated VMs live in
+/// the vault's resource group and target network; they, their NICs and disks must survive, and
+/// so must the group and the network that hold them.
+#[tokio::test]
+async fn deleting_the_landing_zone_after_a_migration_leaves_every_migrated_vm() -> Result<()> {
+    let plane = control_plane::shared()?;
+    let client = plane.client().await?;
+    let ns = temp_namespace(&client, "zone-cleanup").await?;
+    let sim = fast_sim()?;
+    let controller = Controller::start(plane, &sim, &ns, &[])?;
+    let (mut vault, mut plan) = cutover_e2e::examples::approved_example("physical.yaml")?;
+    vault["spec"]["deletionPolicy"] = json!("Delete");
+    plan["spec"]["deletionPolicy"] = json!("Delete");
+    plan["spec"]["testFailover"] = json!({"required": true, "autoCleanup": true});
+    apply(plane, &ns, &vault)?;
+    apply(plane, &ns, &plan)?;
+    let plans = Api::<MigrationPlan>::namespaced(client.clone(), &ns);
+    wait_for(
+        &plans,
+        "physical-legacy",
+        &controller,
+        "Completed",
+        TIMEOUT,
+        |p| phase(p) == Some(PlanPhase::Completed),
+    )
+    .await?;
+
+    let group =
+        "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-migration-dc3";
+    let (status, listed) = sim
+        .arm(
+            Method::GET,
+            &format!("{group}/resources?api-version=2025-04-01"),
+            None,
+        )
+        .await?;
+    assert_eq!(status, 200, "{listed}");
+    let of_type = |listed: &Value, resource_type: &str| -> Vec<String> {
+        let mut ids: Vec<String> = listed["value"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["type"] == resource_type)
+            .filter_map(|r| r["id"].as_str().map(str::to_owned))
+            .collect();
+        ids.sort();
+        ids
+    };
+    let vms = of_type(&listed, "Microsoft.Compute/virtualMachines");
+    let nics = of_type(&listed, "Microsoft.Network/networkInterfaces");
+    let disks = of_type(&listed, "Microsoft.Compute/disks");
+    assert_eq!(
+        (vms.len(), nics.len(), disks.len()),
+        (3, 3, 3),
+        "three migrated VMs with a NIC and a disk each (test VMs cleaned up): {listed}"
+    );
+
+    delete_and_wait_gone(
+        plane,
+        &ns,
+        &plans,
+        "mplan",
+        &["physical-legacy"],
+        &controller,
+        TIMEOUT,
+    )
+    .await?;
+    let machines = Api::<ReplicatedMachine>::namespaced(client.clone(), &ns);
+    wait_gone(
+        &machines,
+        &["physical-ldap01", "physical-mail01", "physical-intranet01"],
+        &controller,
+        TIMEOUT,
+    )
+    .await?;
+    let vaults = Api::<RecoveryVault>::namespaced(client.clone(), &ns);
+    delete_and_wait_gone(
+        plane,
+        &ns,
+        &vaults,
+        "rvault",
+        &["physical-dc3"],
+        &controller,
+        TIMEOUT,
+    )
+    .await?;
+
+    for id in vms.iter().chain(&nics).chain(&disks) {
+        let api = if id.contains("/Microsoft.Network/") {
+            "2026-03-01"
+        } else {
+            "2024-07-01"
+        };
+        let (status, body) = sim
+            .arm(Method::GET, &format!("{id}?api-version={api}"), None)
+            .await?;
+        assert_eq!(
+            status, 200,
+            "{id} survives the landing zone's deletion: {body}"
+        );
+    }
+    let deletes = sim.requests("method=DELETE").await?;
+    for request in &deletes {
+        let path = request["path"]
+            .as_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        assert!(
+            !path.ends_with("/resourcegroups/rg-migration-dc3")
+                && !path.contains("/virtualmachines/")
+                && !path.contains("/networkinterfaces/")
+                && !path.contains("/disks/")
+                && !path.ends_with("/virtualnetworks/vnet-dc3"),
+            "cutover never asks to delete the group, a migrated VM or what it uses: {request}"
+        );
+    }
+    // What cutover created and nothing uses is gone; the test network, emptied by cleanup, too.
+    for (path, api) in [
+        (
+            "providers/Microsoft.RecoveryServices/vaults/dc3-vault",
+            "2026-11-01",
+        ),
+        (
+            "providers/Microsoft.Storage/storageAccounts/dc3replication",
+            "2026-09-01",
+        ),
+        (
+            "providers/Microsoft.Network/virtualNetworks/vnet-dc3-test",
+            "2026-03-01",
+        ),
+    ] {
+        let (status, body) = sim
+            .arm(
+                Method::GET,
+                &format!("{group}/{path}?api-version={api}"),
+                None,
+            )
+            .await?;
+        assert_eq!(status, 404, "{path} is deleted: {body}");
+    }
+    let (status, _) = sim
+        .arm(Method::GET, &format!("{group}/providers/Microsoft.Network/virtualNetworks/vnet-dc3?api-version=2026-03-01"), None)
+        .await?;
+    assert_eq!(status, 200, "the target network the migrated VMs use stays");
+
+    let events = event_messages(plane, &ns, "physical-dc3", "PartlyRetained")?;
+    assert!(
+        events.contains("virtual network vnet-dc3 (network interfaces use it: ")
+            && events.contains(
+                "resource group rg-migration-dc3 (it holds 9 resource(s) cutover did not create: "
+            ),
+        "an Event says what was left and why: {events}"
     );
     Ok(())
 }

@@ -706,3 +706,92 @@ async fn a_same_named_resource_cutover_did_not_create_is_never_taken_over_or_del
     assert_eq!(status, 404, "the vault cutover created is deleted");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_resource_group_holding_a_resource_cutover_did_not_create_survives_deleting_the_vault()
+-> Result<()> {
+    let plane = control_plane::shared()?;
+    let client = plane.client().await?;
+    let ns = temp_namespace(&client, "shared-group").await?;
+    let sim = Simulator::start(&["--time-scale", "600"])?;
+    let controller = Controller::start(plane, &sim, &ns, &[])?;
+    let mut vault = vmm_vault("rg-landing", "landing-vault")?;
+    vault["spec"]["deletionPolicy"] = json!("Delete");
+    apply(plane, &ns, &vault)?;
+    let api = Api::<RecoveryVault>::namespaced(client.clone(), &ns);
+    // The VMM server registers with the example's vault only: the landing zone is enough here.
+    wait_for(&api, "vmm-dc1", &controller, "NetworkReady", TIMEOUT, |v| {
+        condition(v, "NetworkReady").is_some_and(|c| c.status == "True")
+    })
+    .await?;
+
+    // Someone else puts a resource in the resource group cutover created.
+    let group = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-landing";
+    let theirs = format!(
+        "{group}/providers/Microsoft.Storage/storageAccounts/teamlogs?api-version=2026-09-01"
+    );
+    let (status, body) = sim
+        .arm(
+            Method::PUT,
+            &theirs,
+            Some(json!({"location": "westeurope", "sku": {"name": "Standard_LRS"}, "kind": "StorageV2"})),
+        )
+        .await?;
+    assert!(status == 200 || status == 202, "{status} {body}");
+
+    cutover_e2e::wait::delete_and_wait_gone(
+        plane,
+        &ns,
+        &api,
+        "rvault",
+        &["vmm-dc1"],
+        &controller,
+        TIMEOUT,
+    )
+    .await?;
+    let get = |path: String| {
+        let sim = &sim;
+        async move { Ok::<u16, anyhow::Error>(sim.arm(Method::GET, &path, None).await?.0) }
+    };
+    assert_eq!(
+        get(format!("{group}?api-version=2025-04-01")).await?,
+        200,
+        "the group stays"
+    );
+    assert_eq!(
+        get(theirs.clone()).await?,
+        200,
+        "their storage account stays"
+    );
+    assert_eq!(
+        get(format!("{group}/providers/Microsoft.RecoveryServices/vaults/landing-vault?api-version=2026-11-01")).await?,
+        404,
+        "the vault cutover created is deleted"
+    );
+    assert_eq!(
+        get(format!("{group}/providers/Microsoft.Storage/storageAccounts/landingvaultrepl?api-version=2026-09-01")).await?,
+        404,
+        "the storage account cutover created is deleted"
+    );
+    assert!(
+        sim.requests("method=DELETE&path=/resourceGroups/")
+            .await?
+            .iter()
+            .all(|r| {
+                !r["path"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_ascii_lowercase()
+                    .ends_with("/resourcegroups/rg-landing")
+            }),
+        "no DELETE of the resource group was sent"
+    );
+    let events = cutover_e2e::wait::event_messages(plane, &ns, "vmm-dc1", "PartlyRetained")?;
+    assert!(
+        events.contains(
+            "resource group rg-landing (it holds 1 resource(s) cutover did not create: teamlogs (Microsoft.Storage/storageAccounts))"
+        ),
+        "an Event names what kept the group: {events}"
+    );
+    Ok(())
+}

@@ -247,6 +247,7 @@ impl ArmClient {
             target: error["target"].as_str().map(str::to_owned),
             retry_after,
             request_id,
+            details: serde_json::from_value(error["details"].clone()).unwrap_or_default(),
         })))
     }
 

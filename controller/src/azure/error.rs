@@ -33,7 +33,30 @@ pub struct ErrorResponse {
     pub target: Option<String>,
     pub retry_after: Option<Duration>,
     pub request_id: Option<String>,
+    /// `error.details[]`: Site Recovery puts its own error there (its code, the possible causes
+    /// and the recommended action), under ARM's generic code.
+    pub details: Vec<ErrorDetail>,
 }
+
+/// One entry of `error.details[]` as Site Recovery fills it (azure-rest-api-specs issue 12759
+/// shows `code`, `message`, `possibleCauses`, `recommendedAction`).
+#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorDetail {
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub possible_causes: Option<String>,
+    #[serde(default)]
+    pub recommended_action: Option<String>,
+}
+
+/// Site Recovery's code, in `details[0]`, for a GET of an object that does not exist in a vault
+/// that has none of its kind: a 400 that means 404 (azure-rest-api-specs issue 12759;
+/// terraform-provider-azurerm's `wasBadRequestWithNotExist` treats it as absent).
+pub const NOT_REGISTERED_WITH_SRS: &str = "SubscriptionIdNotRegisteredWithSrs";
 
 impl std::fmt::Display for ErrorResponse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -41,7 +64,24 @@ impl std::fmt::Display for ErrorResponse {
             f,
             "{} {}: {} {}: {}",
             self.method, self.resource, self.status, self.code, self.message
-        )
+        )?;
+        for detail in &self.details {
+            let text = |t: &Option<String>| t.clone().filter(|t| !t.is_empty());
+            if let Some(code) = text(&detail.code).filter(|c| *c != self.code) {
+                write!(f, " [{code}")?;
+                if let Some(message) = text(&detail.message).filter(|m| *m != self.message) {
+                    write!(f, ": {message}")?;
+                }
+                write!(f, "]")?;
+            }
+            if let Some(causes) = text(&detail.possible_causes) {
+                write!(f, " Possible causes: {causes}")?;
+            }
+            if let Some(action) = text(&detail.recommended_action) {
+                write!(f, " Recommended action: {action}")?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -64,6 +104,11 @@ impl ArmError {
             ArmError::Response(response) => match response.status {
                 429 => ErrorClass::Throttled,
                 404 => ErrorClass::NotFound,
+                400 if response.details.first().and_then(|d| d.code.as_deref())
+                    == Some(NOT_REGISTERED_WITH_SRS) =>
+                {
+                    ErrorClass::NotFound
+                }
                 409 => ErrorClass::Conflict,
                 401 => ErrorClass::Authentication,
                 408 => ErrorClass::Transient,
@@ -109,6 +154,7 @@ mod tests {
             target: None,
             retry_after: None,
             request_id: None,
+            details: Vec::new(),
         }))
     }
 
@@ -132,6 +178,39 @@ mod tests {
                 Transient,
                 Transient
             ]
+        );
+    }
+
+    #[test]
+    fn a_400_that_site_recovery_means_as_absent_is_not_found_and_details_are_kept() {
+        // The body of azure-rest-api-specs issue 12759 (a GET of a fabric that does not exist).
+        let body: serde_json::Value = serde_json::json!({"error": {"code": "BadRequest",
+            "message": "The resource with ID 2195638768288125375 isn't registered with the service.",
+            "details": [{"activityId": "689647ac-7f72-7f8b-e344-93183a09e18a",
+                "code": "SubscriptionIdNotRegisteredWithSrs",
+                "message": "The resource with ID 2195638768288125375 isn't registered with the service.",
+                "possibleCauses": "The operation failed due to an internal error.",
+                "recommendedAction": "Retry the last action. If the issue persists, contact Support."}]}});
+        let details: Vec<ErrorDetail> =
+            serde_json::from_value(body["error"]["details"].clone()).unwrap();
+        let error = ArmError::Response(Box::new(ErrorResponse {
+            code: "BadRequest".into(),
+            message: body["error"]["message"].as_str().unwrap().into(),
+            details,
+            ..match response(400) {
+                ArmError::Response(r) => *r,
+                _ => unreachable!(),
+            }
+        }));
+        assert_eq!(error.class(), ErrorClass::NotFound);
+        assert_eq!(
+            error.to_string(),
+            "GET Microsoft.Storage/storageAccounts: 400 BadRequest: The resource with ID 2195638768288125375 isn't registered with the service. [SubscriptionIdNotRegisteredWithSrs] Possible causes: The operation failed due to an internal error. Recommended action: Retry the last action. If the issue persists, contact Support."
+        );
+        assert_eq!(
+            response(400).class(),
+            ErrorClass::User,
+            "other 400s stay the user's"
         );
     }
 }

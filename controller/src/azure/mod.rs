@@ -9,6 +9,7 @@ pub mod client;
 pub mod credentials;
 pub mod error;
 pub mod lro;
+pub mod models;
 pub mod resources;
 pub mod stats;
 

@@ -26,6 +26,8 @@ pub struct Resource {
     pub id: String,
     #[serde(default)]
     pub name: String,
+    #[serde(default, rename = "type")]
+    pub resource_type: String,
     #[serde(default)]
     pub location: Option<String>,
     #[serde(default)]
@@ -107,6 +109,35 @@ pub async fn put_resource_group(
         &json!({ "location": location, "tags": owner_tags(owner) }),
     )
     .await
+}
+
+/// Every top-level resource in a resource group, as `Resources_ListByResourceGroup` lists it
+/// (azure-mgmt-resource 26.0.0: `GET /subscriptions/{s}/resourcegroups/{g}/resources`,
+/// `GenericResourceExpanded` items without `properties`).
+pub async fn list_resources_in_group(
+    arm: &ArmClient,
+    group_id: &str,
+) -> Result<Vec<Resource>, ArmError> {
+    arm.list(&format!("{group_id}/resources"), RESOURCES_API)
+        .await
+}
+
+/// The NIC IP configurations in a VNet's subnets: azure-mgmt-network's read-only
+/// `Subnet.ip_configurations` (wire `properties.subnets[].properties.ipConfigurations[].id`).
+/// NRP refuses to delete a subnet, or its VNet, while any remain (`InUseSubnetCannotBeDeleted`).
+pub fn subnet_users(vnet: &Resource) -> Vec<String> {
+    vnet.properties["subnets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|s| {
+            s["properties"]["ipConfigurations"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|c| c["id"].as_str().map(str::to_owned))
+        .collect()
 }
 
 pub async fn delete_resource_group(arm: &ArmClient, scope: &Scope) -> Result<Accepted, ArmError> {
@@ -270,17 +301,45 @@ pub async fn list_network_mappings(
     .await
 }
 
+/// Where a network mapping maps to, by source: `CreateNetworkMappingInputProperties` and its
+/// `FabricSpecificCreateNetworkMappingInput` (azure-mgmt-recoveryservicessiterecovery 2.0.0).
+pub enum NetworkMappingTarget<'a> {
+    /// A VMM VM network to an Azure VNet: recovery fabric "Microsoft Azure", `VmmToAzure`
+    /// (ReplicationNetworkMappings_Create.json, 2025-08-01).
+    VmmToAzure,
+    /// A source-region VNet to a target-region VNet: the recovery fabric is the target region's
+    /// Azure fabric, and `AzureToAzure` requires the source VNet as `primaryNetworkId`
+    /// (`AzureToAzureCreateNetworkMappingInput`; terraform-provider-azurerm's
+    /// `azurerm_site_recovery_network_mapping` sends the same).
+    AzureToAzure {
+        recovery_fabric: &'a str,
+        primary_network_id: &'a str,
+    },
+}
+
 pub async fn put_network_mapping(
     arm: &ArmClient,
     network_id: &str,
     name: &str,
     recovery_network_id: &str,
-    kind: &str,
+    target: NetworkMappingTarget<'_>,
 ) -> Result<Accepted, ArmError> {
+    let (recovery_fabric, details) = match target {
+        NetworkMappingTarget::VmmToAzure => {
+            (MICROSOFT_AZURE, json!({ "instanceType": "VmmToAzure" }))
+        }
+        NetworkMappingTarget::AzureToAzure {
+            recovery_fabric,
+            primary_network_id,
+        } => (
+            recovery_fabric,
+            json!({ "instanceType": "AzureToAzure", "primaryNetworkId": primary_network_id }),
+        ),
+    };
     let body = json!({ "properties": {
-        "recoveryFabricName": MICROSOFT_AZURE,
+        "recoveryFabricName": recovery_fabric,
         "recoveryNetworkId": recovery_network_id,
-        "fabricSpecificDetails": { "instanceType": kind },
+        "fabricSpecificDetails": details,
     }});
     arm.put(
         &format!("{network_id}/replicationNetworkMappings/{name}"),
@@ -319,6 +378,18 @@ pub async fn list_container_mappings(
     .await
 }
 
+/// `providerSpecificInput` of a container mapping: a `ReplicationProviderSpecificContainerMappingInput`,
+/// whose subtypes are only `A2A` and `VMwareCbt` (azure-mgmt-recoveryservicessiterecovery 2.0.0).
+/// Every other provider sends the base type by its own name, as
+/// ReplicationProtectionContainerMappings_Create.json (2025-08-01, a VMM cloud to "Microsoft Azure")
+/// and Az PowerShell's `New-AzRecoveryServicesReplicationProtectionContainerMapping` example do.
+pub fn container_mapping_input(provider: &str) -> Value {
+    match provider {
+        "A2A" | "VMwareCbt" => json!({ "instanceType": provider }),
+        _ => json!({ "instanceType": "ReplicationProviderSpecificContainerMappingInput" }),
+    }
+}
+
 pub async fn put_container_mapping(
     arm: &ArmClient,
     container_id: &str,
@@ -330,7 +401,7 @@ pub async fn put_container_mapping(
     let body = json!({ "properties": {
         "targetProtectionContainerId": target,
         "policyId": policy_id,
-        "providerSpecificInput": { "instanceType": provider },
+        "providerSpecificInput": container_mapping_input(provider),
     }});
     arm.put(
         &format!("{container_id}/replicationProtectionContainerMappings/{name}"),
@@ -454,12 +525,11 @@ pub async fn list_jobs(arm: &ArmClient, vault_id: &str) -> Result<Vec<Resource>,
         .await
 }
 
-/// A VM, when it exists and its instance view says it runs.
-pub async fn running_vm(arm: &ArmClient, id: &str) -> Result<Option<Resource>, ArmError> {
-    let vm: Option<Resource> = arm.get(id, COMPUTE_API).await?;
-    Ok(vm.filter(|vm| {
-        vm.properties["instanceView"]["statuses"]
-            .as_array()
-            .is_some_and(|statuses| statuses.iter().any(|s| s["code"] == "PowerState/running"))
-    }))
+/// A VM's ID, when it exists and its instance view says it runs. The power state is only in
+/// the instance view (`VirtualMachines_InstanceView`, `GET {vm}/instanceView`; a plain GET of
+/// the VM leaves it out unless `$expand=instanceView`).
+pub async fn running_vm(arm: &ArmClient, id: &str) -> Result<Option<String>, ArmError> {
+    let view: Option<super::models::InstanceView> =
+        arm.get(&format!("{id}/instanceView"), COMPUTE_API).await?;
+    Ok(view.filter(|v| v.running()).map(|_| id.to_owned()))
 }

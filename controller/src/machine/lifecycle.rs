@@ -133,7 +133,11 @@ pub enum Action {
     TestFailover,
     TestFailoverCleanup,
     PlannedFailover,
-    UnplannedFailover,
+    /// From the latest recovery point; `shutdown_source` is the plan's wish to shut the source
+    /// down first, which InMageRcm's input carries (`performShutdown`).
+    UnplannedFailover {
+        shutdown_source: bool,
+    },
     Commit,
     /// Disable protection with `MigrationComplete`: stops replication, keeps the VM.
     CompleteMigration,
@@ -147,7 +151,7 @@ impl Action {
             Action::TestFailover => "TestFailover",
             Action::TestFailoverCleanup => "TestFailoverCleanup",
             Action::PlannedFailover => "PlannedFailover",
-            Action::UnplannedFailover => "UnplannedFailover",
+            Action::UnplannedFailover { .. } => "UnplannedFailover",
             Action::Commit => "Commit",
             Action::CompleteMigration => "DisableProtection",
         }
@@ -159,7 +163,7 @@ impl Action {
             Action::EnableProtection => MachinePhase::EnablingProtection,
             Action::TestFailover => MachinePhase::TestFailover,
             Action::TestFailoverCleanup => MachinePhase::TestFailoverCleanup,
-            Action::PlannedFailover | Action::UnplannedFailover => MachinePhase::FailingOver,
+            Action::PlannedFailover | Action::UnplannedFailover { .. } => MachinePhase::FailingOver,
             Action::Commit | Action::CompleteMigration => MachinePhase::Committing,
         }
     }
@@ -454,9 +458,15 @@ fn decide_with_item(item: &Item, gate: &Gate) -> Decision {
         )
     } else if item.allows("UnplannedFailover") {
         Decision::act(
-            Action::UnplannedFailover,
+            Action::UnplannedFailover {
+                shutdown_source: gate.planned,
+            },
             "FailingOver",
-            "failing over from the latest recovery point",
+            if gate.planned {
+                "shutting the source down and failing over from the latest recovery point"
+            } else {
+                "failing over from the latest recovery point"
+            },
         )
     } else {
         Decision::wait(
@@ -727,7 +737,25 @@ mod tests {
                 })
                 .expect(
                     P::FailingOver,
-                    Some(Action::UnplannedFailover),
+                    Some(Action::UnplannedFailover {
+                        shutdown_source: true,
+                    }),
+                    "FailingOver",
+                ),
+            case("tested: no planned failover, source not shut down")
+                .item(Item {
+                    tested: true,
+                    ..item(
+                        "Protected",
+                        &["TestFailover", "UnplannedFailover", "DisableProtection"],
+                    )
+                })
+                .gate(|g| g.planned = false)
+                .expect(
+                    P::FailingOver,
+                    Some(Action::UnplannedFailover {
+                        shutdown_source: false,
+                    }),
                     "FailingOver",
                 ),
             case("tested: source not shut down")
@@ -735,7 +763,9 @@ mod tests {
                 .gate(|g| g.planned = false)
                 .expect(
                     P::FailingOver,
-                    Some(Action::UnplannedFailover),
+                    Some(Action::UnplannedFailover {
+                        shutdown_source: false,
+                    }),
                     "FailingOver",
                 ),
             case("no test required: straight to cutover")

@@ -6,6 +6,7 @@ use cutover_api::machine::{ReplicatedMachineSpec, ReplicationStatus};
 use serde_json::Value;
 
 use super::lifecycle::{Item, Job, JobState};
+use crate::azure::models::CurrentScenario;
 use crate::azure::resources::Resource;
 
 /// The protected item as the lifecycle sees it.
@@ -35,10 +36,9 @@ pub fn item(resource: &Resource) -> Item {
             .flatten()
             .filter_map(|o| o.as_str().map(str::to_owned))
             .collect(),
-        current_job: p["currentScenario"]["jobId"]
-            .as_str()
-            .filter(|j| !j.is_empty())
-            .map(str::to_owned),
+        current_job: serde_json::from_value::<CurrentScenario>(p["currentScenario"].clone())
+            .ok()
+            .and_then(|scenario| scenario.running_job().map(str::to_owned)),
         active_location: p["activeLocation"].as_str().unwrap_or("Primary").to_owned(),
         replication_progress: progress,
         tested: p["lastSuccessfulTestFailoverTime"]

@@ -10,7 +10,7 @@ use cutover_api::conditions::{READY, reason};
 use cutover_api::machine::{
     ActionRecord, JobReference, MachineBinding, ReplicatedMachine, ReplicatedMachineStatus,
 };
-use cutover_api::vault::{RecoveryVault, SourceKind};
+use cutover_api::vault::{RecoveryVault, SourceKind, SourceSite};
 use cutover_api::{DeletionPolicy, MachinePhase};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{ListParams, Patch, PatchParams};
@@ -182,7 +182,7 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
         .as_ref()
         .is_some_and(|i| i.active_location.eq_ignore_ascii_case("Recovery"));
     let target_vm = match (&target_vm_id, failed_over && status.target_vm_id.is_none()) {
-        (Some(id), true) => arm::running_vm(&view.arm, id).await?.map(|vm| vm.id),
+        (Some(id), true) => arm::running_vm(&view.arm, id).await?,
         _ => None,
     };
     let name = machine.name_any();
@@ -423,11 +423,9 @@ async fn find_source(
         containers
     };
     let mut listed_any = false;
-    for container in &containers {
+    for (index, container) in containers.iter().enumerate() {
         if let Some(wanted) = &machine.spec.source.container
-            && !container.rsplit('/').next().is_some_and(|c| {
-                c.eq_ignore_ascii_case(&crate::machine::reconcile::object_name(wanted))
-            })
+            && !is_container(&view.vault, index, container, wanted)
         {
             continue;
         }
@@ -455,18 +453,79 @@ async fn find_source(
     ))
 }
 
-/// The ARM name ASR gives an object made from a friendly name (VMM clouds).
-pub fn object_name(friendly: &str) -> String {
-    friendly
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
+/// The process server InMageRcm replicates through (`processServerId` is required): the one on
+/// the vault's replication appliance, among those its fabric reports.
+async fn process_server_id(view: &VaultView) -> std::result::Result<String, ArmError> {
+    let spec = &view.vault.spec.source;
+    let appliance = match spec {
+        SourceSite::Vmware(source) => source.appliance.as_str(),
+        SourceSite::Physical(source) => source.appliance.as_str(),
+        SourceSite::Aws(source) => source.appliance.as_str(),
+        _ => "",
+    };
+    let fabric_id = view
+        .vault
+        .status
+        .as_ref()
+        .and_then(|s| s.resources.fabric_id.clone())
+        .unwrap_or_default();
+    let fabric = arm::get(&view.arm, &fabric_id, arm::SITE_RECOVERY_API).await?;
+    let servers = fabric
+        .map(|f| crate::azure::models::process_servers(&f.properties))
+        .unwrap_or_default();
+    crate::azure::models::process_server_of(&servers, appliance)
+        .map(|server| server.id.clone())
+        .ok_or_else(|| ArmError::Decode {
+            resource: "replicationFabrics".into(),
+            message: format!(
+                "the fabric of appliance {appliance} reports no process server of that name ({} in all); replication waits for the appliance's process server",
+                servers.len()
+            ),
         })
-        .collect()
+}
+
+/// Tags as InMageRcm takes them: a list of `UserCreatedResourceTag` (`tagName`, `tagValue`), not
+/// a map (`InMageRcmEnableProtectionInput.targetVmTags`); left out when there are none.
+fn user_created_tags(tags: &std::collections::BTreeMap<String, String>) -> Option<Vec<Value>> {
+    (!tags.is_empty()).then(|| {
+        tags.iter()
+            .map(|(name, value)| json!({ "tagName": name, "tagValue": value }))
+            .collect()
+    })
+}
+
+/// The subnet of the isolated test VNet a test VM joins: the one named like the target subnet,
+/// else the test VNet's first. InMageRcm's `testSubnetName` names a subnet of `testNetworkId`,
+/// which need not have the target's subnets. An adopted test VNet's subnets are not in the spec:
+/// the target subnet's name is all there is to go on.
+fn test_subnet(vault: &RecoveryVault, target_subnet: &str) -> String {
+    let Some(test) = vault.spec.network.test.as_ref().and_then(|t| t.created()) else {
+        return target_subnet.to_owned();
+    };
+    test.subnets
+        .iter()
+        .find(|s| s.name.eq_ignore_ascii_case(target_subnet))
+        .or_else(|| test.subnets.first())
+        .map_or_else(|| target_subnet.to_owned(), |s| s.name.clone())
+}
+
+/// Whether the vault's `index`-th protection container is the one a machine's
+/// `spec.source.container` names. A VMM cloud's container is named `cloud_<guid>` by ASR, with
+/// the cloud's name only in `friendlyName` (ReplicationProtectedItems_*.json, 2025-08-01); the
+/// vault records the containers of `spec.source.hyperVVmm.clouds` in that order, so a cloud is
+/// found by its place there, without listing containers again. Other sources' containers are
+/// named by their ARM name.
+fn is_container(vault: &RecoveryVault, index: usize, container_id: &str, wanted: &str) -> bool {
+    match &vault.spec.source {
+        SourceSite::HyperVVmm(vmm) => vmm
+            .clouds
+            .get(index)
+            .is_some_and(|cloud| cloud.eq_ignore_ascii_case(wanted)),
+        _ => container_id
+            .rsplit('/')
+            .next()
+            .is_some_and(|name| name.eq_ignore_ascii_case(wanted)),
+    }
 }
 
 /// Issues `action`; returns the job it started and the protected item's ID.
@@ -498,7 +557,10 @@ async fn perform(
                 .and_then(|s| s.resources.policy_id.clone())
                 .unwrap_or_default();
             let name = machine.name_any();
-            let input = enable_input(machine, &view.vault, protectable);
+            let mut input = enable_input(machine, &view.vault, protectable);
+            if input["instanceType"] == "InMageRcm" {
+                input["processServerId"] = json!(process_server_id(view).await?);
+            }
             let accepted = arm::enable_protection(
                 &view.arm,
                 &container,
@@ -537,6 +599,11 @@ fn job_of(vault_id: &str, accepted: &crate::azure::client::Accepted) -> String {
         .unwrap_or_default()
 }
 
+/// The discriminator of `DisableProtectionProviderSpecificInput` for every provider but InMage
+/// (classic): the model's own name, as ReplicationProtectedItems_Delete.json (2025-08-01) sends it;
+/// its one subtype is `InMage`, and a provider name is not a value it knows.
+const DISABLE_PROTECTION_INPUT: &str = "DisableProtectionProviderSpecificInput";
+
 /// The request of an action on the item, by provider.
 fn action_body(
     action: Action,
@@ -572,9 +639,10 @@ fn action_body(
                 json!({ "properties": { "failoverDirection": "PrimaryToRecovery", "providerSpecificDetails": details } }),
             ),
         ),
-        Action::UnplannedFailover => {
+        Action::UnplannedFailover { shutdown_source } => {
+            // InMageRcmUnplannedFailoverInput.performShutdown is a required string.
             if provider == "InMageRcm" {
-                details["performShutdown"] = json!("true");
+                details["performShutdown"] = json!(shutdown_source.to_string());
             }
             let body = json!({ "properties": { "failoverDirection": "PrimaryToRecovery", "sourceSiteOperations": "NotRequired", "providerSpecificDetails": details } });
             (ItemAction::UnplannedFailover, Some(body))
@@ -583,7 +651,7 @@ fn action_body(
         Action::CompleteMigration | Action::EnableProtection => (
             ItemAction::Remove,
             Some(
-                json!({ "properties": { "disableProtectionReason": "MigrationComplete", "replicationProviderInput": { "instanceType": provider } } }),
+                json!({ "properties": { "disableProtectionReason": "MigrationComplete", "replicationProviderInput": { "instanceType": DISABLE_PROTECTION_INPUT } } }),
             ),
         ),
     }
@@ -662,14 +730,14 @@ fn enable_input(
             "targetResourceGroupId": group,
             "targetNetworkId": resources.target_network_id,
             "testNetworkId": resources.test_network_id,
+            "testSubnetName": test_subnet(vault, &subnet),
             "targetSubnetName": subnet,
-            "testSubnetName": subnet,
             "targetVmName": vm_name,
             "targetVmSize": target.vm_size,
             "licenseType": license,
             "targetAvailabilityZone": zone,
             "disksDefault": { "logStorageAccountId": resources.replication_storage_account_id, "diskType": disk_type },
-            "targetVmTags": target.tags,
+            "targetVmTags": user_created_tags(&target.tags),
         }),
         _ => json!({
             "instanceType": "A2A",
@@ -722,7 +790,6 @@ async fn cleanup(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> 
     // replication is disabled. Nothing else is forced.
     let observed = observe::item(&item);
     let allows = |operation: &str| observed.allowed_operations.iter().any(|o| o == operation);
-    let provider = view.vault.spec.source.kind().provider();
     let source = &machine.spec.source.name;
     let step = if let Some(job) = &observed.current_job {
         format!("waiting for ASR job {job} on {source} before disabling its replication")
@@ -737,7 +804,7 @@ async fn cleanup(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> 
         .await?;
         format!("cleaning up the test failover of {source}")
     } else if allows("DisableProtection") {
-        let body = json!({ "properties": { "disableProtectionReason": "NotSpecified", "replicationProviderInput": { "instanceType": provider } } });
+        let body = json!({ "properties": { "disableProtectionReason": "NotSpecified", "replicationProviderInput": { "instanceType": DISABLE_PROTECTION_INPUT } } });
         arm::protected_item_action(&view.arm, &item.id, ItemAction::Remove, Some(&body)).await?;
         format!("disabling replication of {source}")
     } else {
@@ -914,4 +981,77 @@ async fn write_status(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The vault of a scenario in deploy/examples.
+    fn example_vault(file: &str) -> RecoveryVault {
+        let path = format!("{}/../deploy/examples/{file}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(path).unwrap();
+        serde_yaml_ng::Deserializer::from_str(&text)
+            .map(|doc| <Value as serde::Deserialize>::deserialize(doc).unwrap())
+            .find(|doc| doc["kind"] == "RecoveryVault")
+            .map(|doc| serde_json::from_value(doc).unwrap())
+            .unwrap()
+    }
+
+    #[test]
+    fn an_unplanned_inmage_rcm_failover_shuts_the_source_down_only_when_the_plan_says_so() {
+        let vault = example_vault("physical.yaml");
+        for shutdown_source in [true, false] {
+            let (kind, body) = action_body(
+                Action::UnplannedFailover { shutdown_source },
+                "InMageRcm",
+                &vault,
+            );
+            assert_eq!(kind, ItemAction::UnplannedFailover);
+            let details = &body.unwrap()["properties"]["providerSpecificDetails"];
+            assert_eq!(details["instanceType"], "InMageRcm");
+            assert_eq!(details["performShutdown"], shutdown_source.to_string());
+        }
+    }
+
+    #[test]
+    fn a_test_vm_joins_a_subnet_the_test_network_has() {
+        let mut vault = example_vault("physical.yaml");
+        assert_eq!(
+            test_subnet(&vault, "servers"),
+            "servers",
+            "same name in both"
+        );
+        let test = vault.spec.network.test.as_mut().unwrap();
+        if let cutover_api::common::AzureResource::Create(network) = test {
+            network.subnets[0].name = "isolated".into();
+        }
+        assert_eq!(
+            test_subnet(&vault, "servers"),
+            "isolated",
+            "the test VNet's own subnet"
+        );
+        vault.spec.network.test = None;
+        assert_eq!(test_subnet(&vault, "servers"), "servers");
+    }
+
+    #[test]
+    fn disabling_protection_sends_the_spec_discriminator_not_the_provider() {
+        for (file, provider) in [
+            ("hyperv-vmm.yaml", "HyperVReplicaAzure"),
+            ("physical.yaml", "InMageRcm"),
+            ("azure-to-azure.yaml", "A2A"),
+        ] {
+            let vault = example_vault(file);
+            let (kind, body) = action_body(Action::CompleteMigration, provider, &vault);
+            assert_eq!(kind, ItemAction::Remove);
+            let properties = &body.unwrap()["properties"];
+            assert_eq!(properties["disableProtectionReason"], "MigrationComplete");
+            assert_eq!(
+                properties["replicationProviderInput"],
+                serde_json::json!({ "instanceType": "DisableProtectionProviderSpecificInput" }),
+                "{provider}"
+            );
+        }
+    }
 }

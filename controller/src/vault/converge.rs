@@ -553,21 +553,9 @@ impl Pass<'_> {
         };
         let (fabric, wanted_containers): (Resource, Vec<String>) = match &self.vault.spec.source {
             SourceSite::HyperVVmm(vmm) => match find(&vmm.server, "VMM") {
-                Some(fabric) => {
-                    if fabric.properties["customDetails"]["version"]
-                        .as_str()
-                        .is_some_and(|v| v == "2012")
-                    {
-                        return Ok(Step::Blocked(
-                            "UnsupportedVmmVersion",
-                            format!(
-                                "the VMM server {} runs VMM 2012; ASR needs 2012 R2 or later",
-                                vmm.server
-                            ),
-                        ));
-                    }
-                    (fabric, vmm.clouds.clone())
-                }
+                // The VMM version is not checked here: `VmmDetails` (the fabric's customDetails)
+                // has no version; `spec.source.hyperVVmm.version` is validated instead.
+                Some(fabric) => (fabric, vmm.clouds.clone()),
                 None => {
                     return Ok(Step::Waiting(
                         WAITING_FOR_REGISTRATION,
@@ -691,7 +679,7 @@ impl Pass<'_> {
     ) -> Result<Step, ArmError> {
         let mut containers = Vec::new();
         for region in [source_region.to_owned(), self.region().to_owned()] {
-            let name = format!("asr-a2a-{region}");
+            let name = a2a_fabric_name(&region);
             let Some(fabric) = fabrics.iter().find(|f| f.name.eq_ignore_ascii_case(&name)) else {
                 arm::put_fabric(
                     self.arm,
@@ -936,17 +924,21 @@ impl Pass<'_> {
                             "{}-to-azure",
                             network_id.rsplit('/').next().unwrap_or("network")
                         );
-                        let instance = if kind == SourceKind::HyperVVmm {
-                            "VmmToAzure"
+                        let recovery_fabric = a2a_fabric_name(self.region());
+                        let target = if kind == SourceKind::HyperVVmm {
+                            arm::NetworkMappingTarget::VmmToAzure
                         } else {
-                            "AzureToAzure"
+                            arm::NetworkMappingTarget::AzureToAzure {
+                                recovery_fabric: &recovery_fabric,
+                                primary_network_id: &mapping.source_network,
+                            }
                         };
                         arm::put_network_mapping(
                             self.arm,
                             &network_id,
                             &name,
                             &target_vnet,
-                            instance,
+                            target,
                         )
                         .await?;
                         return Ok(Step::InProgress(
@@ -967,4 +959,9 @@ impl Pass<'_> {
             self.resources.network_mapping_ids.len()
         )))
     }
+}
+
+/// The Azure fabric cutover creates for a region (Azure to Azure).
+fn a2a_fabric_name(region: &str) -> String {
+    format!("asr-a2a-{region}")
 }

@@ -4,10 +4,13 @@
 mod converge;
 mod teardown;
 
+use teardown::Teardown;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use cutover_api::conditions::{READY, reason, vault::WAITING_FOR_REGISTRATION};
+use cutover_api::conditions::vault::{self as vault_reason, WAITING_FOR_REGISTRATION};
+use cutover_api::conditions::{READY, reason};
 use cutover_api::vault::{ProvisionedIdentity, RecoveryVault, RecoveryVaultStatus, VaultPhase};
 use cutover_api::{DeletionPolicy, ReplicatedMachine};
 use kube::api::{ListParams, Patch, PatchParams};
@@ -188,20 +191,7 @@ async fn cleanup(vault: &RecoveryVault, ctx: &Context) -> Result<Action> {
             "the vault is not deleted while ReplicatedMachines use it: {}",
             users.join(", ")
         );
-        let observed = [Observed::not_ready(
-            READY,
-            "DeletionBlocked",
-            message.clone(),
-        )];
-        write_status(
-            vault,
-            ctx,
-            &observed,
-            Some(VaultPhase::Deleting),
-            None,
-            None,
-        )
-        .await?;
+        write_deletion_status(vault, ctx, "DeletionBlocked", &message).await?;
         return Err(Error::DeletionBlocked(message));
     }
     let arm = ctx
@@ -211,28 +201,52 @@ async fn cleanup(vault: &RecoveryVault, ctx: &Context) -> Result<Action> {
             vault.spec.credentials.as_ref(),
         )
         .await?;
-    if let Some(step) = teardown::next(&arm, vault).await? {
-        let observed = [Observed::not_ready(READY, "Deleting", step.clone())];
-        write_status(
-            vault,
-            ctx,
-            &observed,
-            Some(VaultPhase::Deleting),
-            None,
-            None,
-        )
-        .await?;
-        return Err(Error::TeardownInProgress(step));
+    match teardown::next(&arm, vault).await? {
+        Teardown::Step(step) => {
+            write_deletion_status(vault, ctx, "Deleting", &step).await?;
+            Err(Error::TeardownInProgress(step))
+        }
+        Teardown::Done(left) if left.is_empty() => {
+            ctx.event(
+                &reference,
+                false,
+                "Deleted",
+                "deletionPolicy is Delete: the landing zone cutover created is gone".into(),
+                "Delete",
+            )
+            .await;
+            Ok(Action::await_change())
+        }
+        Teardown::Done(left) => {
+            // Deleting these would take migrated servers (or someone else's resources) with
+            // them: say what stays, in status while the object lasts and in an Event after.
+            let message = format!(
+                "deletionPolicy is Delete: cutover deleted what it created and left in Azure {}",
+                left.join("; ")
+            );
+            write_deletion_status(vault, ctx, vault_reason::PARTLY_RETAINED, &message).await?;
+            Ok(Action::await_change())
+        }
     }
-    ctx.event(
-        &reference,
-        false,
-        "Deleted",
-        "deletionPolicy is Delete: the landing zone cutover created is gone".into(),
-        "Delete",
+}
+
+/// Says in `Ready` what deletion does, waits for or left behind (phase `Deleting`).
+async fn write_deletion_status(
+    vault: &RecoveryVault,
+    ctx: &Context,
+    reason: &str,
+    message: &str,
+) -> Result<()> {
+    let observed = [Observed::not_ready(READY, reason, message)];
+    write_status(
+        vault,
+        ctx,
+        &observed,
+        Some(VaultPhase::Deleting),
+        None,
+        None,
     )
-    .await;
-    Ok(Action::await_change())
+    .await
 }
 
 /// Writes status with server-side apply, and an Event for each condition that changed.

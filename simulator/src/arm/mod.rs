@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use crate::app::Sim;
 use crate::error::ArmError;
 
-mod compute;
-mod network;
+pub mod compute;
+pub mod network;
 pub mod operations;
 mod resource_groups;
 mod storage;
@@ -47,6 +47,10 @@ const KEYWORDS: &[&str] = &[
     "subnets",
     "Microsoft.Compute",
     "virtualMachines",
+    "networkInterfaces",
+    "disks",
+    "resources",
+    "instanceView",
     "replicationFabrics",
     "replicationProtectionContainers",
     "replicationProtectableItems",
@@ -110,6 +114,10 @@ pub fn routes() -> Router<Sim> {
         )
         .route(&format!("{rg}/providers/Microsoft.Compute/virtualMachines"), get(compute::list))
         .route(&format!("{rg}/providers/Microsoft.Compute/virtualMachines/{{name}}"), get(compute::get))
+        .route(&format!("{rg}/providers/Microsoft.Compute/virtualMachines/{{name}}/instanceView"), get(compute::get_instance_view))
+        .route(&format!("{rg}/providers/Microsoft.Network/networkInterfaces/{{name}}"), get(compute::get_nic))
+        .route(&format!("{rg}/providers/Microsoft.Compute/disks/{{name}}"), get(compute::get_disk))
+        .route(&format!("{rg}/resources"), get(resource_groups::list_resources))
         .merge(crate::asr::routes())
         .route(
             "/subscriptions/{subscription}/providers/{namespace}/locations/{location}/{kind}/{operation}", get(operations::get))
@@ -195,12 +203,16 @@ pub fn check_location(location: &str, resource_type: &str) -> Result<String, Arm
 }
 
 /// The JSON ARM returns for a stored resource, by its type.
-pub fn document(sim: &Sim, resource: &crate::state::Resource) -> Value {
+pub fn document(
+    sim: &Sim,
+    world: &crate::state::World,
+    resource: &crate::state::Resource,
+) -> Value {
     let is = |t: &str| resource.resource_type.eq_ignore_ascii_case(t);
     if is(storage::TYPE) {
         storage::document(sim, resource)
     } else if is(network::TYPE) {
-        network::document(sim, resource)
+        network::document(sim, world, resource)
     } else if is(vaults::TYPE) {
         vaults::document(sim, resource)
     } else if is(compute::TYPE) {
@@ -222,7 +234,7 @@ pub fn list_in_group(
     let items = world
         .list(resource_type, Some(group))
         .into_iter()
-        .map(|r| document(sim, r))
+        .map(|r| document(sim, &world, r))
         .collect();
     Ok(axum::Json(page(sim, uri, items)))
 }
@@ -233,7 +245,7 @@ pub fn list_in_subscription(sim: &Sim, uri: &Uri, resource_type: &str) -> axum::
     let items = world
         .list(resource_type, None)
         .into_iter()
-        .map(|r| document(sim, r))
+        .map(|r| document(sim, &world, r))
         .collect();
     axum::Json(page(sim, uri, items))
 }
@@ -252,7 +264,7 @@ pub fn get_in_group(
         .resource(&resource_id(subscription, group, resource_type, name))
         .filter(|r| r.deleting_until.is_none())
         .ok_or_else(|| ArmError::not_found(resource_type, name, group))?;
-    Ok(axum::Json(document(sim, resource)))
+    Ok(axum::Json(document(sim, &world, resource)))
 }
 
 /// `id`, `name`, `type`, `location`, `tags`, `sku`, `kind` and `properties` with

@@ -101,7 +101,34 @@ fn store(vnet: &mut Resource, prefixes: &[String], subnets: &[Subnet]) {
     });
 }
 
-pub fn document(sim: &Sim, vnet: &Resource) -> Value {
+/// The ID of the subnet named `name` in a VNet (its first subnet when there is no such name).
+pub fn subnet_id(world: &World, network_id: &str, name: Option<&str>) -> Option<String> {
+    let vnet = world.resource(network_id)?;
+    let subnets = stored_subnets(vnet);
+    let subnet = name
+        .and_then(|n| subnets.iter().find(|s| s.name.eq_ignore_ascii_case(n)))
+        .or_else(|| subnets.first())?;
+    Some(format!("{}/subnets/{}", vnet.id, subnet.name))
+}
+
+/// NRP's 400 for removing a subnet that network interfaces still use (seen from real Azure in
+/// terraform-provider-azurerm issues 688 and 4784: code `InUseSubnetCannotBeDeleted`, this
+/// message), for a subnet DELETE, a VNet DELETE and a VNet PUT that leaves the subnet out.
+fn check_not_in_use(world: &World, vnet: &Resource, subnet: &Subnet) -> Result<(), ArmError> {
+    let subnet_id = format!("{}/subnets/{}", vnet.id, subnet.name);
+    match super::compute::ip_configurations_in(world, &subnet_id).first() {
+        Some(user) => Err(ArmError::bad_request(
+            "InUseSubnetCannotBeDeleted",
+            format!(
+                "Subnet {} is in use by {user} and cannot be deleted. In order to delete the subnet, delete all the resources within the subnet. See aka.ms/deletesubnet.",
+                subnet.name
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+pub fn document(sim: &Sim, world: &World, vnet: &Resource) -> Value {
     let state = vnet.provisioning_state(sim.now(), "Updating");
     let mut body = base_document(vnet, state);
     body["etag"] = json!(format!("W/\"{}\"", vnet.ready_at.as_millisecond()));
@@ -109,21 +136,29 @@ pub fn document(sim: &Sim, vnet: &Resource) -> Value {
         "provisioningState": state,
         "resourceGuid": vnet.properties["resourceGuid"],
         "addressSpace": { "addressPrefixes": stored_prefixes(vnet) },
-        "subnets": stored_subnets(vnet).iter().map(|s| subnet_document(vnet, s, state)).collect::<Vec<_>>(),
+        "subnets": stored_subnets(vnet).iter().map(|s| subnet_document(world, vnet, s, state)).collect::<Vec<_>>(),
         "virtualNetworkPeerings": [],
         "enableDdosProtection": false,
     });
     body
 }
 
-fn subnet_document(vnet: &Resource, subnet: &Subnet, state: &str) -> Value {
-    json!({
-        "id": format!("{}/subnets/{}", vnet.id, subnet.name),
+/// A subnet as NRP returns it; `ipConfigurations` (read-only in azure-mgmt-network's `Subnet`)
+/// lists the NIC IP configurations in it, and is absent when there are none.
+fn subnet_document(world: &World, vnet: &Resource, subnet: &Subnet, state: &str) -> Value {
+    let id = format!("{}/subnets/{}", vnet.id, subnet.name);
+    let users = super::compute::ip_configurations_in(world, &id);
+    let mut body = json!({
+        "id": id,
         "name": subnet.name,
         "type": "Microsoft.Network/virtualNetworks/subnets",
         "etag": format!("W/\"{}\"", vnet.ready_at.as_millisecond()),
         "properties": { "provisioningState": state, "addressPrefix": subnet.prefix },
-    })
+    });
+    if !users.is_empty() {
+        body["properties"]["ipConfigurations"] = users.iter().map(|u| json!({ "id": u })).collect();
+    }
+    body
 }
 
 /// Checks address space and subnets the way NetCfg does.
@@ -279,6 +314,15 @@ pub async fn put(
     {
         Some(existing) => {
             existing.check_same_location(&location)?;
+            let existing = existing.clone();
+            for dropped in stored_subnets(&existing).iter().filter(|old| {
+                !subnets
+                    .iter()
+                    .any(|s| s.name.eq_ignore_ascii_case(&old.name))
+            }) {
+                check_not_in_use(&world, &existing, dropped)?;
+            }
+            let existing = world.resource_mut(&id).expect("the VNet was found above");
             existing.tags = body.tags;
             existing.ready_at = now + UPDATE_DURATION;
             store(existing, &prefixes, &subnets);
@@ -309,7 +353,7 @@ pub async fn put(
         .resource(&id)
         .cloned()
         .expect("the VNet was just stored");
-    let mut response = (status, Json(document(&sim, &vnet))).into_response();
+    let mut response = (status, Json(document(&sim, &world, &vnet))).into_response();
     let url = async_operation_url(&sim, &subscription, &location, &operation.id, &uri);
     operations::add_polling_headers(&sim, &mut response, None, Some(&url), UPDATE_DURATION);
     Ok(response)
@@ -325,11 +369,16 @@ pub async fn delete(
     world.require_resource_group(&group)?;
     let id = resource_id(&subscription, &group, TYPE, &name);
     let Some(vnet) = world
-        .resource_mut(&id)
+        .resource(&id)
         .filter(|r| r.deleting_until.is_none())
+        .cloned()
     else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
+    for subnet in stored_subnets(&vnet) {
+        check_not_in_use(&world, &vnet, &subnet)?;
+    }
+    let vnet = world.resource_mut(&id).expect("the VNet was found above");
     vnet.deleting_until = Some(now + UPDATE_DURATION);
     let location = vnet.location.clone().unwrap_or_default();
     let operation = operations::start(&mut world, &id, OperationKind::Delete, now, UPDATE_DURATION);
@@ -361,7 +410,7 @@ pub async fn list_subnets(
     let state = vnet.provisioning_state(sim.now(), "Updating");
     let items = stored_subnets(vnet)
         .iter()
-        .map(|s| subnet_document(vnet, s, state))
+        .map(|s| subnet_document(&world, vnet, s, state))
         .collect();
     Ok(Json(page(&sim, &uri, items)))
 }
@@ -377,6 +426,7 @@ pub async fn get_subnet(
         .find(|s| s.name.eq_ignore_ascii_case(&subnet))
         .ok_or_else(|| subnet_not_found(vnet, &subnet))?;
     Ok(Json(subnet_document(
+        &world,
         vnet,
         &found,
         vnet.provisioning_state(sim.now(), "Updating"),
@@ -435,8 +485,11 @@ pub async fn put_subnet(
         .into_iter()
         .find(|s| s.name.eq_ignore_ascii_case(&subnet))
         .expect("the subnet was just stored");
-    let mut response =
-        (status, Json(subnet_document(&stored, &written, "Updating"))).into_response();
+    let mut response = (
+        status,
+        Json(subnet_document(&world, &stored, &written, "Updating")),
+    )
+        .into_response();
     let url = async_operation_url(
         &sim,
         &subscription,
@@ -457,11 +510,15 @@ pub async fn delete_subnet(
     let mut world = sim.world();
     let vnet = find_vnet(&world, &subscription, &group, &name)?.clone();
     let mut subnets = stored_subnets(&vnet);
-    let before = subnets.len();
-    subnets.retain(|s| !s.name.eq_ignore_ascii_case(&subnet));
-    if subnets.len() == before {
+    let Some(removed) = subnets
+        .iter()
+        .find(|s| s.name.eq_ignore_ascii_case(&subnet))
+        .cloned()
+    else {
         return Ok(StatusCode::NO_CONTENT.into_response());
-    }
+    };
+    check_not_in_use(&world, &vnet, &removed)?;
+    subnets.retain(|s| !s.name.eq_ignore_ascii_case(&subnet));
     let stored = world
         .resource_mut(&vnet.id)
         .expect("the VNet was found above");

@@ -152,7 +152,7 @@ fn result(sim: &Sim, operation: &Operation, uri: &Uri) -> Response {
         OperationKind::Create => {
             let world = sim.world();
             match world.resource(&operation.resource_id) {
-                Some(resource) => Json(super::document(sim, resource)).into_response(),
+                Some(resource) => Json(super::document(sim, &world, resource)).into_response(),
                 None => StatusCode::NO_CONTENT.into_response(),
             }
         }

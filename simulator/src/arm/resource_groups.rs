@@ -181,3 +181,38 @@ pub async fn delete(
     );
     Ok(operations::accepted(&sim, &location, None, DELETE_DURATION))
 }
+
+/// `GET .../resourcegroups/{group}/resources` (azure-mgmt-resource `Resources_ListByResourceGroup`):
+/// every top-level resource in the group as a `GenericResourceExpanded` (no `properties`), paged.
+/// Child resources (subnets, Site Recovery objects under a vault) are not listed.
+pub async fn list_resources(
+    State(sim): State<Sim>,
+    Path((_, group)): Path<(String, String)>,
+    uri: Uri,
+) -> Result<Json<Value>, ArmError> {
+    let world = sim.world();
+    world.require_resource_group(&group)?;
+    let items = world
+        .resources
+        .values()
+        .filter(|r| r.resource_group.eq_ignore_ascii_case(&group))
+        .filter(|r| r.deleting_until.is_none())
+        .map(|r| {
+            let mut item = json!({
+                "id": r.id,
+                "name": r.name,
+                "type": r.resource_type,
+                "location": r.location,
+                "tags": r.tags,
+            });
+            if let Some(sku) = &r.sku {
+                item["sku"] = sku.clone();
+            }
+            if let Some(kind) = &r.kind {
+                item["kind"] = json!(kind);
+            }
+            item
+        })
+        .collect();
+    Ok(Json(page(&sim, &uri, items)))
+}

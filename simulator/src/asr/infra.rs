@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 use super::model::{AsrObject, ObjectKind, Scenario};
 use super::{
     InjectedJobFailure, JobTarget, MICROSOFT_AZURE, accepted, asr_not_found, children,
-    fabric_properties, find, insert, insert_container, object_document, require_vault, start_job,
+    fabric_properties, find, insert, insert_container, object_document, require_object,
+    require_vault, start_job,
 };
 use crate::app::Sim;
 use crate::arm::{page, parse_body};
@@ -68,11 +69,12 @@ pub async fn get_fabric(
 ) -> Result<Json<Value>, ArmError> {
     let world = sim.world();
     let vault_id = require_vault(&world, &s, &g, &v)?;
-    Ok(Json(object_document(require(
+    Ok(Json(object_document(require_object(
         &world,
+        &vault_id,
+        ObjectKind::Fabric,
         &fabric_id(&vault_id, &f),
         "fabric",
-        &f,
     )?)))
 }
 
@@ -123,7 +125,10 @@ pub async fn put_fabric(
             custom["containerIds"] = json!([]);
             Some(location)
         }
-        "InMageRcm" => None,
+        "InMageRcm" => {
+            custom["processServers"] = super::process_servers(&f);
+            None
+        }
         other => {
             return Err(ArmError::bad_request("InvalidParameter", format!("Fabric type '{other}' cannot be created through ARM; use HyperVSite, Azure or InMageRcm.")).with_target("properties.customDetails.instanceType"));
         }
@@ -568,11 +573,12 @@ pub async fn get_network_mapping(
         "{}/replicationNetworkMappings/{m}",
         network_id(&vault_id, &f, &n)
     );
-    Ok(Json(object_document(require(
+    Ok(Json(object_document(require_object(
         &world,
+        &vault_id,
+        ObjectKind::NetworkMapping,
         &id,
         "network mapping",
-        &m,
     )?)))
 }
 
@@ -607,9 +613,60 @@ pub async fn put_network_mapping(
     let fabric = require(&world, &fabric_id(&vault_id, &f), "fabric", &f)?.clone();
     let network = network_id(&vault_id, &f, &n);
     let primary = find(&world, &network).cloned();
-    if primary.is_none() && fabric.properties["customDetails"]["instanceType"] != "Azure" {
+    let azure = fabric.properties["customDetails"]["instanceType"] == "Azure";
+    if primary.is_none() && !azure {
         return Err(asr_not_found("network", &n));
     }
+    // FabricSpecificCreateNetworkMappingInput: VmmToAzure, or AzureToAzure whose
+    // primaryNetworkId (the source VNet) is required; an A2A mapping's recoveryFabricName is
+    // the target region's fabric (AzureToAzureCreateNetworkMappingInput; terraform-provider-azurerm).
+    let details = &input.properties.fabric_specific_details;
+    let bad = |field: &str, message: String| {
+        ArmError::bad_request("InvalidParameter", message)
+            .with_target(&format!("properties.{field}"))
+    };
+    let recovery_fabric_id = match (details["instanceType"].as_str(), azure) {
+        (Some("VmmToAzure"), false) => None,
+        (Some("AzureToAzure"), true) => {
+            if details["primaryNetworkId"]
+                .as_str()
+                .is_none_or(str::is_empty)
+            {
+                return Err(bad(
+                    "fabricSpecificDetails.primaryNetworkId",
+                    "The primaryNetworkId property is required.".into(),
+                ));
+            }
+            let name = input
+                .properties
+                .recovery_fabric_name
+                .as_deref()
+                .unwrap_or_default();
+            let recovery = find(&world, &fabric_id(&vault_id, name))
+                .filter(|r| r.properties["customDetails"]["instanceType"] == "Azure")
+                .ok_or_else(|| {
+                    bad(
+                        "recoveryFabricName",
+                        format!(
+                            "The recovery fabric '{name}' is not an Azure fabric of this vault."
+                        ),
+                    )
+                })?;
+            Some(recovery.id.clone())
+        }
+        (other, _) => {
+            return Err(bad(
+                "fabricSpecificDetails.instanceType",
+                format!(
+                    "The instanceType {} does not map a network of a {} fabric.",
+                    other.map_or("(missing)".to_owned(), |t| format!("'{t}'")),
+                    fabric.properties["customDetails"]["instanceType"]
+                        .as_str()
+                        .unwrap_or_default()
+                ),
+            ));
+        }
+    };
     let recovery = input.properties.recovery_network_id.clone();
     let vnet = world
         .resource(&recovery)
@@ -644,7 +701,7 @@ pub async fn put_network_mapping(
                 "primaryFabricFriendlyName": fabric.properties["friendlyName"],
                 "recoveryNetworkFriendlyName": vnet.name,
                 "recoveryNetworkId": vnet.id,
-                "recoveryFabricArmId": input.properties.recovery_fabric_name.clone().unwrap_or_else(|| MICROSOFT_AZURE.into()),
+                "recoveryFabricArmId": recovery_fabric_id.unwrap_or_else(|| fabric.id.clone()),
                 "recoveryFabricFriendlyName": input.properties.recovery_fabric_name.unwrap_or_else(|| MICROSOFT_AZURE.into()),
                 "fabricSpecificSettings": { "instanceType": input.properties.fabric_specific_details["instanceType"].as_str().unwrap_or("VmmToAzure") },
             }),
@@ -717,11 +774,12 @@ pub async fn get_policy(
 ) -> Result<Json<Value>, ArmError> {
     let world = sim.world();
     let vault_id = require_vault(&world, &s, &g, &v)?;
-    Ok(Json(object_document(require(
+    Ok(Json(object_document(require_object(
         &world,
+        &vault_id,
+        ObjectKind::Policy,
         &format!("{vault_id}/replicationPolicies/{p}"),
         "policy",
-        &p,
     )?)))
 }
 
@@ -991,6 +1049,21 @@ pub async fn put_container_mapping(
     body: Bytes,
 ) -> Result<Response, ArmError> {
     let input: ContainerMappingInput = parse_body(&body)?;
+    // ReplicationProviderSpecificContainerMappingInput: its own name, or a subtype (A2A, VMwareCbt).
+    let instance_type = input.properties.provider_specific_input["instanceType"].as_str();
+    if !matches!(
+        instance_type,
+        Some("ReplicationProviderSpecificContainerMappingInput" | "A2A" | "VMwareCbt")
+    ) {
+        return Err(ArmError::bad_request(
+            "InvalidParameter",
+            format!(
+                "The instanceType {} is not a known ReplicationProviderSpecificContainerMappingInput; expected ReplicationProviderSpecificContainerMappingInput, A2A or VMwareCbt.",
+                instance_type.map_or("(missing)".to_owned(), |t| format!("'{t}'"))
+            ),
+        )
+        .with_target("properties.providerSpecificInput.instanceType"));
+    }
     let now = sim.now();
     let mut world = sim.world();
     let vault_id = require_vault(&world, &s, &g, &v)?;
@@ -1037,9 +1110,10 @@ pub async fn put_container_mapping(
         "{}/replicationProtectionContainerMappings/{m}",
         container.id
     );
-    let provider = input.properties.provider_specific_input["instanceType"]
+    // The mapping's provider is its policy's; the input names it only for A2A and VMwareCbt.
+    let provider = policy.properties["providerSpecificDetails"]["instanceType"]
         .as_str()
-        .or_else(|| policy.properties["providerSpecificDetails"]["instanceType"].as_str())
+        .or(instance_type)
         .unwrap_or_default()
         .to_owned();
     insert(

@@ -158,7 +158,12 @@ pub fn document(sim: &Sim, world: &World, item: &ProtectedItem) -> Value {
             "lastSuccessfulTestFailoverTime": item.last_test_failover.map(|t| t.to_string()),
             "currentScenario": match job {
                 Some(job) => json!({ "scenarioName": job.scenario.names().0, "jobId": job.id, "startTime": job.started_at.to_string() }),
-                None => json!({ "scenarioName": "None" }),
+                // Idle, as every 2025-08-01 ReplicationProtectedItems_* example shows it.
+                None => json!({
+                    "scenarioName": "None",
+                    "jobId": format!("{}/replicationJobs/None", item.vault_id),
+                    "startTime": "1753-01-01T01:01:01Z",
+                }),
             },
             "providerSpecificDetails": details,
             "recoveryContainerId": MICROSOFT_AZURE,
@@ -364,6 +369,34 @@ pub async fn enable(
         ));
     }
 
+    // InMageRcmEnableProtectionInput.processServerId is required: a process server of the fabric.
+    if provider == "InMageRcm" {
+        let fabric = find(&world, &format!("{vault_id}/replicationFabrics/{f}"));
+        let known = fabric
+            .and_then(|fabric| fabric.properties["customDetails"]["processServers"].as_array())
+            .cloned()
+            .unwrap_or_default();
+        match details["processServerId"].as_str() {
+            None => {
+                return Err(bad(
+                    "providerSpecificDetails.processServerId",
+                    "The processServerId property is required.".into(),
+                ));
+            }
+            Some(id)
+                if !known
+                    .iter()
+                    .any(|p| p["id"].as_str().is_some_and(|k| k.eq_ignore_ascii_case(id))) =>
+            {
+                return Err(bad(
+                    "providerSpecificDetails.processServerId",
+                    format!("The process server {id} is not registered with the fabric {f}."),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+
     // Which machine: the protectable item, or the discovery ID (InMage) or VM ID (A2A).
     let machines = machines_of(&inventory, &container);
     let wanted = input
@@ -411,24 +444,27 @@ pub async fn enable(
         ));
     }
 
-    let (group_key, name_key, size_key, network_key) = match provider.as_str() {
+    let (group_key, name_key, size_key, network_key, subnet_key) = match provider.as_str() {
         "HyperVReplicaAzure" => (
             "targetAzureV2ResourceGroupId",
             "targetAzureVmName",
             "targetVmSize",
             "targetAzureNetworkId",
+            "targetAzureSubnetId",
         ),
         "InMageRcm" => (
             "targetResourceGroupId",
             "targetVmName",
             "targetVmSize",
             "targetNetworkId",
+            "targetSubnetName",
         ),
         _ => (
             "recoveryResourceGroupId",
             "recoveryAzureVMName",
             "recoveryAzureVMSize",
             "recoveryAzureNetworkId",
+            "recoverySubnetName",
         ),
     };
     let resource_group_id =
@@ -474,6 +510,12 @@ pub async fn enable(
             .to_owned(),
         location: vault_region,
         os_type: machine.os_type.clone(),
+        network_id: details[network_key].as_str().map(str::to_owned),
+        // A subnet given by ID or by name: the VM's NIC goes in the subnet of that name.
+        subnet: details[subnet_key]
+            .as_str()
+            .and_then(|s| s.rsplit('/').next())
+            .map(str::to_owned),
     };
     // Initial replication copies every disk over the simulated link.
     let seconds = (machine.size_gb() as f64 * 8.0 * 1024.0 / mbps.max(1.0)).ceil() as i64;
@@ -497,6 +539,7 @@ pub async fn enable(
         replication_duration: Some(SignedDuration::from_secs(seconds.max(1))),
         current_job: None,
         test_vm_id: None,
+        test_network_id: None,
         target_vm_id: None,
         last_test_failover: None,
         last_failover: None,
@@ -644,6 +687,9 @@ pub async fn action(
     } else {
         parse_body(&body)?
     };
+    if scenario == Scenario::DisableDr {
+        check_disable_input(&input)?;
+    }
     let now = sim.now();
     let mut world = sim.world();
     let vault_id = require_vault(&world, &s, &g, &v)?;
@@ -688,7 +734,12 @@ pub async fn action(
             .or_else(|| input.pointer("/properties/providerSpecificDetails/networkId"))
             .and_then(Value::as_str);
         match network {
-            Some(network) if world.resource(network).is_some() => {}
+            Some(network) if world.resource(network).is_some() => {
+                let network = network.to_owned();
+                if let Some(stored) = world.asr.items.get_mut(&id.to_ascii_lowercase()) {
+                    stored.test_network_id = Some(network);
+                }
+            }
             Some(network) => {
                 return Err(bad(
                     "networkId",
@@ -727,4 +778,32 @@ pub async fn action(
         stored.input["plannedFailover"] = json!(true);
     }
     Ok(accepted(&sim, &job, &uri))
+}
+
+/// `DisableProtectionInput` (azure-mgmt-recoveryservicessiterecovery 2.0.0): `properties` is
+/// required, and `replicationProviderInput` is a `DisableProtectionProviderSpecificInput`, whose
+/// only discriminators are its own name (ReplicationProtectedItems_Delete.json sends
+/// `{"instanceType": "DisableProtectionProviderSpecificInput"}`) and `InMage`
+/// (`InMageDisableProtectionProviderSpecificInput`). A provider name such as `InMageRcm` is not one.
+fn check_disable_input(input: &Value) -> Result<(), ArmError> {
+    let Some(properties) = input.get("properties").filter(|p| p.is_object()) else {
+        return Err(ArmError::bad_request(
+            "InvalidParameter",
+            "The properties property is required.",
+        )
+        .with_target("properties"));
+    };
+    let Some(provider_input) = properties.get("replicationProviderInput") else {
+        return Ok(());
+    };
+    match provider_input["instanceType"].as_str() {
+        Some("DisableProtectionProviderSpecificInput" | "InMage") => Ok(()),
+        other => Err(bad(
+            "replicationProviderInput.instanceType",
+            format!(
+                "The instanceType {} is not a known DisableProtectionProviderSpecificInput; expected DisableProtectionProviderSpecificInput or InMage.",
+                other.map_or("(missing)".to_owned(), |t| format!("'{t}'"))
+            ),
+        )),
+    }
 }

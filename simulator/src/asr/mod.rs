@@ -184,6 +184,43 @@ pub fn asr_not_found(kind: &str, name: &str) -> ArmError {
     )
 }
 
+/// What ASR answers for an object that does not exist in a vault that holds nothing of its kind:
+/// not a 404 but a 400 whose `details[0].code` is `SubscriptionIdNotRegisteredWithSrs`
+/// (azure-rest-api-specs issue 12759, with this body; terraform-provider-azurerm's
+/// `wasBadRequestWithNotExist` treats it as absent for fabrics, policies and network mappings).
+pub fn not_registered_with_srs() -> ArmError {
+    let id = uuid::Uuid::new_v4().as_u64_pair().0 >> 2;
+    let message = format!("The resource with ID {id} isn't registered with the service.");
+    ArmError {
+        details: vec![serde_json::json!({
+            "code": "SubscriptionIdNotRegisteredWithSrs",
+            "message": message,
+            "possibleCauses": "The operation failed due to an internal error.",
+            "recommendedAction": "Retry the last action. If the issue persists, contact Support.",
+        })],
+        ..ArmError::bad_request("BadRequest", message)
+    }
+}
+
+/// The object `id` of `kind`, or what ASR answers when it is absent: the 400 above when the
+/// vault holds nothing of that kind, a 404 otherwise.
+pub fn require_object<'w>(
+    world: &'w World,
+    vault_id: &str,
+    kind: ObjectKind,
+    id: &str,
+    what: &str,
+) -> Result<&'w AsrObject, ArmError> {
+    match find(world, id) {
+        Some(object) => Ok(object),
+        None if children(world, kind, vault_id, None).is_empty() => Err(not_registered_with_srs()),
+        None => Err(asr_not_found(
+            what,
+            id.rsplit('/').next().unwrap_or_default(),
+        )),
+    }
+}
+
 /// An ARM-style name for an object made from a friendly name.
 pub fn object_name(friendly: &str) -> String {
     friendly
@@ -317,9 +354,10 @@ pub fn register(world: &mut World, source: &Source, vault_id: &str) {
     let fabric_name = object_name(&source.name);
     let fabric_id = format!("{vault_id}/replicationFabrics/{fabric_name}");
     let fabric_type = source.kind.fabric_type();
+    // VmmDetails, HyperVSiteDetails, InMageRcmFabricSpecificDetails...: no version field.
     let mut custom = json!({ "instanceType": fabric_type });
-    if source.kind == SourceKind::HyperVVmm {
-        custom["version"] = json!(source.version);
+    if fabric_type == "InMageRcm" {
+        custom["processServers"] = process_servers(&source.name);
     }
     insert(
         world,
@@ -388,6 +426,21 @@ fn register_site_hosts(world: &mut World, source: &Source, fabric: &AsrObject) {
         .insert(source.name.to_ascii_lowercase(), fabric.vault_id.clone());
 }
 
+/// `InMageRcmFabricSpecificDetails.processServers`: the process server that runs on the
+/// replication appliance (`ProcessServerDetails`, read-only; its `id` is what an InMageRcm enable
+/// names as `processServerId`).
+pub fn process_servers(appliance: &str) -> Value {
+    json!([{
+        "id": uuid::Uuid::new_v4().to_string(),
+        "name": appliance,
+        "fqdn": appliance,
+        "version": "9.60.0.0",
+        "health": "Normal",
+        "healthErrors": [],
+        "protectedItemCount": 0,
+    }])
+}
+
 pub fn fabric_properties(friendly: &str, custom: Value) -> Value {
     json!({
         "friendlyName": friendly,
@@ -419,14 +472,18 @@ pub fn insert_container(
         .get(&fabric_id.to_ascii_lowercase())
         .and_then(|f| f.properties["friendlyName"].as_str().map(str::to_owned))
         .unwrap_or_default();
+    // A VMM cloud's container is named `cloud_<guid>`, the cloud's name in `friendlyName`
+    // (ReplicationProtectedItems_*.json, 2025-08-01: `cloud_6d224fc6-f326-5d35-96de-fbf51efb3179`).
+    let name = if fabric_type == "VMM" {
+        format!("cloud_{}", uuid::Uuid::new_v4())
+    } else {
+        object_name(friendly)
+    };
     insert(
         world,
         AsrObject {
-            id: format!(
-                "{fabric_id}/replicationProtectionContainers/{}",
-                object_name(friendly)
-            ),
-            name: object_name(friendly),
+            id: format!("{fabric_id}/replicationProtectionContainers/{name}"),
+            name,
             kind: ObjectKind::Container,
             vault_id,
             parent_id: Some(fabric_id.to_owned()),

@@ -78,6 +78,11 @@ pub struct TargetVm {
     pub size: String,
     pub location: String,
     pub os_type: String,
+    /// The VNet its network interface goes in, and the subnet's name there (the enable input's).
+    #[serde(default)]
+    pub network_id: Option<String>,
+    #[serde(default)]
+    pub subnet: Option<String>,
 }
 
 impl TargetVm {
@@ -144,6 +149,9 @@ pub struct ProtectedItem {
     pub current_job: Option<String>,
     #[serde(default)]
     pub test_vm_id: Option<String>,
+    /// The isolated network the running (or last) test failover put its VM in.
+    #[serde(default)]
+    pub test_network_id: Option<String>,
     #[serde(default)]
     pub target_vm_id: Option<String>,
     #[serde(default)]
@@ -355,10 +363,11 @@ impl Asr {
                 item.last_test_failover = Some(job.done_at);
                 let id = item.vm.id("-test");
                 item.test_vm_id = Some(id.clone());
-                changes.push(VmChange::Create {
-                    id,
-                    vm: item.vm.clone(),
-                });
+                let mut vm = item.vm.clone();
+                if let Some(network) = &item.test_network_id {
+                    vm.network_id = Some(network.clone());
+                }
+                changes.push(VmChange::Create { id, vm });
             }
             (Scenario::TestFailover, true) => item.state = ItemState::Protected,
             (Scenario::TestFailoverCleanup, false) => {
@@ -423,11 +432,14 @@ mod tests {
                 size: "Standard_D2s_v5".into(),
                 location: "westeurope".into(),
                 os_type: "Windows".into(),
+                network_id: None,
+                subnet: None,
             },
             replication_started: None,
             replication_duration: Some(SignedDuration::from_secs(100)),
             current_job: None,
             test_vm_id: None,
+            test_network_id: None,
             target_vm_id: None,
             last_test_failover: None,
             last_failover: None,
