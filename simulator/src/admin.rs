@@ -24,6 +24,27 @@ pub fn routes() -> Router<Sim> {
         .route("/inventory", get(inventory).post(add_to_inventory))
         .route("/register", post(register))
         .route("/identity", post(rotate_secret))
+        .route("/consistency", get(consistency).put(set_consistency))
+}
+
+#[derive(Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Consistency {
+    /// For this long (real time) after its create returned, a new protected item is absent
+    /// from lists and a new job from GETs and lists; 0 turns the fault off.
+    new_object_lag_ms: u64,
+}
+
+async fn consistency(State(sim): State<Sim>) -> Json<Consistency> {
+    Json(Consistency {
+        new_object_lag_ms: sim.world().new_object_lag_ms.unwrap_or_default(),
+    })
+}
+
+async fn set_consistency(State(sim): State<Sim>, Json(setting): Json<Consistency>) -> StatusCode {
+    sim.world().new_object_lag_ms = Some(setting.new_object_lag_ms);
+    sim.persist();
+    StatusCode::NO_CONTENT
 }
 
 #[derive(Deserialize)]

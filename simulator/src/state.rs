@@ -33,6 +33,25 @@ pub struct World {
     /// The client secret accepted since the last rotation through `/_sim/identity`.
     #[serde(default)]
     pub rotated_client_secret: Option<String>,
+    /// Eventual consistency, as a fault (`/_sim/consistency`): for this long (real time) after
+    /// its create returned, a new protected item is absent from lists and a new job from GETs
+    /// and lists.
+    #[serde(default)]
+    pub new_object_lag_ms: Option<u64>,
+}
+
+impl World {
+    /// When an object created now becomes visible to reads, under the consistency fault.
+    pub fn visible_at(&self) -> Option<Timestamp> {
+        self.new_object_lag_ms
+            .filter(|&ms| ms > 0)
+            .map(|ms| Timestamp::now() + jiff::SignedDuration::from_millis(ms as i64))
+    }
+}
+
+/// Whether an object stamped `visible_at` can be read yet.
+pub fn visible(visible_at: Option<Timestamp>) -> bool {
+    visible_at.is_none_or(|t| Timestamp::now() >= t)
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -276,6 +276,40 @@ async fn azure_faults_are_retried_or_waited_out_and_the_plan_completes() -> Resu
     Ok(())
 }
 
+/// ARM is eventually consistent: right after a create returns, the new protected item may be
+/// missing from lists and its job from GETs. cutover waits; it never takes "not there yet" for
+/// "never enabled", and never acts twice.
+#[tokio::test]
+async fn an_item_or_job_not_yet_visible_is_waited_for_never_acted_on_twice() -> Result<()> {
+    let plane = control_plane::shared()?;
+    let client = plane.client().await?;
+    let ns = temp_namespace(&client, "consistency").await?;
+    let sim = Simulator::start(&["--time-scale", "600", "--replication-mbps", "200000"])?;
+    // Several of the controller's polls (1 s here) see neither the item nor its job.
+    sim.admin(
+        Method::PUT,
+        "consistency",
+        Some(json!({"newObjectLagMs": 4000})),
+    )
+    .await?;
+    let controller = Controller::start(plane, &sim, &ns, &[])?;
+    let (vault, plan) = approved_example("aws.yaml")?;
+    apply(plane, &ns, &vault)?;
+    apply(plane, &ns, &plan)?;
+    let plans = Api::<MigrationPlan>::namespaced(client.clone(), &ns);
+    wait_for(&plans, AWS_PLAN, &controller, "Completed", TIMEOUT, |p| {
+        plan_phase(p) == Some(PlanPhase::Completed)
+    })
+    .await?;
+    assert_each_action_once(&sim, &AWS_MACHINES).await?;
+    // The lag was seen: job GETs answered 404 while their jobs ran.
+    let hidden = sim
+        .requests("method=GET&path=/replicationJobs/&status=404")
+        .await?;
+    assert!(!hidden.is_empty(), "no job GET ever met the lag");
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_failed_job_at_each_action_fails_only_that_machine_and_a_retry_finishes_it() -> Result<()>
 {

@@ -316,7 +316,6 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
                 }
             }
             Err(error) => {
-                let error = Error::from(error);
                 write_status(
                     machine,
                     ctx,
@@ -453,6 +452,49 @@ async fn find_source(
     ))
 }
 
+/// Hyper-V disks to replicate, as managed disks (cutover always asks for `useManagedDisks`):
+/// `HyperVReplicaAzureDiskInputDetails` whose `diskId` is the VHD ID the protectable item reports
+/// (`HyperVVirtualMachineDetails.diskDetails[].vhdId`), found by that ID or by its `vhdName`, as
+/// terraform-provider-azurerm's `azurerm_site_recovery_hyperv_replicated_vm` does. `None` (every
+/// disk) when the spec names none.
+fn hyper_v_managed_disks(
+    wanted: &[String],
+    protectable_details: &Value,
+    disk_type: &Value,
+) -> std::result::Result<Option<Vec<Value>>, String> {
+    if wanted.is_empty() {
+        return Ok(None);
+    }
+    let disks = protectable_details["diskDetails"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let field = |d: &Value, key: &str| d[key].as_str().unwrap_or_default().to_owned();
+    wanted
+        .iter()
+        .map(|name| {
+            disks
+                .iter()
+                .find(|d| {
+                    field(d, "vhdId").eq_ignore_ascii_case(name)
+                        || field(d, "vhdName").eq_ignore_ascii_case(name)
+                })
+                .map(|d| json!({ "diskId": field(d, "vhdId"), "diskType": disk_type }))
+                .ok_or_else(|| {
+                    format!(
+                        "spec.includeDisks: {name} is not a disk of the source machine (it has {})",
+                        disks
+                            .iter()
+                            .map(|d| field(d, "vhdName"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map(Some)
+}
+
 /// The process server InMageRcm replicates through (`processServerId` is required): the one on
 /// the vault's replication appliance, among those its fabric reports.
 async fn process_server_id(view: &VaultView) -> std::result::Result<String, ArmError> {
@@ -535,14 +577,15 @@ async fn perform(
     view: &VaultView,
     item: Option<&ArmResource>,
     protectable: Option<&ArmResource>,
-) -> std::result::Result<(String, String), ArmError> {
+) -> Result<(String, String)> {
     let accepted = match (action, item) {
         (Action::EnableProtection, _) => {
             let Some(protectable) = protectable else {
                 return Err(ArmError::Decode {
                     resource: "replicationProtectableItems".into(),
                     message: "enable protection without a source machine".into(),
-                });
+                }
+                .into());
             };
             let container = protectable
                 .id
@@ -557,7 +600,7 @@ async fn perform(
                 .and_then(|s| s.resources.policy_id.clone())
                 .unwrap_or_default();
             let name = machine.name_any();
-            let mut input = enable_input(machine, &view.vault, protectable);
+            let mut input = enable_input(machine, &view.vault, protectable)?;
             if input["instanceType"] == "InMageRcm" {
                 input["processServerId"] = json!(process_server_id(view).await?);
             }
@@ -577,7 +620,8 @@ async fn perform(
             return Err(ArmError::Decode {
                 resource: "replicationProtectedItems".into(),
                 message: format!("{action:?} without a protected item"),
-            });
+            }
+            .into());
         }
         (action, Some(item)) => {
             let provider = view.vault.spec.source.kind().provider();
@@ -662,7 +706,7 @@ fn enable_input(
     machine: &ReplicatedMachine,
     vault: &RecoveryVault,
     protectable: &ArmResource,
-) -> Value {
+) -> Result<Value> {
     let spec = &machine.spec;
     let target = &spec.target;
     let resources = vault
@@ -704,7 +748,8 @@ fn enable_input(
         .disk_type
         .map(|d| serde_json::to_value(d).unwrap_or(Value::Null))
         .unwrap_or(json!("StandardSSD_LRS"));
-    match vault.spec.source.kind().provider() {
+    let managed_disks = hyper_v_managed_disks(&spec.include_disks, custom, &disk_type);
+    Ok(match vault.spec.source.kind().provider() {
         "HyperVReplicaAzure" => json!({
             "instanceType": "HyperVReplicaAzure",
             "hvHostVmId": custom["sourceItemId"],
@@ -721,7 +766,7 @@ fn enable_input(
             "targetVmSize": target.vm_size,
             "licenseType": license,
             "targetAvailabilityZone": zone,
-            "disksToInclude": spec.include_disks,
+            "disksToIncludeForManagedDisks": managed_disks.map_err(Error::InvalidSpec)?,
             "targetVmTags": target.tags,
         }),
         "InMageRcm" => json!({
@@ -748,7 +793,7 @@ fn enable_input(
             "recoverySubnetName": subnet,
             "recoveryAvailabilityZone": zone,
         }),
-    }
+    })
 }
 
 async fn cleanup(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
@@ -1012,6 +1057,36 @@ mod tests {
             assert_eq!(details["instanceType"], "InMageRcm");
             assert_eq!(details["performShutdown"], shutdown_source.to_string());
         }
+    }
+
+    #[test]
+    fn hyper_v_disks_are_chosen_by_vhd_id_or_name_as_managed_disks() {
+        // HyperVVirtualMachineDetails.diskDetails as ASR reports them.
+        let details = serde_json::json!({"diskDetails": [
+            {"vhdId": "a1b2-os", "vhdName": "SQL01_os.vhdx", "vhdType": "OperatingSystem"},
+            {"vhdId": "a1b2-data", "vhdName": "SQL01_data.vhdx", "vhdType": "DataDisk"},
+        ]});
+        let ssd = serde_json::json!("StandardSSD_LRS");
+        assert_eq!(
+            hyper_v_managed_disks(&[], &details, &ssd),
+            Ok(None),
+            "every disk"
+        );
+        assert_eq!(
+            hyper_v_managed_disks(
+                &["sql01_OS.vhdx".into(), "a1b2-data".into()],
+                &details,
+                &ssd
+            ),
+            Ok(Some(vec![
+                serde_json::json!({"diskId": "a1b2-os", "diskType": "StandardSSD_LRS"}),
+                serde_json::json!({"diskId": "a1b2-data", "diskType": "StandardSSD_LRS"}),
+            ]))
+        );
+        assert_eq!(
+            hyper_v_managed_disks(&["logs.vhdx".into()], &details, &ssd),
+            Err("spec.includeDisks: logs.vhdx is not a disk of the source machine (it has SQL01_os.vhdx, SQL01_data.vhdx)".into())
+        );
     }
 
     #[test]

@@ -34,6 +34,11 @@ fn list_of(sim: &Sim, uri: &Uri, objects: Vec<&AsrObject>) -> Json<Value> {
     ))
 }
 
+/// The file name a Hyper-V VM's disk has (`DiskDetails.vhdName`), distinct from its `vhdId`.
+pub fn hyper_v_vhd_name(disk_id: &str) -> String {
+    format!("{disk_id}.vhdx")
+}
+
 fn fabric_id(vault_id: &str, fabric: &str) -> String {
     format!("{vault_id}/replicationFabrics/{fabric}")
 }
@@ -395,7 +400,7 @@ fn protectable_document(
     let disks: Vec<Value> = machine
         .disks
         .iter()
-        .map(|d| json!({ "vhdId": d.id, "vhdName": d.id, "maxSizeMB": d.size_gb * 1024, "vhdType": if d.os_disk { "OperatingSystem" } else { "DataDisk" } }))
+        .map(|d| json!({ "vhdId": d.id, "vhdName": hyper_v_vhd_name(&d.id), "maxSizeMB": d.size_gb * 1024, "vhdType": if d.os_disk { "OperatingSystem" } else { "DataDisk" } }))
         .collect();
     let custom = match kind {
         SourceKind::Vmware | SourceKind::Physical | SourceKind::Aws => json!({

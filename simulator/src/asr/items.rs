@@ -215,6 +215,7 @@ pub async fn list_in_container(
         .items
         .values()
         .filter(|i| i.container_id.eq_ignore_ascii_case(&container))
+        .filter(|i| crate::state::visible(i.visible_at))
         .map(|i| document(&sim, &world, i))
         .collect();
     Ok(Json(page(&sim, &uri, items)))
@@ -233,6 +234,7 @@ pub async fn list_in_vault(
         .items
         .values()
         .filter(|i| i.vault_id.eq_ignore_ascii_case(&vault_id))
+        .filter(|i| crate::state::visible(i.visible_at))
         .map(|i| document(&sim, &world, i))
         .collect();
     Ok(Json(page(&sim, &uri, items)))
@@ -433,6 +435,36 @@ pub async fn enable(
         "{}/replicationProtectableItems/{protectable_name}",
         container.id
     );
+    // HyperVReplicaAzureEnableProtectionInput: `disksToInclude` lists VHD IDs, and
+    // `disksToIncludeForManagedDisks[].diskId` is a VHD ID too (the protectable item's
+    // `diskDetails[].vhdId`; terraform-provider-azurerm maps disk names to them).
+    if provider.as_str() == "HyperVReplicaAzure" {
+        let vhd_ids: Vec<&str> = machine.disks.iter().map(|d| d.id.as_str()).collect();
+        let named = details["disksToInclude"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| ("disksToInclude", d.as_str()))
+            .chain(
+                details["disksToIncludeForManagedDisks"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|d| ("disksToIncludeForManagedDisks", d["diskId"].as_str())),
+            );
+        for (field, disk) in named {
+            if !disk.is_some_and(|d| vhd_ids.iter().any(|v| v.eq_ignore_ascii_case(d))) {
+                return Err(bad(
+                    &format!("providerSpecificDetails.{field}"),
+                    format!(
+                        "{} is not the VHD ID of a disk of the machine.",
+                        disk.unwrap_or("(missing)")
+                    ),
+                ));
+            }
+        }
+    }
+
     if world.asr.items.values().any(|other| {
         other
             .protectable_item_id
@@ -539,6 +571,7 @@ pub async fn enable(
         replication_duration: Some(SignedDuration::from_secs(seconds.max(1))),
         current_job: None,
         test_vm_id: None,
+        visible_at: world.visible_at(),
         test_network_id: None,
         target_vm_id: None,
         last_test_failover: None,

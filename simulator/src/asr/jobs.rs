@@ -68,7 +68,11 @@ pub async fn get(
     State(sim): State<Sim>,
     Path((s, g, v, j)): JobPath,
 ) -> Result<Json<Value>, ArmError> {
-    Ok(Json(document(&sim, &find_job(&sim, &s, &g, &v, &j)?)))
+    let job = find_job(&sim, &s, &g, &v, &j)?;
+    if !crate::state::visible(job.visible_at) {
+        return Err(asr_not_found("job", &j));
+    }
+    Ok(Json(document(&sim, &job)))
 }
 
 pub async fn list(
@@ -83,6 +87,7 @@ pub async fn list(
         .jobs
         .values()
         .filter(|j| j.vault_id.eq_ignore_ascii_case(&vault_id))
+        .filter(|j| crate::state::visible(j.visible_at))
         .collect();
     jobs.sort_by_key(|j| std::cmp::Reverse(j.started_at));
     Ok(Json(page(

@@ -264,6 +264,7 @@ pub fn start_job(
         done_at: now + scenario.duration(),
         failure: failure.map(|f| f.0),
         settled: false,
+        visible_at: world.visible_at(),
     };
     world
         .asr

@@ -149,6 +149,9 @@ pub struct ProtectedItem {
     pub current_job: Option<String>,
     #[serde(default)]
     pub test_vm_id: Option<String>,
+    /// Real time before which lists do not show it (the consistency fault).
+    #[serde(default)]
+    pub visible_at: Option<Timestamp>,
     /// The isolated network the running (or last) test failover put its VM in.
     #[serde(default)]
     pub test_network_id: Option<String>,
@@ -292,6 +295,9 @@ pub struct Job {
     /// Whether its effect has been applied.
     #[serde(default)]
     pub settled: bool,
+    /// Real time before which reads do not see it (the consistency fault).
+    #[serde(default)]
+    pub visible_at: Option<Timestamp>,
 }
 
 impl Job {
@@ -439,6 +445,7 @@ mod tests {
             replication_duration: Some(SignedDuration::from_secs(100)),
             current_job: None,
             test_vm_id: None,
+            visible_at: None,
             test_network_id: None,
             target_vm_id: None,
             last_test_failover: None,
@@ -459,6 +466,7 @@ mod tests {
             done_at: at(start) + scenario.duration(),
             failure,
             settled: false,
+            visible_at: None,
         }
     }
 
