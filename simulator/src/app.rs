@@ -383,6 +383,9 @@ async fn admit(
             "The api-version query parameter (?api-version=) is required for all requests.",
         ));
     }
+    if let Some(refused) = arm::providers::check_registered(sim, method.as_str(), path) {
+        return Err(refused);
+    }
     let effect = sim.faults.apply(method.as_str(), path);
     if effect.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(effect.latency_ms)).await;

@@ -38,6 +38,9 @@ pub struct World {
     /// and lists.
     #[serde(default)]
     pub new_object_lag_ms: Option<u64>,
+    /// Resource provider namespaces (lowercased) the subscription is not registered for.
+    #[serde(default)]
+    pub unregistered_providers: std::collections::BTreeSet<String>,
 }
 
 impl World {

@@ -75,6 +75,26 @@ def test_vault_create_get_list_delete(client_args, group):
         vaults.vaults.get(RG, "conformance-vault")
 
 
+def test_a_write_to_an_unregistered_provider_is_missing_subscription_registration(client_args, resources, group):
+    provider = resources.providers.get("Microsoft.RecoveryServices")
+    assert provider.namespace == "Microsoft.RecoveryServices"
+    assert provider.registration_state == "Registered"
+    assert resources.providers.unregister("Microsoft.RecoveryServices").registration_state == "NotRegistered"
+    vaults = RecoveryServicesClient(**client_args)
+    try:
+        with pytest.raises(HttpResponseError) as refused:
+            vaults.vaults.begin_create_or_update(RG, "unregistered-vault", Vault(location=LOCATION, sku=VaultSku(name="Standard"))).result()
+        assert refused.value.status_code == 409
+        assert refused.value.error.code == "MissingSubscriptionRegistration"
+        assert refused.value.error.details[0].target == "Microsoft.RecoveryServices"
+        # Reads still answer.
+        assert list(vaults.vaults.list_by_resource_group(RG)) == []
+    finally:
+        assert resources.providers.register("Microsoft.RecoveryServices").registration_state == "Registered"
+    vaults.vaults.begin_create_or_update(RG, "registered-vault", Vault(location=LOCATION, sku=VaultSku(name="Standard"))).result()
+    vaults.vaults.begin_delete(RG, "registered-vault").result()
+
+
 def test_storage_account_create_polls_location_to_succeeded(client_args, group):
     storage = StorageManagementClient(**client_args)
     poller = storage.storage_accounts.begin_create(

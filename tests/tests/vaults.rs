@@ -795,3 +795,59 @@ async fn a_resource_group_holding_a_resource_cutover_did_not_create_survives_del
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_subscription_not_registered_for_a_provider_is_said_before_any_write() -> Result<()> {
+    let plane = control_plane::shared()?;
+    let client = plane.client().await?;
+    let ns = temp_namespace(&client, "providers").await?;
+    let sim = Simulator::start(&["--time-scale", "600"])?;
+    let providers = "/subscriptions/00000000-0000-0000-0000-000000000001/providers";
+    let (status, body) = sim
+        .arm(
+            Method::POST,
+            &format!("{providers}/Microsoft.RecoveryServices/unregister?api-version=2025-04-01"),
+            None,
+        )
+        .await?;
+    assert_eq!(
+        (status, body["registrationState"].as_str()),
+        (200, Some("NotRegistered"))
+    );
+    let controller = Controller::start(plane, &sim, &ns, &[])?;
+    apply(plane, &ns, &vmm_vault("rg-providers", "providers-vault")?)?;
+    let api = Api::<RecoveryVault>::namespaced(client.clone(), &ns);
+    let refused = wait_for(
+        &api,
+        "vmm-dc1",
+        &controller,
+        "ProviderNotRegistered",
+        TIMEOUT,
+        |v| condition(v, "VaultReady").is_some_and(|c| c.reason == "ProviderNotRegistered"),
+    )
+    .await?;
+    assert_eq!(
+        condition(&refused, "VaultReady").map(|c| c.message.as_str()),
+        Some(
+            "subscription 00000000-0000-0000-0000-000000000001 is not registered for Microsoft.RecoveryServices (NotRegistered), which the vault and Site Recovery need: an administrator registers it (az provider register --namespace Microsoft.RecoveryServices, or Register-AzResourceProvider)"
+        )
+    );
+    assert_eq!(
+        writes(&sim).await?,
+        1,
+        "nothing but the test's own unregister was written"
+    );
+
+    // Once an administrator registers it, the landing zone converges.
+    sim.arm(
+        Method::POST,
+        &format!("{providers}/Microsoft.RecoveryServices/register?api-version=2025-04-01"),
+        None,
+    )
+    .await?;
+    wait_for(&api, "vmm-dc1", &controller, "VaultReady", TIMEOUT, |v| {
+        condition(v, "VaultReady").is_some_and(|c| c.status == "True")
+    })
+    .await?;
+    Ok(())
+}

@@ -104,6 +104,9 @@ impl ArmError {
             ArmError::Response(response) => match response.status {
                 429 => ErrorClass::Throttled,
                 404 => ErrorClass::NotFound,
+                // Not another operation in progress: it lasts until someone registers the
+                // namespace (ARM's 409 for a write to an unregistered resource provider).
+                409 if response.code == "MissingSubscriptionRegistration" => ErrorClass::User,
                 400 if response.details.first().and_then(|d| d.code.as_deref())
                     == Some(NOT_REGISTERED_WITH_SRS) =>
                 {
@@ -211,6 +214,18 @@ mod tests {
             response(400).class(),
             ErrorClass::User,
             "other 400s stay the user's"
+        );
+        let unregistered = ArmError::Response(Box::new(ErrorResponse {
+            code: "MissingSubscriptionRegistration".into(),
+            ..match response(409) {
+                ArmError::Response(r) => *r,
+                _ => unreachable!(),
+            }
+        }));
+        assert_eq!(
+            unregistered.class(),
+            ErrorClass::User,
+            "waits for a person, not a retry"
         );
     }
 }

@@ -140,6 +140,30 @@ pub fn subnet_users(vnet: &Resource) -> Vec<String> {
         .collect()
 }
 
+/// `Provider.registrationState` of a resource provider namespace in the subscription
+/// (azure-mgmt-resource 26.0.0 `Providers_Get`: `GET /subscriptions/{s}/providers/{namespace}`):
+/// `Registered`, `NotRegistered`, `Registering`... A write to an unregistered namespace is
+/// refused with 409 `MissingSubscriptionRegistration`.
+pub async fn provider_registration(
+    arm: &ArmClient,
+    subscription: &str,
+    namespace: &str,
+) -> Result<Option<String>, ArmError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Provider {
+        #[serde(default)]
+        registration_state: Option<String>,
+    }
+    let provider: Option<Provider> = arm
+        .get(
+            &format!("/subscriptions/{subscription}/providers/{namespace}"),
+            RESOURCES_API,
+        )
+        .await?;
+    Ok(provider.and_then(|p| p.registration_state))
+}
+
 pub async fn delete_resource_group(arm: &ArmClient, scope: &Scope) -> Result<Accepted, ArmError> {
     arm.delete(&scope.group_id(), RESOURCES_API).await
 }

@@ -195,8 +195,57 @@ impl Pass<'_> {
         &self.vault.spec.region
     }
 
+    /// The resource providers the landing zone needs are registered in the subscription, before
+    /// the first write (afterwards a write refused with `MissingSubscriptionRegistration` says so).
+    async fn provider_preflight(
+        &self,
+    ) -> Result<Option<(&'static str, &'static str, String)>, ArmError> {
+        if self
+            .vault
+            .status
+            .as_ref()
+            .is_some_and(|s| s.provisioned.is_some())
+        {
+            return Ok(None);
+        }
+        let spec = &self.vault.spec;
+        let creates_storage = matches!(spec.storage.replication, AzureResource::Create(_))
+            || matches!(spec.storage.log, Some(AzureResource::Create(_)));
+        let creates_network = matches!(spec.network.target, AzureResource::Create(_))
+            || matches!(spec.network.test, Some(AzureResource::Create(_)));
+        let needed = [
+            (
+                "Microsoft.RecoveryServices",
+                true,
+                "the vault and Site Recovery",
+            ),
+            ("Microsoft.Storage", creates_storage, "the storage accounts"),
+            ("Microsoft.Network", creates_network, "the virtual networks"),
+            ("Microsoft.Compute", true, "the VMs that failover creates"),
+        ];
+        for (namespace, _, why) in needed.into_iter().filter(|(_, needed, _)| *needed) {
+            let state =
+                arm::provider_registration(self.arm, &spec.subscription_id, namespace).await?;
+            if state.as_deref() != Some("Registered") {
+                return Ok(Some((
+                    VAULT_READY,
+                    "ProviderNotRegistered",
+                    format!(
+                        "subscription {} is not registered for {namespace} ({}), which {why} need: an administrator registers it (az provider register --namespace {namespace}, or Register-AzResourceProvider)",
+                        spec.subscription_id,
+                        state.as_deref().unwrap_or("unknown"),
+                    ),
+                )));
+            }
+        }
+        Ok(None)
+    }
+
     /// Adopted storage accounts and networks must exist and be in the vault's region.
     async fn preflight(&self) -> Result<Option<(&'static str, &'static str, String)>, ArmError> {
+        if let Some(unregistered) = self.provider_preflight().await? {
+            return Ok(Some(unregistered));
+        }
         let spec = &self.vault.spec;
         let storage = [
             (

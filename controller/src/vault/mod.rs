@@ -300,6 +300,7 @@ async fn write_status(
             && (matches!(
                 change.reason.as_str(),
                 "InvalidSpec"
+                    | "ProviderNotRegistered"
                     | "DeletionBlocked"
                     | "CredentialsUnavailable"
                     | "AzureAuthenticationFailed"

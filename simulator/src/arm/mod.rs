@@ -13,6 +13,7 @@ use crate::error::ArmError;
 pub mod compute;
 pub mod network;
 pub mod operations;
+pub mod providers;
 mod resource_groups;
 mod storage;
 mod vaults;
@@ -68,6 +69,8 @@ const KEYWORDS: &[&str] = &[
     "unplannedFailover",
     "failoverCommit",
     "remove",
+    "register",
+    "unregister",
 ];
 
 /// The canonical casing of an ARM keyword, if `segment` is one.
@@ -90,6 +93,9 @@ pub fn routes() -> Router<Sim> {
                 .patch(resource_groups::patch)
                 .delete(resource_groups::delete),
         )
+        .route("/subscriptions/{subscription}/providers/{namespace}", get(providers::get))
+        .route("/subscriptions/{subscription}/providers/{namespace}/register", axum::routing::post(providers::register))
+        .route("/subscriptions/{subscription}/providers/{namespace}/unregister", axum::routing::post(providers::unregister))
         .route("/subscriptions/{subscription}/providers/Microsoft.RecoveryServices/vaults", get(vaults::list_subscription))
         .route(&format!("{rg}/providers/Microsoft.RecoveryServices/vaults"), get(vaults::list))
         .route(
