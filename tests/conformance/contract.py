@@ -149,6 +149,10 @@ def check_model(cls, body, path, out):
         if not _writable(rf):
             out.append(f"{path}.{key}: read-only in {cls.__name__}")
             continue
+        if value is None:
+            # The SDKs' serializers leave an unset property out; a client sends no null.
+            out.append(f"{path}.{key}: null (an unset property is left out)")
+            continue
         check_value(hints.get(attr, typing.Any), value, f"{path}.{key}", out)
     for key, (attr, rf) in fields.items():
         annotation = hints.get(attr, typing.Any)

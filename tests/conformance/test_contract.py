@@ -55,6 +55,11 @@ def test_what_the_models_refuse_is_named():
             "ReplicationProtectedItems_UnplannedFailover: body.properties.providerSpecificDetails.performShutdown: expected a string, got true",
         ),
         (
+            "null for an unset property",
+            ("POST", ITEM + "/remove", {"properties": {"disableProtectionReason": None}}),
+            "ReplicationProtectedItems_Delete: body.properties.disableProtectionReason: null (an unset property is left out)",
+        ),
+        (
             "a read-only property",
             ("PUT", VAULT, {"location": "westeurope", "id": VAULT}),
             "Vaults_CreateOrUpdate: body.id: read-only in Vault",

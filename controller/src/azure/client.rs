@@ -336,7 +336,18 @@ impl ArmClient {
         })
     }
 
+    /// A PUT or POST body, without `null` properties (see [`without_nulls`]).
     fn encode(path: &str, body: &impl Serialize) -> Result<Vec<u8>, ArmError> {
+        let failed = |e: serde_json::Error| ArmError::Decode {
+            resource: resource_type(path),
+            message: e.to_string(),
+        };
+        let value = serde_json::to_value(body).map_err(failed)?;
+        serde_json::to_vec(&without_nulls(value)).map_err(failed)
+    }
+
+    /// A PATCH body as it is: in a merge patch, `null` removes a property.
+    fn encode_patch(path: &str, body: &impl Serialize) -> Result<Vec<u8>, ArmError> {
         serde_json::to_vec(body).map_err(|e| ArmError::Decode {
             resource: resource_type(path),
             message: e.to_string(),
@@ -368,7 +379,7 @@ impl ArmClient {
             Method::Patch,
             path,
             api_version,
-            Some(Self::encode(path, body)?),
+            Some(Self::encode_patch(path, body)?),
         )
         .await
     }
@@ -396,6 +407,21 @@ impl ArmClient {
     }
 }
 
+/// A request body without its `null` properties: an optional property cutover has no value for
+/// is left out, as the official SDKs' serializers leave out `None`, rather than sent as `null`.
+fn without_nulls(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,5 +438,15 @@ mod tests {
             "https://management.usgovcloudapi.net/.default"
         );
         Ok(())
+    }
+
+    #[test]
+    fn unset_properties_are_left_out_not_sent_as_null() {
+        let body = serde_json::json!({"properties": {"licenseType": null, "targetVmSize": "Standard_D2s_v5",
+            "disks": [{"diskId": "a", "diskEncryptionSetId": null}], "tags": {}}});
+        assert_eq!(
+            without_nulls(body),
+            serde_json::json!({"properties": {"targetVmSize": "Standard_D2s_v5", "disks": [{"diskId": "a"}], "tags": {}}})
+        );
     }
 }

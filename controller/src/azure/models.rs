@@ -63,6 +63,43 @@ pub fn process_server_of<'a>(
         })
 }
 
+/// The replication figures of a protected item's `providerSpecificDetails`, as the providers
+/// name them: `HyperVReplicaAzureReplicationDetails` and `A2AReplicationDetails` have
+/// `rpoInSeconds`, `InMageRcmReplicationDetails` `lastRpoInSeconds`; Hyper-V and InMageRcm report
+/// `lastRecoveryPointReceived`, A2A only `lastRpoCalculatedTime`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplicationFigures {
+    #[serde(default)]
+    pub rpo_in_seconds: Option<i64>,
+    #[serde(default)]
+    pub last_rpo_in_seconds: Option<i64>,
+    /// Times as text: one the service writes in a shape jiff does not read must not cost the RPO.
+    #[serde(default)]
+    pub last_recovery_point_received: Option<String>,
+    #[serde(default)]
+    pub last_rpo_calculated_time: Option<String>,
+}
+
+impl ReplicationFigures {
+    pub fn rpo_seconds(&self) -> Option<i64> {
+        self.rpo_in_seconds.or(self.last_rpo_in_seconds)
+    }
+
+    /// When the newest recovery point was taken: as reported, or, for A2A, the RPO's age at the
+    /// time it was calculated (the RPO is the age of the newest recovery point).
+    pub fn last_recovery_point(&self) -> Option<jiff::Timestamp> {
+        let time =
+            |t: &Option<String>| t.as_deref().and_then(|t| t.parse::<jiff::Timestamp>().ok());
+        time(&self.last_recovery_point_received).or_else(|| {
+            let calculated = time(&self.last_rpo_calculated_time)?;
+            calculated
+                .checked_sub(jiff::SignedDuration::from_secs(self.rpo_seconds()?))
+                .ok()
+        })
+    }
+}
+
 /// `VirtualMachineInstanceView` (`VirtualMachines_InstanceView`, `GET {vm}/instanceView`): the
 /// `statuses`, among them the power state as `PowerState/running` and the like.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -138,6 +175,28 @@ mod tests {
             "the only one"
         );
         assert!(process_servers(&json!({})).is_empty());
+    }
+
+    #[test]
+    fn a2a_reports_its_recovery_point_through_the_rpo() {
+        let a2a: ReplicationFigures = serde_json::from_value(json!({"instanceType": "A2A",
+            "rpoInSeconds": 30, "lastRpoCalculatedTime": "2026-12-01T10:00:30Z"}))
+        .unwrap();
+        assert_eq!(a2a.rpo_seconds(), Some(30));
+        assert_eq!(
+            a2a.last_recovery_point(),
+            Some("2026-12-01T10:00:00Z".parse().unwrap())
+        );
+        let rcm: ReplicationFigures = serde_json::from_value(json!({"instanceType": "InMageRcm",
+            "lastRpoInSeconds": 60, "lastRecoveryPointReceived": "2026-12-01T09:59:00Z",
+            "lastRpoCalculatedTime": "2026-12-01T10:00:00Z"}))
+        .unwrap();
+        assert_eq!(rcm.rpo_seconds(), Some(60));
+        assert_eq!(
+            rcm.last_recovery_point(),
+            Some("2026-12-01T09:59:00Z".parse().unwrap())
+        );
+        assert_eq!(ReplicationFigures::default().last_recovery_point(), None);
     }
 
     #[test]

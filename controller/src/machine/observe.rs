@@ -6,7 +6,7 @@ use cutover_api::machine::{ReplicatedMachineSpec, ReplicationStatus};
 use serde_json::Value;
 
 use super::lifecycle::{Item, Job, JobState};
-use crate::azure::models::CurrentScenario;
+use crate::azure::models::{CurrentScenario, ReplicationFigures};
 use crate::azure::resources::Resource;
 
 /// The protected item as the lifecycle sees it.
@@ -51,16 +51,14 @@ pub fn item(resource: &Resource) -> Item {
 pub fn replication(resource: &Resource) -> ReplicationStatus {
     let p = &resource.properties;
     let details = &p["providerSpecificDetails"];
+    let figures: ReplicationFigures = serde_json::from_value(details.clone()).unwrap_or_default();
     ReplicationStatus {
         progress_percent: item(resource).replication_progress,
         health: p["replicationHealth"].as_str().map(str::to_owned),
-        rpo_seconds: details["rpoInSeconds"]
-            .as_i64()
-            .or_else(|| details["lastRpoInSeconds"].as_i64()),
+        rpo_seconds: figures.rpo_seconds(),
         protection_state: p["protectionState"].as_str().map(str::to_owned),
-        last_recovery_point: details["lastRecoveryPointReceived"]
-            .as_str()
-            .and_then(|t| t.parse().ok())
+        last_recovery_point: figures
+            .last_recovery_point()
             .map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time),
     }
 }
