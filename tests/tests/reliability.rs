@@ -120,6 +120,24 @@ async fn assert_each_action_once(sim: &Simulator, machines: &[&str]) -> Result<(
     Ok(())
 }
 
+/// Applies the AWS example, approved, in `ns` and waits for its plan to be `Completed`.
+async fn complete_aws_plan(
+    plane: &ControlPlane,
+    client: &kube::Client,
+    ns: &str,
+    controller: &Controller,
+) -> Result<()> {
+    let (vault, plan) = approved_example("aws.yaml")?;
+    apply(plane, ns, &vault)?;
+    apply(plane, ns, &plan)?;
+    let plans = Api::<MigrationPlan>::namespaced(client.clone(), ns);
+    wait_for(&plans, AWS_PLAN, controller, "Completed", TIMEOUT, |p| {
+        plan_phase(p) == Some(PlanPhase::Completed)
+    })
+    .await?;
+    Ok(())
+}
+
 /// Phases of the machines in `ns`, by name.
 async fn phases(api: &Api<ReplicatedMachine>) -> Result<BTreeMap<String, Option<MachinePhase>>> {
     Ok(api
@@ -233,14 +251,7 @@ async fn azure_faults_are_retried_or_waited_out_and_the_plan_completes() -> Resu
         sim.admin(Method::POST, "faults", Some(fault.clone()))
             .await?;
     }
-    let (vault, plan) = approved_example("aws.yaml")?;
-    apply(plane, &ns, &vault)?;
-    apply(plane, &ns, &plan)?;
-    let plans = Api::<MigrationPlan>::namespaced(client.clone(), &ns);
-    wait_for(&plans, AWS_PLAN, &controller, "Completed", TIMEOUT, |p| {
-        plan_phase(p) == Some(PlanPhase::Completed)
-    })
-    .await?;
+    complete_aws_plan(plane, &client, &ns, &controller).await?;
 
     let applied = sim.admin(Method::GET, "faults", None).await?;
     for (fault, seen) in faults.iter().zip(applied.as_array().into_iter().flatten()) {
@@ -293,14 +304,7 @@ async fn an_item_or_job_not_yet_visible_is_waited_for_never_acted_on_twice() -> 
     )
     .await?;
     let controller = Controller::start(plane, &sim, &ns, &[])?;
-    let (vault, plan) = approved_example("aws.yaml")?;
-    apply(plane, &ns, &vault)?;
-    apply(plane, &ns, &plan)?;
-    let plans = Api::<MigrationPlan>::namespaced(client.clone(), &ns);
-    wait_for(&plans, AWS_PLAN, &controller, "Completed", TIMEOUT, |p| {
-        plan_phase(p) == Some(PlanPhase::Completed)
-    })
-    .await?;
+    complete_aws_plan(plane, &client, &ns, &controller).await?;
     assert_each_action_once(&sim, &AWS_MACHINES).await?;
     // The lag was seen: job GETs answered 404 while their jobs ran.
     let hidden = sim
