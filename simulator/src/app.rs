@@ -276,6 +276,12 @@ async fn gate(State(sim): State<Sim>, request: Request, next: Next) -> Response 
     )
     .await
     {
+        Ok(_)
+            if let Err(refused) =
+                crate::contract::check(method.as_str(), &path, &query, body.as_ref()) =>
+        {
+            refused.into_response()
+        }
         Ok(admitted) => {
             if let Some(failure) = admitted.fail_job {
                 request

@@ -7,6 +7,7 @@ pub mod app;
 pub mod arm;
 pub mod asr;
 pub mod clock;
+pub mod contract;
 pub mod entra;
 pub mod error;
 pub mod faults;

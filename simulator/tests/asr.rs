@@ -141,7 +141,7 @@ async fn a2a_protected(sim: &Harness) -> (String, String, String) {
     let items = get(sim, &format!("{vault}/replicationFabrics/neu/replicationProtectionContainers/neu-container/replicationProtectableItems?{ASR_API}")).await;
     assert_eq!(names(&items), ["app-vm1", "app-vm2", "app-vm3"]);
 
-    sim.put_ok(&format!("{vault}/replicationPolicies/a2a-24h?{ASR_API}"), json!({"properties": {"providerSpecificInput": {"instanceType": "A2A", "recoveryPointHistory": 1440}}})).await;
+    sim.put_ok(&format!("{vault}/replicationPolicies/a2a-24h?{ASR_API}"), json!({"properties": {"providerSpecificInput": {"instanceType": "A2A", "recoveryPointHistory": 1440, "multiVmSyncStatus": "Enable"}}})).await;
     let policy = format!("{vault}/replicationPolicies/a2a-24h");
     sim.put_ok(
         &format!("{vault}/replicationFabrics/neu/replicationProtectionContainers/neu-container/replicationProtectionContainerMappings/neu-to-weu?{ASR_API}"),
