@@ -106,9 +106,10 @@ async fn gets_puts_and_lists_through_the_pipeline() {
         )
         .await
         .unwrap();
+    // Five of the test's, and the one the built-in inventory's Azure VMs are in (rg-app-neu).
     assert_eq!(
         all.len(),
-        5,
+        6,
         "three pages of two, followed through nextLink"
     );
     assert!(f.client.stats().total() >= 9);
@@ -429,27 +430,26 @@ async fn site_recovery_operations_are_typed_and_their_jobs_followed() {
     )
     .await
     .unwrap();
-    let machines = arm::list_protectable_items(&f.client, &container.id)
+    // The appliance's machines are in the Azure Migrate site its fabric names.
+    let site = cutover::azure::models::DiscoverySites::of(&fabric.properties)
+        .site(false)
+        .expect("the fabric names its server site")
+        .to_owned();
+    let machines = arm::list_discovered_machines(&f.client, &site)
         .await
         .unwrap();
     let web = machines
         .iter()
-        .find(|m| m.friendly_name() == Some("store-web"))
+        .find(|m| m.properties["displayName"] == "store-web")
         .unwrap();
 
     let servers = cutover::azure::models::process_servers(&fabric.properties);
     let process_server = &servers.first().expect("the appliance's process server").id;
-    let input = json!({"instanceType": "InMageRcm", "fabricDiscoveryMachineId": "i-0a1b2c3d4e5f60718", "targetResourceGroupId": scope.group_id(), "targetNetworkId": vnet, "processServerId": process_server});
-    let accepted = arm::enable_protection(
-        &f.client,
-        &container.id,
-        "store-web",
-        &policy,
-        Some(&web.id),
-        input,
-    )
-    .await
-    .unwrap();
+    let input = json!({"instanceType": "InMageRcm", "fabricDiscoveryMachineId": web.id, "targetResourceGroupId": scope.group_id(), "targetNetworkId": vnet, "processServerId": process_server});
+    let accepted =
+        arm::enable_protection(&f.client, &container.id, "store-web", &policy, None, input)
+            .await
+            .unwrap();
     assert_eq!(accepted.status, 202);
     let job_name = accepted
         .polling

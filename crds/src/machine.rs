@@ -110,17 +110,27 @@ pub struct SourceMachine {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = GUID_PATTERN))]
     pub hyper_v_vm_id: Option<String>,
-    /// Discovery ID the replication appliance reports, for VMware and physical sources.
+    /// What the appliance's Azure Migrate site reports the machine by, for VMware and physical
+    /// sources: a VMware VM's vCenter instance UUID (`instanceUuid`), a server's BIOS GUID
+    /// (`biosGuid`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 256))]
     pub discovery_id: Option<String>,
-    /// EC2 instance ID, for AWS sources.
+    /// EC2 instance ID, for AWS sources. Azure Migrate's server site does not report it, so an
+    /// AWS machine is found by its name; the ID is kept for people and checked for its form.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^i-([0-9a-f]{8}|[0-9a-f]{17})$"))]
     pub aws_instance_id: Option<String>,
     /// Resource ID of the source VM, for Azure-region sources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub azure_vm_id: Option<ResourceId>,
+    /// Display name of the appliance's run-as account that pushes the Mobility agent to the
+    /// machine, for VMware, physical and AWS sources (Az PowerShell's `-CredentialsToAccessVm`).
+    /// Without it, the account the site discovered the machine with, if it reports one;
+    /// otherwise the agent must be installed already.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
+    pub run_as_account: Option<String>,
     /// Protection container (VMM cloud or Hyper-V host) to look in; all of the vault's when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 256))]

@@ -131,6 +131,11 @@ pub struct StorageSpec {
     /// Standard account for replication logs; required when `replication` is Premium.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log: Option<AzureResource<StorageAccountProperties>>,
+    /// Cache account for Azure-to-Azure replication, in the **source** region: Site Recovery
+    /// stages the source VMs' writes in it before sending them to the target region. Required
+    /// for an `azureRegion` source, not used by others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<AzureResource<StorageAccountProperties>>,
 }
 
 /// Properties of a storage account that cutover creates.
@@ -532,6 +537,9 @@ pub struct VaultResources {
     pub replication_storage_account_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_storage_account_id: Option<String>,
+    /// The Azure-to-Azure cache account, in the source region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_storage_account_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_network_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -160,8 +160,14 @@ impl Sim {
     pub fn world(&self) -> MutexGuard<'_, World> {
         let inventory = self.inventory();
         let mut world = self.world.lock().unwrap_or_else(|e| e.into_inner());
-        world.settle(self.clock.now());
-        crate::asr::register_ready_sources(&mut world, &inventory, &self.settings.subscription);
+        let now = self.clock.now();
+        world.settle(now);
+        crate::asr::register_ready_sources(
+            &mut world,
+            &inventory,
+            &self.settings.subscription,
+            now,
+        );
         world
     }
 
@@ -199,7 +205,11 @@ pub fn router(sim: Sim) -> Router {
             "/{tenant}/v2.0/.well-known/openid-configuration",
             get(entra::openid_configuration),
         )
-        .route("/{tenant}/oauth2/v2.0/token", post(entra::token));
+        .route("/{tenant}/oauth2/v2.0/token", post(entra::token))
+        .route(
+            "/metadata/endpoints",
+            get(arm::subscriptions::metadata_endpoints),
+        );
     let arm = arm::routes().layer(middleware::from_fn_with_state(sim.clone(), gate));
     Router::new()
         .merge(entra)

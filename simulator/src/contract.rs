@@ -37,9 +37,11 @@ struct Operation {
     id: String,
     method: String,
     path: String,
-    api_version: Option<String>,
+    /// The pinned SDK's api-version first, then the spec's others that known clients call.
+    api_versions: Vec<String>,
     body: Option<String>,
     body_required: bool,
+    sdk: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -135,6 +137,51 @@ fn resource_type(path: &str) -> String {
         .join("/")
 }
 
+/// The api-versions the contract has for a resource provider namespace, newest first (what
+/// `Provider.resourceTypes[].apiVersions` lists; the Azure CLI takes the first that is not a
+/// preview).
+pub fn api_versions_of(namespace: &str) -> Vec<String> {
+    // An SDK serves the namespace most of its operations' paths name last (the network SDK's
+    // NICs of a scale set are under Microsoft.Compute's path); resource groups are
+    // azure-mgmt-resource's, under no provider.
+    let namespace_of = |sdk: &str| {
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for op in SCHEMA.operations.iter().filter(|op| op.sdk == sdk) {
+            let named = op
+                .path
+                .rsplit_once("/providers/")
+                .and_then(|(_, rest)| rest.split('/').next());
+            let named = named
+                .filter(|ns| !ns.starts_with('{'))
+                .unwrap_or("Microsoft.Resources");
+            *counts.entry(named.to_ascii_lowercase()).or_default() += 1;
+        }
+        counts
+            .into_iter()
+            .max_by_key(|(_, n)| *n)
+            .map(|(ns, _)| ns)
+            .unwrap_or_default()
+    };
+    let sdks: Vec<&str> = {
+        let mut all: Vec<&str> = SCHEMA.operations.iter().map(|op| op.sdk.as_str()).collect();
+        all.sort_unstable();
+        all.dedup();
+        all.into_iter()
+            .filter(|sdk| namespace_of(sdk).eq_ignore_ascii_case(namespace))
+            .collect()
+    };
+    let of_namespace = |op: &&Operation| sdks.contains(&op.sdk.as_str());
+    let mut versions: Vec<String> = SCHEMA
+        .operations
+        .iter()
+        .filter(of_namespace)
+        .flat_map(|op| op.api_versions.iter().cloned())
+        .collect();
+    versions.sort_unstable_by(|a, b| b.cmp(a));
+    versions.dedup();
+    versions
+}
+
 /// Holds one request to the contract; `Err` is ARM's answer to a request that breaks it.
 pub fn check(method: &str, path: &str, query: &str, body: Option<&Value>) -> Result<(), ArmError> {
     let Some(op) = operation(method, path) else {
@@ -144,14 +191,13 @@ pub fn check(method: &str, path: &str, query: &str, body: Option<&Value>) -> Res
         .split('&')
         .find_map(|pair| pair.strip_prefix("api-version="))
         .unwrap_or_default();
-    if let Some(supported) = &op.api_version
-        && api_version != supported
-    {
+    if !op.api_versions.is_empty() && !op.api_versions.iter().any(|v| v == api_version) {
         return Err(ArmError::bad_request(
             "NoRegisteredProviderFound",
             format!(
-                "No registered resource provider found for location 'global' and API version '{api_version}' for type '{}'. The supported api-versions are '{supported}'.",
-                resource_type(path)
+                "No registered resource provider found for location 'global' and API version '{api_version}' for type '{}'. The supported api-versions are '{}'.",
+                resource_type(path),
+                op.api_versions.join(", ")
             ),
         ));
     }
@@ -396,6 +442,24 @@ mod tests {
         );
         assert!(error.message.contains("vaults/replicationFabrics/replicationProtectionContainers/replicationProtectedItems"), "{}", error.message);
         assert!(check("GET", ITEM, ASR, None).is_ok());
+        // A spec version a known client calls is accepted besides the SDK's.
+        let group = "/subscriptions/s/resourcegroups/rg";
+        assert!(check("GET", group, "api-version=2024-11-01", None).is_ok());
+        assert!(check("GET", group, "api-version=2025-04-01", None).is_ok());
+        assert!(check("GET", group, "api-version=2019-05-01", None).is_err());
+    }
+
+    #[test]
+    fn a_providers_api_versions_are_the_contracts_newest_first() {
+        assert_eq!(
+            api_versions_of("Microsoft.RecoveryServices"),
+            ["2026-11-01", "2025-08-01"]
+        );
+        assert_eq!(
+            api_versions_of("Microsoft.Resources"),
+            ["2025-04-01", "2024-11-01"]
+        );
+        assert!(api_versions_of("Microsoft.Compute").is_empty());
     }
 
     #[test]

@@ -34,6 +34,19 @@ pub struct Source {
     pub networks: Vec<String>,
     #[serde(default)]
     pub machines: Vec<Machine>,
+    /// An appliance's run-as accounts (the credentials it pushes the Mobility agent with), as its
+    /// Azure Migrate site lists them.
+    #[serde(default)]
+    pub run_as_accounts: Vec<RunAsAccount>,
+}
+
+/// A run-as account of an appliance: its display name and `credentialType` (`LinuxServer`,
+/// `WindowsServer`, as the Microsoft.OffAzure run-as account examples show).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RunAsAccount {
+    pub name: String,
+    pub credential_type: String,
 }
 
 pub use cutover_api::vault::SourceKind;
@@ -171,6 +184,7 @@ sources:
   - {name: APP01, id: 5b7d2e20-0000-4000-8000-000000000003, container: hv02.branch.contoso.local, osType: Linux, osName: RHEL 8.8, disks: [{id: app01-os, sizeGb: 64, osDisk: true}]}
 - kind: vmware
   name: dc2-appliance
+  runAsAccounts: [{name: linux-admin, credentialType: LinuxServer}, {name: windows-admin, credentialType: WindowsServer}]
   vault: {resourceGroup: rg-migration-dc2, name: dc2-vault}
   machines:
   - {name: erp-db, id: 502c8f1e-0000-4000-8000-00000000e001, osType: Linux, osName: SLES 15 SP5, disks: [{id: "6000C291-os", sizeGb: 100, osDisk: true}, {id: "6000C291-data", sizeGb: 2048}]}
@@ -178,6 +192,7 @@ sources:
   - {name: erp-app2, id: 502c8f1e-0000-4000-8000-00000000e003, osType: Linux, osName: SLES 15 SP5, disks: [{id: "6000C293-os", sizeGb: 100, osDisk: true}]}
 - kind: physical
   name: dc3-appliance
+  runAsAccounts: [{name: linux-admin, credentialType: LinuxServer}, {name: windows-admin, credentialType: WindowsServer}]
   vault: {resourceGroup: rg-migration-dc3, name: dc3-vault}
   machines:
   - {name: ldap01, id: 7e11a0c4-0000-4000-8000-00000000f001, osType: Linux, osName: Debian 11, disks: [{id: ldap01-sda, sizeGb: 40, osDisk: true}]}
@@ -185,6 +200,7 @@ sources:
   - {name: intranet01, id: 7e11a0c4-0000-4000-8000-00000000f003, osType: Linux, osName: Debian 12, disks: [{id: intranet01-sda, sizeGb: 60, osDisk: true}]}
 - kind: aws
   name: aws-appliance
+  runAsAccounts: [{name: linux-admin, credentialType: LinuxServer}, {name: windows-admin, credentialType: WindowsServer}]
   vault: {resourceGroup: rg-migration-aws, name: aws-vault}
   machines:
   - {name: store-web, id: i-0a1b2c3d4e5f60718, osType: Linux, osName: Amazon Linux 2, disks: [{id: vol-0web, sizeGb: 30, osDisk: true}]}

@@ -138,8 +138,29 @@ async fn a2a_protected(sim: &Harness) -> (String, String, String) {
         a2a,
     )
     .await;
+    // A2A has no protectable items: the enable names the Compute VM, whose managed disks
+    // Compute reports in its own region.
     let items = get(sim, &format!("{vault}/replicationFabrics/neu/replicationProtectionContainers/neu-container/replicationProtectableItems?{ASR_API}")).await;
-    assert_eq!(names(&items), ["app-vm1", "app-vm2", "app-vm3"]);
+    assert_eq!(names(&items), Vec::<String>::new());
+    let source_vm = get(sim, &format!("{APP_VM1}?api-version=2024-07-01")).await;
+    assert_eq!(source_vm["location"], "northeurope");
+    let os_disk = source_vm["properties"]["storageProfile"]["osDisk"]["managedDisk"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        os_disk.ends_with("/providers/Microsoft.Compute/disks/app-vm1-os"),
+        "{os_disk}"
+    );
+    let cache = format!(
+        "{}/resourceGroups/rg-a2a/providers/Microsoft.Storage/storageAccounts/neucache",
+        sim.subscription()
+    );
+    sim.put_ok(
+        &format!("{cache}?{STORAGE_API}"),
+        json!({"location": "northeurope", "sku": {"name": "Standard_LRS"}, "kind": "StorageV2"}),
+    )
+    .await;
 
     sim.put_ok(&format!("{vault}/replicationPolicies/a2a-24h?{ASR_API}"), json!({"properties": {"providerSpecificInput": {"instanceType": "A2A", "recoveryPointHistory": 1440, "multiVmSyncStatus": "Enable"}}})).await;
     let policy = format!("{vault}/replicationPolicies/a2a-24h");
@@ -151,9 +172,46 @@ async fn a2a_protected(sim: &Harness) -> (String, String, String) {
     let item = format!(
         "{vault}/replicationFabrics/neu/replicationProtectionContainers/neu-container/replicationProtectedItems/app-vm1"
     );
+    let target_group = format!("{}/resourceGroups/rg-a2a", sim.subscription());
+    let enable = |disks: Value| json!({"properties": {"policyId": policy, "providerSpecificDetails": {"instanceType": "A2A", "fabricObjectId": APP_VM1, "recoveryResourceGroupId": target_group, "recoveryAzureNetworkId": vnet, "vmManagedDisks": disks}}});
+    let far_cache = format!(
+        "{}/resourceGroups/rg-a2a/providers/Microsoft.Storage/storageAccounts/rga2astore",
+        sim.subscription()
+    );
+    for (disks, target, says) in [
+        (
+            json!([]),
+            "properties.providerSpecificDetails.vmManagedDisks",
+            "vmManagedDisks must name",
+        ),
+        (
+            json!([{"diskId": format!("{os_disk}-other"), "primaryStagingAzureStorageAccountId": cache, "recoveryResourceGroupId": target_group}]),
+            "properties.providerSpecificDetails.vmManagedDisks[0].diskId",
+            "is not a managed disk of app-vm1",
+        ),
+        (
+            json!([{"diskId": os_disk, "primaryStagingAzureStorageAccountId": far_cache, "recoveryResourceGroupId": target_group}]),
+            "properties.providerSpecificDetails.vmManagedDisks[0].primaryStagingAzureStorageAccountId",
+            "not in the source region northeurope",
+        ),
+    ] {
+        let (status, _, error) = sim
+            .call(
+                Method::PUT,
+                &format!("{item}?{ASR_API}"),
+                Some(enable(disks)),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+        assert_eq!(error["error"]["target"], target, "{error}");
+        assert!(
+            error["error"]["message"].as_str().unwrap().contains(says),
+            "{error}"
+        );
+    }
     sim.put_ok(
         &format!("{item}?{ASR_API}"),
-        json!({"properties": {"policyId": policy, "providerSpecificDetails": {"instanceType": "A2A", "fabricObjectId": APP_VM1, "recoveryResourceGroupId": format!("{}/resourceGroups/rg-a2a", sim.subscription()), "recoveryAzureNetworkId": vnet}}}),
+        enable(json!([{"diskId": os_disk, "primaryStagingAzureStorageAccountId": cache, "recoveryResourceGroupId": target_group}])),
     )
     .await;
     sim.advance(3600);
@@ -492,12 +550,35 @@ async fn sources_register_by_hand_and_added_machines_survive_a_restart() {
         .await
         .unwrap();
     assert_eq!(registered.status(), StatusCode::OK);
+    // An appliance's machines are in its fabric's Azure Migrate site, not protectable items.
+    let fabric = get(
+        &sim,
+        &format!("{vault}/replicationFabrics/lab-appliance?{ASR_API}"),
+    )
+    .await;
+    let site = fabric["properties"]["customDetails"]["physicalSiteId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let machines_path = format!("{site}/machines?api-version=2023-06-06");
+    let display_names = |list: &Value| -> Vec<String> {
+        list["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["properties"]["displayName"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(display_names(&get(&sim, &machines_path).await), ["lab01"]);
     let items_path = format!(
         "{vault}/replicationFabrics/lab-appliance/replicationProtectionContainers/lab-appliance-container/replicationProtectableItems?{ASR_API}"
     );
-    assert_eq!(names(&get(&sim, &items_path).await), ["lab01"]);
+    assert_eq!(names(&get(&sim, &items_path).await), Vec::<String>::new());
     sim.running.shutdown().await;
 
     let restarted = Harness::start_with(fast(), persistence).await;
-    assert_eq!(names(&get(&restarted, &items_path).await), ["lab01"]);
+    assert_eq!(
+        display_names(&get(&restarted, &machines_path).await),
+        ["lab01"]
+    );
 }

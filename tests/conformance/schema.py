@@ -20,6 +20,7 @@ import importlib
 import importlib.metadata
 import inspect
 import json
+import os
 import re
 import sys
 import typing
@@ -213,7 +214,15 @@ def model_schema(cls, models, pending):
     return schema
 
 
+def spec_api_versions():
+    """Versions of the REST specification accepted besides each SDK's own (spec-api-versions.json)."""
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "spec-api-versions.json")) as f:
+        document = json.load(f)
+    return {sdk: entry["versions"] for sdk, entry in document.items() if sdk != "comment"}
+
+
 def generate():
+    extra_versions = spec_api_versions()
     all_operations = []
     models = {}
     pending = []
@@ -223,6 +232,8 @@ def generate():
         module_models = importlib.import_module(f"{module_name}.models")
         for operation in operations(module_name, groups):
             operation["sdk"] = distribution
+            default = operation.pop("apiVersion")
+            operation["apiVersions"] = [default, *[v for v in extra_versions.get(distribution, []) if v != default]]
             if operation["body"]:
                 model = getattr(module_models, operation["body"])
                 operation["body"] = key(model)

@@ -7,6 +7,7 @@ import time
 import pytest
 import requests
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.core.rest import HttpRequest
 from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.network.models import AddressSpace, Subnet, VirtualNetwork
 from azure.mgmt.recoveryservices import RecoveryServicesClient
@@ -155,6 +156,21 @@ def test_hyper_v_vmm_machine_migrates_end_to_end(vmm):
         assert (scenario, "Succeeded") in jobs, jobs
 
 
+def discovered(asr, site, what):
+    """A list of an Azure Migrate site (`machines`, `runasaccounts`), through the SDK client's own
+    authenticated pipeline: Microsoft.OffAzure has no SDK pinned here. Server sites are in
+    Microsoft.OffAzure 2023-06-06, the first version that has them."""
+    response = asr.send_request(HttpRequest("GET", f"{site}/{what}", params={"api-version": "2023-06-06"}))
+    response.raise_for_status()
+    return response.json()["value"]
+
+
+def only_discovered(items, display_name):
+    matching = [i for i in items if i["properties"]["displayName"] == display_name]
+    assert len(matching) == 1, f"{display_name}: {items}"
+    return matching[0]
+
+
 def test_aws_instance_migrates_as_a_physical_server(aws):
     asr, g, v = aws.asr, aws.group, aws.vault
     fabric = only(list(asr.replication_fabrics.list(g, v)), friendly_name="aws-appliance")
@@ -173,12 +189,32 @@ def test_aws_instance_migrates_as_a_physical_server(aws):
         "targetProtectionContainerId": "Microsoft Azure", "policyId": policy.id, "providerSpecificInput": {"instanceType": "ReplicationProviderSpecificContainerMappingInput"},
     }}).result()
 
-    store_web = only(list(asr.replication_protectable_items.list_by_replication_protection_containers(g, v, fabric.name, container.name)), friendly_name="store-web")
-    assert store_web.properties.custom_details.agent_generated_id == "i-0a1b2c3d4e5f60718"
-    assert store_web.properties.custom_details.discovery_type == "Physical"
+    # InMageRcm has no protectable items: the appliance's machines are in the fabric's Azure
+    # Migrate server site (physicalSiteId), as Az PowerShell's PSAsrFabricDiscoveryClient reads them.
+    assert list(asr.replication_protectable_items.list_by_replication_protection_containers(g, v, fabric.name, container.name)) == []
+    site = fabric.properties.custom_details.physical_site_id
+    assert "/providers/Microsoft.OffAzure/ServerSites/" in site
+    store_web = only_discovered(discovered(asr, site, "machines"), "store-web")
+    assert store_web["type"].lower() == "microsoft.offazure/serversites/machines"
+    (account,) = [a for a in discovered(asr, site, "runasaccounts") if a["properties"]["displayName"] == "linux-admin"]
+    assert account["properties"]["applianceName"] == "aws-appliance"
+    # What names no discovered machine, run-as account or disk of the site is refused.
+    base = {"instanceType": "InMageRcm", "targetResourceGroupId": aws.group_id, "fabricDiscoveryMachineId": store_web["id"],
+            "processServerId": process_server.id}
+    for change, target in [
+        ({"fabricDiscoveryMachineId": "i-0a1b2c3d4e5f60718"}, "properties.providerSpecificDetails.fabricDiscoveryMachineId"),
+        ({"runAsAccountId": f"{site}/runasaccounts/nobody"}, "properties.providerSpecificDetails.runAsAccountId"),
+        ({"disksToInclude": [{"diskId": "vol-0nope", "logStorageAccountId": aws.storage_id, "diskType": "Standard_LRS"}]},
+         "properties.providerSpecificDetails.disksToInclude"),
+    ]:
+        with pytest.raises(HttpResponseError) as refused:
+            asr.replication_protected_items.begin_create(g, v, fabric.name, container.name, "store-web", {"properties": {
+                "policyId": policy.id, "providerSpecificDetails": {**base, **change}}})
+        assert refused.value.status_code == 400
+        assert refused.value.response.json()["error"]["target"] == target, refused.value.response.json()
     asr.replication_protected_items.begin_create(g, v, fabric.name, container.name, "store-web", {"properties": {
-        "policyId": policy.id, "protectableItemId": store_web.id, "providerSpecificDetails": {
-            "instanceType": "InMageRcm", "fabricDiscoveryMachineId": "i-0a1b2c3d4e5f60718",
+        "policyId": policy.id, "providerSpecificDetails": {
+            "instanceType": "InMageRcm", "fabricDiscoveryMachineId": store_web["id"], "runAsAccountId": account["id"],
             "targetResourceGroupId": aws.group_id, "targetNetworkId": aws.vnet_id, "testNetworkId": aws.test_vnet_id,
             "targetSubnetName": "app", "testSubnetName": "app", "targetVmName": "store-web", "targetVmSize": "Standard_D2s_v5",
             "processServerId": process_server.id, "disksDefault": {"logStorageAccountId": aws.storage_id, "diskType": "Standard_LRS"},
@@ -224,7 +260,8 @@ def test_a_failed_job_reports_asrs_error_and_leaves_the_item_where_it_was(sim, a
             "targetProtectionContainerId": "Microsoft Azure", "policyId": policy.id, "providerSpecificInput": {"instanceType": "ReplicationProviderSpecificContainerMappingInput"}}}).result()
     asr.replication_protected_items.begin_create(g, v, fabric.name, container.name, "store-api", {"properties": {
         "policyId": policy.id, "providerSpecificDetails": {
-            "instanceType": "InMageRcm", "fabricDiscoveryMachineId": "i-0a1b2c3d4e5f60719", "targetResourceGroupId": aws.group_id,
+            "instanceType": "InMageRcm", "targetResourceGroupId": aws.group_id,
+            "fabricDiscoveryMachineId": only_discovered(discovered(asr, fabric.properties.custom_details.physical_site_id, "machines"), "store-api")["id"],
             "targetNetworkId": aws.vnet_id, "targetVmName": "store-api",
             "processServerId": fabric.properties.custom_details.process_servers[0].id}}}).result()
     aws.wait_until(fabric.name, container.name, "store-api", lambda i: i.properties.protection_state == "Protected")

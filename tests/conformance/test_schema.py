@@ -22,7 +22,9 @@ def test_the_contract_holds_the_operations_and_models_of_the_sdks():
     operations = {o["id"]: o for o in document["operations"]}
     enable = operations["ReplicationProtectedItems_Create"]
     assert enable["method"] == "PUT"
-    assert enable["apiVersion"] == "2025-08-01"
+    assert enable["apiVersions"] == ["2025-08-01"]
+    # A spec version a known client calls, besides the SDK's own (spec-api-versions.json).
+    assert operations["ResourceGroups_CreateOrUpdate"]["apiVersions"] == ["2025-04-01", "2024-11-01"]
     assert enable["body"] == "recoveryservicessiterecovery:EnableProtectionInput"
     assert enable["bodyRequired"] is True
     assert operations["ReplicationProtectedItems_Delete"]["path"].endswith("/remove")

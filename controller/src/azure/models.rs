@@ -48,6 +48,130 @@ pub fn process_servers(fabric_properties: &serde_json::Value) -> Vec<ProcessServ
         .unwrap_or_default()
 }
 
+/// The Azure Migrate discovery sites an InMageRcm fabric reports
+/// (`InMageRcmFabricSpecificDetails.vmwareSiteId`, `physicalSiteId`): VMware VMs are discovered
+/// into the first (`Microsoft.OffAzure/VMwareSites`), physical servers, AWS instances among them,
+/// into the second (`Microsoft.OffAzure/ServerSites`).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DiscoverySites {
+    #[serde(default)]
+    pub vmware_site_id: Option<String>,
+    #[serde(default)]
+    pub physical_site_id: Option<String>,
+}
+
+impl DiscoverySites {
+    pub fn of(fabric_properties: &serde_json::Value) -> DiscoverySites {
+        serde_json::from_value(fabric_properties["customDetails"].clone()).unwrap_or_default()
+    }
+
+    /// The site a source's machines are in.
+    pub fn site(&self, vmware: bool) -> Option<&str> {
+        if vmware {
+            self.vmware_site_id.as_deref()
+        } else {
+            self.physical_site_id.as_deref()
+        }
+        .filter(|id| !id.is_empty())
+    }
+}
+
+/// A machine an appliance discovered, as its site lists it (`{site}/machines`): VMware's
+/// `VMwareMachine` (Microsoft.OffAzure 2020-01-01, `VMwareMachines_ListBySite.json`) or a
+/// server's `Server` (2023-06-06, `ServersController_ListByServerSiteResource_*.json`).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DiscoveredMachine {
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// VMware: the vCenter instance UUID.
+    #[serde(default)]
+    pub instance_uuid: Option<String>,
+    /// Servers: the BIOS GUID.
+    #[serde(default)]
+    pub bios_guid: Option<String>,
+    #[serde(default)]
+    pub is_deleted: bool,
+    #[serde(default)]
+    pub disks: Vec<DiscoveredDisk>,
+    /// Servers: the run-as account the appliance discovered it with.
+    #[serde(default)]
+    pub run_as_account_id: Option<String>,
+}
+
+/// A disk of a discovered machine: VMware's `VMwareDisk` (`uuid`, `label`, `name`) or a
+/// server's `ServerDisk` (`diskId`, `generatedId`, `name`).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DiscoveredDisk {
+    #[serde(default)]
+    pub uuid: Option<String>,
+    #[serde(default)]
+    pub disk_id: Option<String>,
+    #[serde(default)]
+    pub generated_id: Option<String>,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+impl DiscoveredDisk {
+    /// The ID an InMageRcm enable names the disk by (`InMageRcmDiskInput.diskId`): a VMware
+    /// disk's `uuid` (Az PowerShell's `ASRProtectableItem.UpdateDiskDetails`: `Id = disk.Uuid`),
+    /// a server disk's `diskId` (else its `generatedId`; no client shows which, see
+    /// docs/azure-fidelity.md).
+    pub fn id(&self) -> Option<&str> {
+        self.uuid
+            .as_deref()
+            .or(self.disk_id.as_deref())
+            .or(self.generated_id.as_deref())
+    }
+
+    /// Whether a name from `spec.includeDisks` is this disk: its ID, label (`Hard disk 1`) or
+    /// name (`scsi0:0`).
+    pub fn is_named(&self, wanted: &str) -> bool {
+        [self.id(), self.label.as_deref(), self.name.as_deref()]
+            .into_iter()
+            .flatten()
+            .any(|n| n.eq_ignore_ascii_case(wanted))
+    }
+}
+
+/// A run-as account of a discovery site (`{site}/runasaccounts`, `VMwareRunAsAccount`):
+/// `displayName` and, though the 2020-01-01 spec lacks it, `applianceName`
+/// (terraform-provider-azurerm's `azuresdkhacks/model_vmwarerunasaccount.go`, azure-rest-api-specs
+/// issue 24712).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RunAsAccount {
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub appliance_name: Option<String>,
+}
+
+/// The run-as account of this display name, on this appliance when the site says which
+/// (terraform matches display name and appliance name; Az PowerShell the display name).
+pub fn run_as_account_of<'a>(
+    accounts: &'a [(String, RunAsAccount)],
+    display_name: &str,
+    appliance: &str,
+) -> Option<&'a str> {
+    accounts
+        .iter()
+        .find(|(_, a)| {
+            a.display_name
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(display_name))
+                && a.appliance_name
+                    .as_deref()
+                    .is_none_or(|n| n.eq_ignore_ascii_case(appliance))
+        })
+        .map(|(id, _)| id.as_str())
+}
+
 /// The process server an InMageRcm machine replicates through: the one running on the
 /// replication appliance the vault names, or the fabric's only one.
 pub fn process_server_of<'a>(
@@ -151,6 +275,50 @@ mod tests {
                 "/subscriptions/s/resourceGroups/g/providers/Microsoft.RecoveryServices/vaults/v/replicationJobs/3f1c"
             )
         );
+    }
+
+    #[test]
+    fn an_inmage_rcm_fabric_names_the_discovery_site_of_each_kind_of_machine() {
+        // InMageRcmFabricSpecificDetails, as Microsoft's InMageRcm REST how-to shows a fabric.
+        let fabric = json!({"customDetails": {"instanceType": "InMageRcm",
+            "vmwareSiteId": "/subscriptions/s/resourceGroups/g/providers/Microsoft.OffAzure/VMwareSites/v",
+            "physicalSiteId": "/subscriptions/s/resourceGroups/g/providers/Microsoft.OffAzure/ServerSites/p"}});
+        let sites = DiscoverySites::of(&fabric);
+        assert!(sites.site(true).unwrap().ends_with("/VMwareSites/v"));
+        assert!(sites.site(false).unwrap().ends_with("/ServerSites/p"));
+        assert_eq!(
+            DiscoverySites::of(&json!({"customDetails": {"vmwareSiteId": ""}})).site(true),
+            None
+        );
+    }
+
+    #[test]
+    fn a_run_as_account_is_found_by_display_name_on_the_appliance() {
+        let account = |name: &str, appliance: Option<&str>| RunAsAccount {
+            display_name: Some(name.into()),
+            appliance_name: appliance.map(str::to_owned),
+        };
+        let accounts = vec![
+            (
+                "/a".to_owned(),
+                account("linux-admin", Some("other-appliance")),
+            ),
+            (
+                "/b".to_owned(),
+                account("linux-admin", Some("dc2-appliance")),
+            ),
+            ("/c".to_owned(), account("windows-admin", None)),
+        ];
+        assert_eq!(
+            run_as_account_of(&accounts, "LINUX-admin", "dc2-appliance"),
+            Some("/b")
+        );
+        assert_eq!(
+            run_as_account_of(&accounts, "windows-admin", "dc2-appliance"),
+            Some("/c"),
+            "a site that does not say the appliance"
+        );
+        assert_eq!(run_as_account_of(&accounts, "root", "dc2-appliance"), None);
     }
 
     #[test]

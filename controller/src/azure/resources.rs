@@ -469,6 +469,39 @@ pub async fn list_protectable_items(
     .await
 }
 
+/// The api-version of an Azure Migrate discovery site's lists: 2020-01-01 for VMware sites
+/// (Az PowerShell's `PSAsrFabricDiscoveryClient`, terraform-provider-azurerm), 2023-06-06 for
+/// server sites (the first Microsoft.OffAzure version that has them; Microsoft's REST how-to
+/// for InMageRcm uses it).
+pub fn discovery_api(site_id: &str) -> &'static str {
+    if site_id
+        .to_ascii_lowercase()
+        .contains("/providers/microsoft.offazure/serversites/")
+    {
+        "2023-06-06"
+    } else {
+        "2020-01-01"
+    }
+}
+
+/// The machines an appliance discovered into its Azure Migrate site.
+pub async fn list_discovered_machines(
+    arm: &ArmClient,
+    site_id: &str,
+) -> Result<Vec<Resource>, ArmError> {
+    arm.list(&format!("{site_id}/machines"), discovery_api(site_id))
+        .await
+}
+
+/// The run-as accounts of an Azure Migrate site.
+pub async fn list_run_as_accounts(
+    arm: &ArmClient,
+    site_id: &str,
+) -> Result<Vec<Resource>, ArmError> {
+    arm.list(&format!("{site_id}/runasaccounts"), discovery_api(site_id))
+        .await
+}
+
 /// Enables protection: PUT of the protected item with the provider's input. The job that
 /// runs it is in the answer's polling headers.
 pub async fn enable_protection(

@@ -114,3 +114,83 @@ pub fn is_source(spec: &ReplicatedMachineSpec, protectable: &Resource) -> bool {
         .flatten()
         .all(|id| reported.iter().any(|r| r.eq_ignore_ascii_case(id)))
 }
+
+/// Whether a machine an appliance discovered (`{site}/machines`) is this machine: its display
+/// name matches, it is not marked deleted, and the discovery ID the spec gives matches the
+/// VMware instance UUID or the server's BIOS GUID. Azure Migrate reports no EC2 instance ID, so
+/// `awsInstanceId` cannot be compared.
+pub fn is_discovered(spec: &ReplicatedMachineSpec, discovered: &Resource) -> bool {
+    let details: crate::azure::models::DiscoveredMachine =
+        serde_json::from_value(discovered.properties.clone()).unwrap_or_default();
+    if details.is_deleted
+        || !details
+            .display_name
+            .as_deref()
+            .is_some_and(|n| n.eq_ignore_ascii_case(&spec.source.name))
+    {
+        return false;
+    }
+    spec.source.discovery_id.as_deref().is_none_or(|wanted| {
+        [
+            details.instance_uuid.as_deref(),
+            details.bios_guid.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|id| id.eq_ignore_ascii_case(wanted))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spec(name: &str, discovery_id: Option<&str>) -> ReplicatedMachineSpec {
+        serde_json::from_value(json!({
+            "vaultRef": {"name": "v"},
+            "source": {"name": name, "discoveryId": discovery_id},
+            "osType": "Linux",
+        }))
+        .unwrap()
+    }
+
+    fn discovered(properties: Value) -> Resource {
+        serde_json::from_value(
+            json!({"id": "/s/machines/m", "name": "m", "properties": properties}),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_discovered_machine_is_the_source_by_name_and_instance_uuid_or_bios_guid() {
+        let vmware = discovered(
+            json!({"displayName": "erp-db", "instanceUuid": "502C8F1E-0000-4000-8000-00000000E001"}),
+        );
+        assert!(is_discovered(&spec("ERP-DB", None), &vmware));
+        assert!(is_discovered(
+            &spec("erp-db", Some("502c8f1e-0000-4000-8000-00000000e001")),
+            &vmware
+        ));
+        assert!(
+            !is_discovered(
+                &spec("erp-db", Some("502c8f1e-0000-4000-8000-00000000e002")),
+                &vmware
+            ),
+            "another VM of that name"
+        );
+        assert!(!is_discovered(&spec("erp-app1", None), &vmware));
+        let server = discovered(
+            json!({"displayName": "ldap01", "biosGuid": "7e11a0c4-0000-4000-8000-00000000f001"}),
+        );
+        assert!(is_discovered(
+            &spec("ldap01", Some("7e11a0c4-0000-4000-8000-00000000f001")),
+            &server
+        ));
+        let deleted = discovered(json!({"displayName": "ldap01", "isDeleted": true}));
+        assert!(
+            !is_discovered(&spec("ldap01", None), &deleted),
+            "a machine the site marks deleted"
+        );
+    }
+}

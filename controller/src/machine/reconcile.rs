@@ -403,24 +403,24 @@ async fn plan_of(machine: &ReplicatedMachine, ctx: &Context) -> Result<Option<Mi
     }))
 }
 
-/// Finds the source machine among the protectable items of the vault's containers.
+/// Finds the source machine among the protectable items of the vault's containers, or, for
+/// InMageRcm, among the machines its appliance discovered.
 async fn find_source(
     machine: &ReplicatedMachine,
     view: &VaultView,
     ctx: &Context,
 ) -> Result<(Source, Option<ArmResource>)> {
+    match view.vault.spec.source.kind().provider() {
+        "InMageRcm" => return find_discovered(machine, view, ctx).await,
+        "A2A" => return find_azure_vm(machine, view).await,
+        _ => {}
+    }
     let containers = view
         .vault
         .status
         .as_ref()
         .map(|s| s.resources.protection_container_ids.clone())
         .unwrap_or_default();
-    // A2A lists its machines in the source region's container, the first one.
-    let containers: Vec<String> = if view.vault.spec.source.kind() == SourceKind::AzureRegion {
-        containers.into_iter().take(1).collect()
-    } else {
-        containers
-    };
     let mut listed_any = false;
     for (index, container) in containers.iter().enumerate() {
         if let Some(wanted) = &machine.spec.source.container
@@ -450,6 +450,265 @@ async fn find_source(
         },
         None,
     ))
+}
+
+fn is_inmage_rcm(vault: &RecoveryVault) -> bool {
+    vault.spec.source.kind().provider() == "InMageRcm"
+}
+
+/// Whether the provider's enable names a protectable item (`protectableItemId`): Hyper-V's
+/// does. InMageRcm names the discovered machine and A2A the Compute VM instead (Az PowerShell
+/// sets no protectable item for either).
+fn names_protectable_item(vault: &RecoveryVault) -> bool {
+    vault.spec.source.kind().provider() == "HyperVReplicaAzure"
+}
+
+/// Finds an Azure-to-Azure source: the VM `spec.source.azureVmId` names, read from Compute
+/// (A2A has no protectable items; `fabricObjectId` is the VM's resource ID), in the vault's
+/// source region.
+async fn find_azure_vm(
+    machine: &ReplicatedMachine,
+    view: &VaultView,
+) -> Result<(Source, Option<ArmResource>)> {
+    let Some(vm_id) = &machine.spec.source.azure_vm_id else {
+        return Err(Error::InvalidSpec(
+            "spec.source.azureVmId: required for an azureRegion source; Site Recovery names the VM by its resource ID".into(),
+        ));
+    };
+    let Some(vm) = arm::get(&view.arm, &vm_id.0, arm::COMPUTE_API).await? else {
+        return Ok((Source::Missing, None));
+    };
+    let region = match &view.vault.spec.source {
+        SourceSite::AzureRegion(source) => source.region.as_str(),
+        _ => "",
+    };
+    if !vm
+        .location
+        .as_deref()
+        .is_some_and(|l| l.eq_ignore_ascii_case(region))
+    {
+        return Err(Error::InvalidSpec(format!(
+            "spec.source.azureVmId: the VM {} is in {}, not in the vault's source region {region}",
+            vm.name,
+            vm.location.as_deref().unwrap_or("no region")
+        )));
+    }
+    Ok((Source::Found, Some(vm)))
+}
+
+/// A2A's disks to replicate (`A2AVmManagedDiskInputDetails`: `diskId`,
+/// `primaryStagingAzureStorageAccountId`, `recoveryResourceGroupId` required): the VM's
+/// managed disks (`storageProfile.osDisk`, `dataDisks[]`, as Az PowerShell reads them when
+/// given no disk list), or those `spec.includeDisks` names, each staged in the cache account
+/// and landing in the target resource group as the disk type asked for, else the source's.
+fn a2a_managed_disks(
+    include: &[String],
+    vm: &Value,
+    cache: &Value,
+    group: &str,
+    disk_type: Option<&Value>,
+) -> std::result::Result<Vec<Value>, String> {
+    let profile = &vm["storageProfile"];
+    let disks: Vec<&Value> = std::iter::once(&profile["osDisk"])
+        .chain(profile["dataDisks"].as_array().into_iter().flatten())
+        .filter(|d| d["managedDisk"]["id"].is_string())
+        .collect();
+    let name_of = |d: &Value| {
+        d["name"].as_str().map(str::to_owned).unwrap_or_else(|| {
+            d["managedDisk"]["id"]
+                .as_str()
+                .and_then(|id| id.rsplit('/').next())
+                .unwrap_or_default()
+                .to_owned()
+        })
+    };
+    let chosen: Vec<&Value> = if include.is_empty() {
+        disks.clone()
+    } else {
+        include
+            .iter()
+            .map(|wanted| {
+                disks
+                    .iter()
+                    .copied()
+                    .find(|d| name_of(d).eq_ignore_ascii_case(wanted))
+                    .ok_or_else(|| {
+                        format!(
+                            "spec.includeDisks: {wanted} is not a managed disk of the source VM (it has {})",
+                            disks.iter().map(|d| name_of(d)).collect::<Vec<_>>().join(", ")
+                        )
+                    })
+            })
+            .collect::<std::result::Result<_, _>>()?
+    };
+    if chosen.is_empty() {
+        return Err(
+            "the source VM has no managed disks: Site Recovery replicates managed disks".into(),
+        );
+    }
+    Ok(chosen
+        .into_iter()
+        .map(|d| {
+            let managed = &d["managedDisk"];
+            let kind = disk_type.unwrap_or(&managed["storageAccountType"]);
+            json!({
+                "diskId": managed["id"],
+                "primaryStagingAzureStorageAccountId": cache,
+                "recoveryResourceGroupId": group,
+                "recoveryReplicaDiskAccountType": kind,
+                "recoveryTargetDiskAccountType": kind,
+            })
+        })
+        .collect())
+}
+
+/// The vault's InMageRcm fabric as ARM reports it now, shared by the vault's machines.
+async fn inmage_fabric(view: &VaultView, ctx: &Context) -> Result<Option<ArmResource>> {
+    let fabric_id = view
+        .vault
+        .status
+        .as_ref()
+        .and_then(|s| s.resources.fabric_id.clone())
+        .unwrap_or_default();
+    let max_age = ctx.timing.poll.saturating_mul(6);
+    let fabric = ctx
+        .shared_list(&format!("fabric:{fabric_id}"), max_age, None, || async {
+            Ok(arm::get(&view.arm, &fabric_id, arm::SITE_RECOVERY_API)
+                .await?
+                .into_iter()
+                .collect())
+        })
+        .await?;
+    Ok(fabric.first().cloned())
+}
+
+/// Finds an InMageRcm source machine among the machines its appliance discovered into the
+/// fabric's Azure Migrate site. InMageRcm has no protectable items: Az PowerShell and
+/// terraform-provider-azurerm read `customDetails.vmwareSiteId` (or `physicalSiteId`) from the
+/// fabric and list `{site}/machines`, and the enable names the machine by its ARM ID.
+async fn find_discovered(
+    machine: &ReplicatedMachine,
+    view: &VaultView,
+    ctx: &Context,
+) -> Result<(Source, Option<ArmResource>)> {
+    let vmware = view.vault.spec.source.kind() == SourceKind::Vmware;
+    let Some(site) = inmage_fabric(view, ctx).await?.and_then(|f| {
+        crate::azure::models::DiscoverySites::of(&f.properties)
+            .site(vmware)
+            .map(str::to_owned)
+    }) else {
+        return Ok((Source::NotListedYet, None));
+    };
+    let max_age = ctx.timing.poll.saturating_mul(6);
+    let discovered = ctx
+        .shared_list(&format!("discovered:{site}"), max_age, None, || {
+            arm::list_discovered_machines(&view.arm, &site)
+        })
+        .await?;
+    if let Some(found) = discovered
+        .iter()
+        .find(|m| observe::is_discovered(&machine.spec, m))
+    {
+        return Ok((Source::Found, Some(found.clone())));
+    }
+    Ok((
+        if discovered.is_empty() {
+            Source::NotListedYet
+        } else {
+            Source::Missing
+        },
+        None,
+    ))
+}
+
+/// The run-as account an InMageRcm enable pushes the Mobility agent with
+/// (`runAsAccountId`): the one `spec.source.runAsAccount` names among the site's, else the one
+/// the site discovered a server with, else none (the agent is installed already).
+async fn run_as_account_id(
+    machine: &ReplicatedMachine,
+    view: &VaultView,
+    discovered: &ArmResource,
+) -> Result<Option<String>> {
+    let details: crate::azure::models::DiscoveredMachine =
+        serde_json::from_value(discovered.properties.clone()).unwrap_or_default();
+    let Some(wanted) = &machine.spec.source.run_as_account else {
+        return Ok(details.run_as_account_id.filter(|id| !id.is_empty()));
+    };
+    let site = discovered
+        .id
+        .rsplit_once("/machines/")
+        .map(|(site, _)| site.to_owned())
+        .unwrap_or_default();
+    let accounts: Vec<(String, crate::azure::models::RunAsAccount)> =
+        arm::list_run_as_accounts(&view.arm, &site)
+            .await?
+            .into_iter()
+            .map(|a| {
+                let account = serde_json::from_value(a.properties.clone()).unwrap_or_default();
+                (a.id, account)
+            })
+            .collect();
+    let appliance = appliance_of(&view.vault);
+    crate::azure::models::run_as_account_of(&accounts, wanted, appliance)
+        .map(|id| Some(id.to_owned()))
+        .ok_or_else(|| {
+            Error::InvalidSpec(format!(
+                "spec.source.runAsAccount: the appliance {appliance} has no run-as account named {wanted} (it has: {})",
+                accounts
+                    .iter()
+                    .filter_map(|(_, a)| a.display_name.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
+}
+
+fn appliance_of(vault: &RecoveryVault) -> &str {
+    match &vault.spec.source {
+        SourceSite::Vmware(source) => source.appliance.as_str(),
+        SourceSite::Physical(source) => source.appliance.as_str(),
+        SourceSite::Aws(source) => source.appliance.as_str(),
+        _ => "",
+    }
+}
+
+/// InMageRcm disks to replicate (`InMageRcmDiskInput`: `diskId`, `logStorageAccountId`,
+/// `diskType`, all required), by the names in `spec.includeDisks`; `None` (all disks, with
+/// `disksDefault`) when it is empty.
+fn inmage_disks(
+    include: &[String],
+    discovered: &Value,
+    log_storage: &Value,
+    disk_type: &Value,
+) -> std::result::Result<Option<Vec<Value>>, String> {
+    if include.is_empty() {
+        return Ok(None);
+    }
+    let details: crate::azure::models::DiscoveredMachine =
+        serde_json::from_value(discovered.clone()).unwrap_or_default();
+    include
+        .iter()
+        .map(|name| {
+            details
+                .disks
+                .iter()
+                .find(|d| d.is_named(name))
+                .and_then(|d| d.id())
+                .map(|id| json!({ "diskId": id, "logStorageAccountId": log_storage, "diskType": disk_type }))
+                .ok_or_else(|| {
+                    format!(
+                        "spec.includeDisks: {name} is not a disk of the source machine (it has {})",
+                        details
+                            .disks
+                            .iter()
+                            .filter_map(|d| d.label.as_deref().or(d.id()))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 /// Hyper-V disks to replicate, as managed disks (cutover always asks for `useManagedDisks`):
@@ -498,13 +757,7 @@ fn hyper_v_managed_disks(
 /// The process server InMageRcm replicates through (`processServerId` is required): the one on
 /// the vault's replication appliance, among those its fabric reports.
 async fn process_server_id(view: &VaultView) -> std::result::Result<String, ArmError> {
-    let spec = &view.vault.spec.source;
-    let appliance = match spec {
-        SourceSite::Vmware(source) => source.appliance.as_str(),
-        SourceSite::Physical(source) => source.appliance.as_str(),
-        SourceSite::Aws(source) => source.appliance.as_str(),
-        _ => "",
-    };
+    let appliance = appliance_of(&view.vault);
     let fabric_id = view
         .vault
         .status
@@ -587,12 +840,24 @@ async fn perform(
                 }
                 .into());
             };
-            let container = protectable
-                .id
-                .split("/replicationProtectableItems/")
-                .next()
-                .unwrap_or_default()
-                .to_owned();
+            let inmage = is_inmage_rcm(&view.vault);
+            // An InMageRcm machine is a discovered machine and an A2A one a Compute VM, not a
+            // protectable item of a container: each is protected in its source fabric's
+            // container (the first the vault records).
+            let container = if !names_protectable_item(&view.vault) {
+                view.vault
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.resources.protection_container_ids.first().cloned())
+                    .unwrap_or_default()
+            } else {
+                protectable
+                    .id
+                    .split("/replicationProtectableItems/")
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            };
             let policy = view
                 .vault
                 .status
@@ -601,15 +866,21 @@ async fn perform(
                 .unwrap_or_default();
             let name = machine.name_any();
             let mut input = enable_input(machine, &view.vault, protectable)?;
-            if input["instanceType"] == "InMageRcm" {
+            if inmage {
                 input["processServerId"] = json!(process_server_id(view).await?);
+                if let Some(account) = run_as_account_id(machine, view, protectable).await? {
+                    input["runAsAccountId"] = json!(account);
+                }
             }
+            // Az PowerShell sends no protectableItemId for InMageRcm or A2A.
+            let protectable_item_id =
+                names_protectable_item(&view.vault).then_some(protectable.id.as_str());
             let accepted = arm::enable_protection(
                 &view.arm,
                 &container,
                 &name,
                 &policy,
-                Some(&protectable.id),
+                protectable_item_id,
                 input,
             )
             .await?;
@@ -749,6 +1020,33 @@ fn enable_input(
         .map(|d| serde_json::to_value(d).unwrap_or(Value::Null))
         .unwrap_or(json!("StandardSSD_LRS"));
     let managed_disks = hyper_v_managed_disks(&spec.include_disks, custom, &disk_type);
+    // The log (cache) account InMageRcm stages writes in: spec.storage.log, else the
+    // replication account.
+    let log_storage = json!(
+        resources
+            .log_storage_account_id
+            .clone()
+            .or(resources.replication_storage_account_id.clone())
+    );
+    if vault.spec.source.kind() == SourceKind::AzureRegion
+        && resources.cache_storage_account_id.is_none()
+    {
+        return Err(Error::InvalidSpec(format!(
+            "the vault {} has no cache storage account in the source region (spec.storage.cache): Azure-to-Azure replication stages writes there",
+            vault.name_any()
+        )));
+    }
+    let inmage_disks = if vault.spec.source.kind().provider() == "InMageRcm" {
+        inmage_disks(
+            &spec.include_disks,
+            &protectable.properties,
+            &log_storage,
+            &disk_type,
+        )
+        .map_err(Error::InvalidSpec)?
+    } else {
+        None
+    };
     Ok(match vault.spec.source.kind().provider() {
         "HyperVReplicaAzure" => json!({
             "instanceType": "HyperVReplicaAzure",
@@ -771,7 +1069,7 @@ fn enable_input(
         }),
         "InMageRcm" => json!({
             "instanceType": "InMageRcm",
-            "fabricDiscoveryMachineId": custom["agentGeneratedId"],
+            "fabricDiscoveryMachineId": protectable.id,
             "targetResourceGroupId": group,
             "targetNetworkId": resources.target_network_id,
             "testNetworkId": resources.test_network_id,
@@ -781,12 +1079,21 @@ fn enable_input(
             "targetVmSize": target.vm_size,
             "licenseType": license,
             "targetAvailabilityZone": zone,
-            "disksDefault": { "logStorageAccountId": resources.replication_storage_account_id, "diskType": disk_type },
+            "disksDefault": if inmage_disks.is_none() { json!({ "logStorageAccountId": log_storage, "diskType": disk_type }) } else { Value::Null },
+            "disksToInclude": inmage_disks,
             "targetVmTags": user_created_tags(&target.tags),
         }),
         _ => json!({
             "instanceType": "A2A",
-            "fabricObjectId": custom["sourceItemId"],
+            "fabricObjectId": protectable.id,
+            "vmManagedDisks": a2a_managed_disks(
+                &spec.include_disks,
+                &protectable.properties,
+                &json!(resources.cache_storage_account_id),
+                &group,
+                target.disk_type.is_some().then_some(&disk_type),
+            )
+            .map_err(Error::InvalidSpec)?,
             "recoveryContainerId": resources.protection_container_ids.get(1),
             "recoveryResourceGroupId": group,
             "recoveryAzureNetworkId": resources.target_network_id,
@@ -1086,6 +1393,87 @@ mod tests {
         assert_eq!(
             hyper_v_managed_disks(&["logs.vhdx".into()], &details, &ssd),
             Err("spec.includeDisks: logs.vhdx is not a disk of the source machine (it has SQL01_os.vhdx, SQL01_data.vhdx)".into())
+        );
+    }
+
+    #[test]
+    fn inmage_rcm_disks_are_chosen_by_label_name_or_uuid_with_their_log_account() {
+        // VMwareMachine.disks as VMwareMachines_ListBySite.json (Microsoft.OffAzure 2020-01-01).
+        let machine = serde_json::json!({"displayName": "erp-db", "disks": [
+            {"uuid": "6000C299-os", "label": "Hard disk 1", "name": "scsi0:0"},
+            {"uuid": "6000C299-data", "label": "Hard disk 2", "name": "scsi0:1"},
+        ]});
+        let log = serde_json::json!(
+            "/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/cache"
+        );
+        let ssd = serde_json::json!("StandardSSD_LRS");
+        assert_eq!(
+            inmage_disks(&[], &machine, &log, &ssd),
+            Ok(None),
+            "every disk: disksDefault"
+        );
+        assert_eq!(
+            inmage_disks(
+                &["hard disk 2".into(), "6000C299-os".into()],
+                &machine,
+                &log,
+                &ssd
+            ),
+            Ok(Some(vec![
+                serde_json::json!({"diskId": "6000C299-data", "logStorageAccountId": log, "diskType": "StandardSSD_LRS"}),
+                serde_json::json!({"diskId": "6000C299-os", "logStorageAccountId": log, "diskType": "StandardSSD_LRS"}),
+            ]))
+        );
+        // A server's disks (ServerDisk: diskId, generatedId) are named by their diskId.
+        let server = serde_json::json!({"disks": [{"diskId": "ldap01-sda", "generatedId": "ldap01-sda", "name": "ldap01-sda"}]});
+        assert_eq!(
+            inmage_disks(&["ldap01-sda".into()], &server, &log, &ssd)
+                .unwrap()
+                .unwrap()[0]["diskId"],
+            "ldap01-sda"
+        );
+        assert_eq!(
+            inmage_disks(&["Hard disk 3".into()], &machine, &log, &ssd),
+            Err("spec.includeDisks: Hard disk 3 is not a disk of the source machine (it has Hard disk 1, Hard disk 2)".into())
+        );
+    }
+
+    #[test]
+    fn a2a_replicates_the_vms_managed_disks_through_the_cache_account() {
+        // VirtualMachine.storageProfile as Compute reports it (azure-mgmt-compute OSDisk,
+        // DataDisk, ManagedDiskParameters).
+        let vm = serde_json::json!({"storageProfile": {
+            "osDisk": {"name": "app-os", "managedDisk": {"id": "/s/disks/app-os", "storageAccountType": "Premium_LRS"}},
+            "dataDisks": [{"lun": 0, "name": "app-data", "managedDisk": {"id": "/s/disks/app-data", "storageAccountType": "StandardSSD_LRS"}}],
+        }});
+        let cache = serde_json::json!("/s/storageAccounts/neucache");
+        let disks = a2a_managed_disks(&[], &vm, &cache, "/s/resourceGroups/rg-weu", None).unwrap();
+        assert_eq!(disks.len(), 2);
+        assert_eq!(
+            disks[0],
+            serde_json::json!({"diskId": "/s/disks/app-os", "primaryStagingAzureStorageAccountId": "/s/storageAccounts/neucache",
+                "recoveryResourceGroupId": "/s/resourceGroups/rg-weu", "recoveryReplicaDiskAccountType": "Premium_LRS", "recoveryTargetDiskAccountType": "Premium_LRS"})
+        );
+        assert_eq!(
+            disks[1]["recoveryTargetDiskAccountType"], "StandardSSD_LRS",
+            "each disk keeps its own type"
+        );
+        let hdd = serde_json::json!("Standard_LRS");
+        let only_data =
+            a2a_managed_disks(&["APP-DATA".into()], &vm, &cache, "/g", Some(&hdd)).unwrap();
+        assert_eq!(only_data.len(), 1);
+        assert_eq!(only_data[0]["diskId"], "/s/disks/app-data");
+        assert_eq!(
+            only_data[0]["recoveryTargetDiskAccountType"], "Standard_LRS",
+            "the type the spec asks for"
+        );
+        assert_eq!(
+            a2a_managed_disks(&["logs".into()], &vm, &cache, "/g", None),
+            Err("spec.includeDisks: logs is not a managed disk of the source VM (it has app-os, app-data)".into())
+        );
+        assert!(
+            a2a_managed_disks(&[], &serde_json::json!({}), &cache, "/g", None).is_err(),
+            "no managed disks"
         );
     }
 

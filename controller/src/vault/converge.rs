@@ -195,6 +195,14 @@ impl Pass<'_> {
         &self.vault.spec.region
     }
 
+    /// The region an Azure-to-Azure source's VMs run in.
+    fn source_region(&self) -> Option<String> {
+        match &self.vault.spec.source {
+            SourceSite::AzureRegion(source) => Some(source.region.clone()),
+            _ => None,
+        }
+    }
+
     /// The resource providers the landing zone needs are registered in the subscription, before
     /// the first write (afterwards a write refused with `MissingSubscriptionRegistration` says so).
     async fn provider_preflight(
@@ -210,7 +218,8 @@ impl Pass<'_> {
         }
         let spec = &self.vault.spec;
         let creates_storage = matches!(spec.storage.replication, AzureResource::Create(_))
-            || matches!(spec.storage.log, Some(AzureResource::Create(_)));
+            || matches!(spec.storage.log, Some(AzureResource::Create(_)))
+            || matches!(spec.storage.cache, Some(AzureResource::Create(_)));
         let creates_network = matches!(spec.network.target, AzureResource::Create(_))
             || matches!(spec.network.test, Some(AzureResource::Create(_)));
         let needed = [
@@ -247,14 +256,25 @@ impl Pass<'_> {
             return Ok(Some(unregistered));
         }
         let spec = &self.vault.spec;
+        let source_region = self.source_region();
         let storage = [
             (
                 "replication storage account",
                 Some(&spec.storage.replication),
+                self.region(),
             ),
-            ("log storage account", spec.storage.log.as_ref()),
+            (
+                "log storage account",
+                spec.storage.log.as_ref(),
+                self.region(),
+            ),
+            (
+                "cache storage account",
+                spec.storage.cache.as_ref(),
+                source_region.as_deref().unwrap_or(self.region()),
+            ),
         ];
-        for (what, wanted) in storage {
+        for (what, wanted, region) in storage {
             if let Some(AzureResource::ExistingId(id)) = wanted {
                 match arm::get(self.arm, &id.0, arm::STORAGE_API).await? {
                     None => {
@@ -264,11 +284,11 @@ impl Pass<'_> {
                             format!("the {what} {id} does not exist"),
                         )));
                     }
-                    Some(account) if !region_matches(&account, self.region()) => {
+                    Some(account) if !region_matches(&account, region) => {
                         return Ok(Some((
                             STORAGE_READY,
                             "StorageInWrongRegion",
-                            wrong_region(what, &account, self.region()),
+                            wrong_region(what, &account, region),
                         )));
                     }
                     Some(_) => {}
@@ -378,11 +398,12 @@ impl Pass<'_> {
         }
     }
 
-    /// One storage account: created to spec, or adopted and checked.
+    /// One storage account in `region`: created to spec, or adopted and checked.
     async fn storage_account(
         &mut self,
         which: &str,
         wanted: &AzureResource<cutover_api::vault::StorageAccountProperties>,
+        region: &str,
     ) -> Result<Result<String, Step>, ArmError> {
         let id = match wanted {
             AzureResource::Create(account) => self
@@ -393,14 +414,8 @@ impl Pass<'_> {
         let found = arm::get(self.arm, &id, arm::STORAGE_API).await?;
         Ok(match (wanted, found) {
             (AzureResource::Create(account), None) => {
-                arm::put_storage_account(
-                    self.arm,
-                    &id,
-                    self.region(),
-                    account.sku.as_str(),
-                    &self.owner,
-                )
-                .await?;
+                arm::put_storage_account(self.arm, &id, region, account.sku.as_str(), &self.owner)
+                    .await?;
                 Err(Step::InProgress(
                     "CreatingStorage",
                     format!("creating the {which} storage account {}", account.name),
@@ -416,22 +431,16 @@ impl Pass<'_> {
                     not_owned(&format!("{which} storage account"), &account),
                 ))
             }
-            (_, Some(account)) if !region_matches(&account, self.region()) => Err(Step::Blocked(
+            (_, Some(account)) if !region_matches(&account, region) => Err(Step::Blocked(
                 "StorageInWrongRegion",
-                wrong_region(&format!("{which} storage account"), &account, self.region()),
+                wrong_region(&format!("{which} storage account"), &account, region),
             )),
             (AzureResource::Create(spec), Some(account))
                 if provisioning(&account).is_none()
                     && account.sku_name() != Some(spec.sku.as_str()) =>
             {
-                arm::put_storage_account(
-                    self.arm,
-                    &id,
-                    self.region(),
-                    spec.sku.as_str(),
-                    &self.owner,
-                )
-                .await?;
+                arm::put_storage_account(self.arm, &id, region, spec.sku.as_str(), &self.owner)
+                    .await?;
                 Err(Step::InProgress(
                     "UpdatingStorage",
                     format!(
@@ -454,7 +463,7 @@ impl Pass<'_> {
     async fn storage_step(&mut self) -> Result<Step, ArmError> {
         let storage = self.vault.spec.storage.clone();
         let replication = match self
-            .storage_account("replication", &storage.replication)
+            .storage_account("replication", &storage.replication, &self.vault.spec.region)
             .await?
         {
             Ok(id) => id,
@@ -475,8 +484,18 @@ impl Pass<'_> {
             ));
         }
         if let Some(log) = &storage.log {
-            match self.storage_account("log", log).await? {
+            match self
+                .storage_account("log", log, &self.vault.spec.region)
+                .await?
+            {
                 Ok(id) => self.resources.log_storage_account_id = Some(id),
+                Err(step) => return Ok(step),
+            }
+        }
+        // A2A's cache account is in the source region, where the VMs' writes are staged.
+        if let (Some(cache), Some(source_region)) = (&storage.cache, self.source_region()) {
+            match self.storage_account("cache", cache, &source_region).await? {
+                Ok(id) => self.resources.cache_storage_account_id = Some(id),
                 Err(step) => return Ok(step),
             }
         }

@@ -115,6 +115,10 @@ pub async fn next(client: &ArmClient, vault: &RecoveryVault) -> Result<Teardown,
             recorded.log_storage_account_id.as_ref(),
             matches!(spec.storage.log, Some(AzureResource::Create(_))),
         ),
+        (
+            recorded.cache_storage_account_id.as_ref(),
+            matches!(spec.storage.cache, Some(AzureResource::Create(_))),
+        ),
     ];
     for (id, ours) in storage {
         if let (Some(id), true) = (id, ours)
@@ -171,6 +175,7 @@ pub async fn next(client: &ArmClient, vault: &RecoveryVault) -> Result<Teardown,
             ),
             storage[0],
             storage[1],
+            storage[2],
             networks[0],
             networks[1],
         ]

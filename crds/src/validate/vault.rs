@@ -85,6 +85,7 @@ impl RecoveryVaultSpec {
         validate_storage(&mut report, &self.storage);
         let target_subnets = validate_network(&mut report, &self.network);
         validate_source(&mut report, &self.source, &self.region);
+        validate_cache(&mut report, &self.storage, self.source.kind());
         validate_policy(&mut report, &self.replication_policy, self.source.kind());
         self.validate_network_mappings(&mut report, target_subnets.as_deref());
         report
@@ -186,6 +187,41 @@ fn validate_storage(report: &mut Report, storage: &StorageSpec) {
             );
         }
         None => {}
+    }
+}
+
+/// Azure-to-Azure stages writes in a cache account in the source region (A2A's
+/// `vmManagedDisks[].primaryStagingAzureStorageAccountId` is required); other sources have none.
+fn validate_cache(report: &mut Report, storage: &StorageSpec, kind: SourceKind) {
+    match (&storage.cache, kind) {
+        (None, SourceKind::AzureRegion) => report.error(
+            "spec.storage.cache",
+            "an azureRegion source needs a cache storage account in the source region: Site Recovery stages the VMs' writes there",
+        ),
+        (Some(_), SourceKind::AzureRegion) | (None, _) => {}
+        (Some(_), kind) => report.error(
+            "spec.storage.cache",
+            format!("only an azureRegion source uses a cache storage account in the source region; remove it for {kind}"),
+        ),
+    }
+    match &storage.cache {
+        Some(AzureResource::Create(cache)) if cache.sku.is_premium() => {
+            report.error(
+                "spec.storage.cache.create.sku",
+                format!(
+                    "the cache storage account must be Standard, not {}",
+                    cache.sku.as_str()
+                ),
+            );
+        }
+        Some(AzureResource::ExistingId(id)) => check_resource_type(
+            report,
+            "spec.storage.cache.existingId",
+            id,
+            "Microsoft.Storage",
+            "storageAccounts",
+        ),
+        _ => {}
     }
 }
 
@@ -560,14 +596,35 @@ mod tests {
                 ),
                 (
                     "Azure source in the vault's region",
-                    "spec: {networkMappings: null, replicationPolicy: {replicationIntervalSeconds: null}, source: {hyperVVmm: null, azureRegion: {region: westeurope}}}",
+                    "spec: {networkMappings: null, replicationPolicy: {replicationIntervalSeconds: null}, storage: {cache: {create: {name: neucache, sku: Standard_LRS}}}, source: {hyperVVmm: null, azureRegion: {region: westeurope}}}",
                     &[
                         r#"spec.source.azureRegion.region: the source region must differ from the vault's region "westeurope""#,
                     ],
                 ),
                 (
+                    "Azure source without a cache account",
+                    "spec: {networkMappings: null, replicationPolicy: {replicationIntervalSeconds: null}, source: {hyperVVmm: null, azureRegion: {region: northeurope}}}",
+                    &[
+                        "spec.storage.cache: an azureRegion source needs a cache storage account in the source region: Site Recovery stages the VMs' writes there",
+                    ],
+                ),
+                (
+                    "a cache account for a source that has none",
+                    "spec: {storage: {cache: {create: {name: dc1cache, sku: Standard_LRS}}}}",
+                    &[
+                        "spec.storage.cache: only an azureRegion source uses a cache storage account in the source region; remove it for hyperVVmm",
+                    ],
+                ),
+                (
+                    "a Premium cache account",
+                    "spec: {networkMappings: null, replicationPolicy: {replicationIntervalSeconds: null}, storage: {cache: {create: {name: neucache, sku: Premium_LRS}}}, source: {hyperVVmm: null, azureRegion: {region: northeurope}}}",
+                    &[
+                        "spec.storage.cache.create.sku: the cache storage account must be Standard, not Premium_LRS",
+                    ],
+                ),
+                (
                     "Azure source in an unknown region",
-                    "spec: {networkMappings: null, replicationPolicy: {replicationIntervalSeconds: null}, source: {hyperVVmm: null, azureRegion: {region: mars}}}",
+                    "spec: {networkMappings: null, replicationPolicy: {replicationIntervalSeconds: null}, storage: {cache: {create: {name: neucache, sku: Standard_LRS}}}, source: {hyperVVmm: null, azureRegion: {region: mars}}}",
                     &[
                         r#"spec.source.azureRegion.region: unknown Azure region "mars"; use the name ARM uses, such as "northeurope""#,
                     ],
@@ -637,7 +694,7 @@ mod tests {
                 ),
                 (
                     "A2A network mapping from a non-VNet",
-                    "spec: {replicationPolicy: {replicationIntervalSeconds: null}, source: {hyperVVmm: null, azureRegion: {region: northeurope}}, networkMappings: [{sourceNetwork: corp-lan, targetSubnet: app}]}",
+                    "spec: {replicationPolicy: {replicationIntervalSeconds: null}, storage: {cache: {create: {name: neucache, sku: Standard_LRS}}}, source: {hyperVVmm: null, azureRegion: {region: northeurope}}, networkMappings: [{sourceNetwork: corp-lan, targetSubnet: app}]}",
                     &[
                         "spec.networkMappings[0].sourceNetwork: expected a Microsoft.Network/virtualNetworks resource ID, got corp-lan",
                     ],

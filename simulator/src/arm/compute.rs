@@ -110,6 +110,92 @@ pub fn create_vm(world: &mut World, id: &str, vm: &TargetVm, now: Timestamp) {
     ));
 }
 
+/// The VMs of an Azure-region source, as Compute reports them in their own region, with their
+/// managed disks (`storageProfile.osDisk.managedDisk`, `dataDisks[].managedDisk`: Az PowerShell
+/// reads the disks an A2A enable names from there). Added once, with their resource group,
+/// where the world does not have them.
+pub fn seed_source_vms(world: &mut World, source: &crate::inventory::Source, now: Timestamp) {
+    for machine in &source.machines {
+        if world.resource(&machine.id).is_some() {
+            continue;
+        }
+        let Some(group) = machine
+            .id
+            .split('/')
+            .skip_while(|s| !s.eq_ignore_ascii_case("resourceGroups"))
+            .nth(1)
+            .map(str::to_owned)
+        else {
+            continue;
+        };
+        let prefix = machine.id.split("/providers/").next().unwrap_or_default();
+        if world.resource_group(&group).is_none() {
+            world.resource_groups.insert(
+                group.to_ascii_lowercase(),
+                crate::state::ResourceGroup {
+                    name: group.clone(),
+                    location: source.name.clone(),
+                    tags: BTreeMap::new(),
+                    deleting_until: None,
+                },
+            );
+        }
+        let resource = |id: String, resource_type: &str, properties: Value| Resource {
+            name: id.rsplit('/').next().unwrap_or_default().to_owned(),
+            id,
+            resource_type: resource_type.into(),
+            resource_group: group.clone(),
+            location: Some(source.name.clone()),
+            tags: BTreeMap::new(),
+            sku: None,
+            kind: None,
+            properties,
+            created_at: now,
+            ready_at: now,
+            deleting_until: None,
+        };
+        let disk_id = |name: &str| format!("{prefix}/providers/{DISK_TYPE}/{name}");
+        let managed =
+            |name: &str| json!({ "id": disk_id(name), "storageAccountType": "Premium_LRS" });
+        let os_disk = machine.disks.iter().find(|d| d.os_disk);
+        let data_disks: Vec<Value> = machine
+            .disks
+            .iter()
+            .filter(|d| !d.os_disk)
+            .enumerate()
+            .map(|(lun, d)| json!({ "lun": lun, "name": d.id, "diskSizeGB": d.size_gb, "managedDisk": managed(&d.id) }))
+            .collect();
+        for disk in &machine.disks {
+            world.insert(resource(
+                disk_id(&disk.id),
+                DISK_TYPE,
+                json!({ "diskSizeGB": disk.size_gb, "diskState": "Attached", "osType": disk.os_disk.then_some(&machine.os_type) }),
+            ));
+        }
+        world.insert(resource(
+            machine.id.clone(),
+            TYPE,
+            json!({
+                "vmId": uuid::Uuid::new_v4().to_string(),
+                "hardwareProfile": { "vmSize": "Standard_D2s_v5" },
+                "storageProfile": {
+                    "osDisk": os_disk.map(|d| json!({ "name": d.id, "osType": machine.os_type, "diskSizeGB": d.size_gb, "managedDisk": managed(&d.id) })),
+                    "dataDisks": data_disks,
+                },
+            }),
+        ));
+    }
+}
+
+/// The managed disks of a VM (`storageProfile.osDisk` and `dataDisks`), by ID.
+pub fn managed_disks(vm: &Resource) -> Vec<String> {
+    let profile = &vm.properties["storageProfile"];
+    std::iter::once(&profile["osDisk"])
+        .chain(profile["dataDisks"].as_array().into_iter().flatten())
+        .filter_map(|d| d["managedDisk"]["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
 /// Removes a VM Site Recovery created (a cleaned-up test VM) with its NICs and OS disk.
 pub fn delete_vm(world: &mut World, id: &str) {
     let Some(vm) = world.resources.remove(&id.to_ascii_lowercase()) else {

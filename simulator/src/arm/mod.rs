@@ -11,11 +11,13 @@ use crate::app::Sim;
 use crate::error::ArmError;
 
 pub mod compute;
+pub mod migrate;
 pub mod network;
 pub mod operations;
 pub mod providers;
 mod resource_groups;
 mod storage;
+pub mod subscriptions;
 mod vaults;
 
 /// API versions of the official Azure SDKs for Python that the simulator is checked against.
@@ -71,6 +73,12 @@ const KEYWORDS: &[&str] = &[
     "remove",
     "register",
     "unregister",
+    "tenants",
+    "Microsoft.OffAzure",
+    "VMwareSites",
+    "ServerSites",
+    "machines",
+    "runasaccounts",
 ];
 
 /// The canonical casing of an ARM keyword, if `segment` is one.
@@ -84,6 +92,9 @@ pub fn canonical_segment(segment: &str) -> Option<&'static str> {
 pub fn routes() -> Router<Sim> {
     let rg = "/subscriptions/{subscription}/resourceGroups/{group}";
     Router::new()
+        .route("/subscriptions", get(subscriptions::list))
+        .route("/subscriptions/{subscription}", get(subscriptions::get))
+        .route("/tenants", get(subscriptions::tenants))
         .route("/subscriptions/{subscription}/resourceGroups", get(resource_groups::list))
         .route(
             rg,
@@ -124,6 +135,13 @@ pub fn routes() -> Router<Sim> {
         .route(&format!("{rg}/providers/Microsoft.Network/networkInterfaces/{{name}}"), get(compute::get_nic))
         .route(&format!("{rg}/providers/Microsoft.Compute/disks/{{name}}"), get(compute::get_disk))
         .route(&format!("{rg}/resources"), get(resource_groups::list_resources))
+        .route("/subscriptions/{subscription}/resources", get(resource_groups::list_subscription_resources))
+        .route(&format!("{rg}/providers/Microsoft.OffAzure/VMwareSites/{{site}}"), get(migrate::get_vmware_site))
+        .route(&format!("{rg}/providers/Microsoft.OffAzure/VMwareSites/{{site}}/machines"), get(migrate::list_vmware_machines))
+        .route(&format!("{rg}/providers/Microsoft.OffAzure/VMwareSites/{{site}}/runasaccounts"), get(migrate::list_vmware_run_as_accounts))
+        .route(&format!("{rg}/providers/Microsoft.OffAzure/ServerSites/{{site}}"), get(migrate::get_server_site))
+        .route(&format!("{rg}/providers/Microsoft.OffAzure/ServerSites/{{site}}/machines"), get(migrate::list_server_machines))
+        .route(&format!("{rg}/providers/Microsoft.OffAzure/ServerSites/{{site}}/runasaccounts"), get(migrate::list_server_run_as_accounts))
         .merge(crate::asr::routes())
         .route(
             "/subscriptions/{subscription}/providers/{namespace}/locations/{location}/{kind}/{operation}", get(operations::get))
@@ -182,11 +200,18 @@ pub fn page(sim: &Sim, uri: &Uri, items: Vec<Value>) -> Value {
         .unwrap_or_default();
     let mut body = json!({ "value": value });
     if let Some(next) = items.get(end) {
+        // The next page is the same query ($filter and all) from another item on.
+        let kept: Vec<&str> = uri
+            .query()
+            .unwrap_or_default()
+            .split('&')
+            .filter(|pair| !pair.is_empty() && !pair.starts_with("$skiptoken="))
+            .collect();
         body["nextLink"] = json!(format!(
-            "{}{}?api-version={}&$skiptoken={}",
+            "{}{}?{}&$skiptoken={}",
             sim.base_url(),
             uri.path(),
-            api_version(uri),
+            kept.join("&"),
             engine.encode(key(next))
         ));
     }

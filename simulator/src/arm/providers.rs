@@ -46,6 +46,17 @@ fn unknown_namespace(namespace: &str) -> ArmError {
     )
 }
 
+/// The api-versions a namespace serves here, newest first: those of azure-sim's request
+/// contract, and for Compute (no SDK of it is pinned) the one cutover reads VMs at
+/// (azure-mgmt-compute's `VirtualMachinesOperations`).
+fn api_versions(namespace: &str) -> Vec<String> {
+    let versions = crate::contract::api_versions_of(namespace);
+    if versions.is_empty() && namespace.eq_ignore_ascii_case("Microsoft.Compute") {
+        return vec!["2024-07-01".into()];
+    }
+    versions
+}
+
 /// `Provider`: `id`, `namespace`, `registrationState`, `registrationPolicy`, `resourceTypes`.
 fn document(sim: &Sim, subscription: &str, namespace: &str, types: &[&str]) -> Value {
     let registered = !sim
@@ -57,7 +68,7 @@ fn document(sim: &Sim, subscription: &str, namespace: &str, types: &[&str]) -> V
         "namespace": namespace,
         "registrationState": if registered { "Registered" } else { "NotRegistered" },
         "registrationPolicy": "RegistrationRequired",
-        "resourceTypes": types.iter().map(|t| json!({ "resourceType": t, "locations": [], "apiVersions": [] })).collect::<Vec<_>>(),
+        "resourceTypes": types.iter().map(|t| json!({ "resourceType": t, "locations": [], "apiVersions": api_versions(namespace) })).collect::<Vec<_>>(),
     })
 }
 

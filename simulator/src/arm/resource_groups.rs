@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use jiff::SignedDuration;
@@ -192,10 +192,57 @@ pub async fn list_resources(
 ) -> Result<Json<Value>, ArmError> {
     let world = sim.world();
     world.require_resource_group(&group)?;
-    let items = world
+    let items = generic_resources(&world, Some(&group));
+    drop(world);
+    Ok(Json(page(&sim, &uri, items)))
+}
+
+/// `Resources_List`: every resource of the subscription, or, with
+/// `$filter=resourceGroup eq '{name}'` (what `az resource list --resource-group` sends), of one
+/// group. Other filters are not modelled: they are refused rather than ignored.
+pub async fn list_subscription_resources(
+    State(sim): State<Sim>,
+    Query(query): Query<ResourcesQuery>,
+    uri: Uri,
+) -> Result<Json<Value>, ArmError> {
+    let group = match query.filter.as_deref() {
+        None => None,
+        Some(filter) => {
+            let named = filter
+                .trim()
+                .strip_prefix("resourceGroup eq '")
+                .and_then(|rest| rest.strip_suffix('\''));
+            match named {
+                Some(group) => Some(group.to_owned()),
+                None => {
+                    return Err(ArmError::bad_request(
+                        "InvalidFilterInQueryString",
+                        format!(
+                            "azure-sim models only $filter=resourceGroup eq '{{name}}', not {filter:?}."
+                        ),
+                    ));
+                }
+            }
+        }
+    };
+    let world = sim.world();
+    let items = generic_resources(&world, group.as_deref());
+    drop(world);
+    Ok(Json(page(&sim, &uri, items)))
+}
+
+#[derive(serde::Deserialize)]
+pub struct ResourcesQuery {
+    #[serde(rename = "$filter")]
+    filter: Option<String>,
+}
+
+/// `GenericResourceExpanded`: `id`, `name`, `type`, `location`, `tags`, `sku`, `kind`.
+fn generic_resources(world: &crate::state::World, group: Option<&str>) -> Vec<Value> {
+    world
         .resources
         .values()
-        .filter(|r| r.resource_group.eq_ignore_ascii_case(&group))
+        .filter(|r| group.is_none_or(|g| r.resource_group.eq_ignore_ascii_case(g)))
         .filter(|r| r.deleting_until.is_none())
         .map(|r| {
             let mut item = json!({
@@ -213,6 +260,5 @@ pub async fn list_resources(
             }
             item
         })
-        .collect();
-    Ok(Json(page(&sim, &uri, items)))
+        .collect()
 }

@@ -371,6 +371,15 @@ pub fn machines_of(
         .collect()
 }
 
+/// Whether ASR lists a source's machines as protectable items: Hyper-V's. Modernized VMware and
+/// physical replication (InMageRcm) names the discovered machines of the fabric's Azure Migrate
+/// site (`arm::migrate`), which is where Az PowerShell reads them from, and A2A names the
+/// Compute VM. What real ASR answers for their containers' `replicationProtectableItems` is not
+/// in the spec's examples; azure-sim lists none (docs/azure-fidelity.md).
+fn has_protectable_items(kind: SourceKind) -> bool {
+    matches!(kind, SourceKind::HyperVVmm | SourceKind::HyperVSite)
+}
+
 /// A protectable item's name: the VM GUID, discovery or instance ID, or the Azure VM's name.
 pub fn protectable_name(kind: SourceKind, machine: &Machine) -> String {
     match kind {
@@ -452,6 +461,7 @@ pub async fn list_protectable_items(
     )?;
     let items = machines_of(&inventory, container)
         .iter()
+        .filter(|(_, kind, _)| has_protectable_items(*kind))
         .map(|(name, kind, m)| protectable_document(&world, container, name, *kind, m))
         .collect();
     Ok(Json(page(&sim, &uri, items)))
@@ -472,6 +482,7 @@ pub async fn get_protectable_item(
     )?;
     let (name, kind, machine) = machines_of(&inventory, container)
         .into_iter()
+        .filter(|(_, kind, _)| has_protectable_items(*kind))
         .find(|(n, _, _)| n.eq_ignore_ascii_case(&p))
         .ok_or_else(|| asr_not_found("protectable item", &p))?;
     Ok(Json(protectable_document(

@@ -136,7 +136,9 @@ pub fn document(sim: &Sim, world: &World, item: &ProtectedItem) -> Value {
         "properties": {
             "friendlyName": item.machine,
             "protectedItemType": machine.as_ref().map(|_| item.source_kind().map(SourceKind::machine_type)),
-            "protectableItemId": item.protectable_item_id,
+            // InMageRcm and A2A enables name no protectable item (Microsoft's REST how-to shows
+            // null for InMageRcm).
+            "protectableItemId": (item.provider == "HyperVReplicaAzure").then_some(&item.protectable_item_id),
             "primaryFabricFriendlyName": fabric.map(|f| f.properties["friendlyName"].clone()),
             "primaryFabricProvider": fabric.map(|f| f.properties["customDetails"]["instanceType"].clone()),
             "recoveryFabricFriendlyName": MICROSOFT_AZURE,
@@ -296,6 +298,118 @@ fn check_target(
     Ok(Some(resource.id.clone()))
 }
 
+/// The source VM of an A2A enable: the Compute VM `fabricObjectId` names, in the source region
+/// (A2A has no protectable item: Az PowerShell sends none, "A2A there is no ProtectableItem").
+/// `vmManagedDisks[]` names its managed disks, each with the cache account Site Recovery
+/// stages writes in, which must be in the VM's region (Microsoft's A2A PowerShell article: "a
+/// standard storage account in the same Azure region as the virtual machine being
+/// replicated"), and the target resource group. An enable without `vmManagedDisks` is
+/// refused: Az PowerShell and terraform-provider-azurerm always send them for managed disks.
+fn a2a_source(
+    world: &crate::state::World,
+    inventory: &crate::inventory::Inventory,
+    container: &crate::asr::model::AsrObject,
+    details: &Value,
+    protectable_item_id: Option<&str>,
+) -> Result<(String, SourceKind, Machine), ArmError> {
+    let field = "providerSpecificDetails.fabricObjectId";
+    let vm_id = details["fabricObjectId"].as_str().unwrap_or_default();
+    if let Some(named) = protectable_item_id {
+        return Err(bad(
+            "protectableItemId",
+            format!("A2A has no protectable items: name the VM by fabricObjectId, not {named}."),
+        ));
+    }
+    let source = container
+        .source
+        .as_deref()
+        .and_then(|s| inventory.source(s))
+        .ok_or_else(|| {
+            bad(
+                field,
+                format!("The container {} protects no Azure region.", container.name),
+            )
+        })?;
+    let machine = source
+        .machines
+        .iter()
+        .find(|m| m.id.eq_ignore_ascii_case(vm_id))
+        .ok_or_else(|| {
+            bad(
+                field,
+                format!("The virtual machine {vm_id} is not in {}.", source.name),
+            )
+        })?;
+    let vm = world.resource(vm_id).ok_or_else(|| {
+        bad(
+            field,
+            format!("The virtual machine {vm_id} does not exist."),
+        )
+    })?;
+    let vm_disks = crate::arm::compute::managed_disks(vm);
+    let disks = details["vmManagedDisks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if disks.is_empty() {
+        return Err(bad(
+            "providerSpecificDetails.vmManagedDisks",
+            format!(
+                "vmManagedDisks must name the managed disks of {} to replicate.",
+                machine.name
+            ),
+        ));
+    }
+    for (index, disk) in disks.iter().enumerate() {
+        let at = |key: &str| format!("providerSpecificDetails.vmManagedDisks[{index}].{key}");
+        let disk_id = disk["diskId"].as_str().unwrap_or_default();
+        if !vm_disks.iter().any(|d| d.eq_ignore_ascii_case(disk_id)) {
+            return Err(bad(
+                &at("diskId"),
+                format!("{disk_id} is not a managed disk of {}.", machine.name),
+            ));
+        }
+        let cache = disk["primaryStagingAzureStorageAccountId"]
+            .as_str()
+            .unwrap_or_default();
+        match world.resource(cache).filter(|r| r.deleting_until.is_none()) {
+            None => {
+                return Err(bad(
+                    &at("primaryStagingAzureStorageAccountId"),
+                    format!("The storage account {cache} does not exist."),
+                ));
+            }
+            Some(account)
+                if !account
+                    .location
+                    .as_deref()
+                    .is_some_and(|l| l.eq_ignore_ascii_case(&source.name)) =>
+            {
+                return Err(bad(
+                    &at("primaryStagingAzureStorageAccountId"),
+                    format!(
+                        "The cache storage account {cache} is in {}, not in the source region {}.",
+                        account.location.as_deref().unwrap_or("no region"),
+                        source.name
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+        let group = disk["recoveryResourceGroupId"].as_str().unwrap_or_default();
+        if world
+            .resource_group(group.rsplit('/').next().unwrap_or_default())
+            .is_none()
+        {
+            return Err(bad(
+                &at("recoveryResourceGroupId"),
+                format!("The resource group {group} does not exist."),
+            ));
+        }
+    }
+    Ok((vm_id.to_owned(), source.kind, machine.clone()))
+}
+
 /// Enables protection of a machine of the container.
 pub async fn enable(
     State(sim): State<Sim>,
@@ -399,42 +513,105 @@ pub async fn enable(
         }
     }
 
-    // Which machine: the protectable item, or the discovery ID (InMage) or VM ID (A2A).
+    // Which machine: the discovered machine of the fabric's Azure Migrate site (InMageRcm has
+    // no protectable items), or the protectable item, or the VM ID (A2A).
     let machines = machines_of(&inventory, &container);
-    let wanted = input
-        .properties
-        .protectable_item_id
-        .as_deref()
-        .and_then(|p| p.rsplit('/').next())
-        .or_else(|| details["fabricDiscoveryMachineId"].as_str())
-        .or_else(|| {
-            details["fabricObjectId"]
-                .as_str()
-                .and_then(|v| v.rsplit('/').next())
-        })
-        .map(str::to_ascii_lowercase)
-        .ok_or_else(|| {
-            bad(
-                "protectableItemId",
-                "The protectableItemId property is required.".into(),
-            )
-        })?;
-    let (protectable_name, kind, machine): (String, SourceKind, Machine) = machines
-        .into_iter()
-        .find(|(name, _, m)| *name == wanted || m.id.eq_ignore_ascii_case(&wanted))
-        .ok_or_else(|| {
-            bad(
+    let (protectable_item_id, kind, machine): (String, SourceKind, Machine) = if provider
+        == "InMageRcm"
+    {
+        let source = container
+            .source
+            .as_deref()
+            .and_then(|s| inventory.source(s))
+            .ok_or_else(|| asr_not_found("protection container", &c))?;
+        let machine_id = details["fabricDiscoveryMachineId"]
+            .as_str()
+            .unwrap_or_default();
+        let machine = crate::arm::migrate::discovered_machine(source, &vault_id, machine_id)
+            .map_err(|m| bad("providerSpecificDetails.fabricDiscoveryMachineId", m))?;
+        // Az PowerShell sends no protectableItemId for InMageRcm (it sets it to null), and
+        // Microsoft's REST how-to sends the discovered machine's ID; nothing else names it.
+        if let Some(named) = &input.properties.protectable_item_id
+            && !named.eq_ignore_ascii_case(machine_id)
+        {
+            return Err(bad(
                 "protectableItemId",
                 format!(
-                    "The protectable item '{wanted}' was not found in the protection container {}.",
-                    container.name
+                    "InMageRcm has no protectable items: {named} is not the discovered machine {machine_id}."
                 ),
-            )
-        })?;
-    let protectable_item_id = format!(
-        "{}/replicationProtectableItems/{protectable_name}",
-        container.id
-    );
+            ));
+        }
+        if let Some(account) = details["runAsAccountId"].as_str()
+            && !crate::arm::migrate::is_run_as_account(source, &vault_id, account)
+        {
+            return Err(bad(
+                "providerSpecificDetails.runAsAccountId",
+                format!(
+                    "The run-as account {account} is not one of the appliance {}'s site.",
+                    source.name
+                ),
+            ));
+        }
+        // InMageRcmDiskInput.diskId: the discovered machine's disk (a VMware disk's uuid).
+        for disk in details["disksToInclude"].as_array().into_iter().flatten() {
+            let id = disk["diskId"].as_str().unwrap_or_default();
+            if !machine
+                .disks
+                .iter()
+                .any(|d| crate::arm::migrate::disk_id(d).eq_ignore_ascii_case(id))
+            {
+                return Err(bad(
+                    "providerSpecificDetails.disksToInclude",
+                    format!(
+                        "{id} is not a disk of the discovered machine {}.",
+                        machine.name
+                    ),
+                ));
+            }
+        }
+        (machine_id.to_owned(), source.kind, machine.clone())
+    } else if provider == "A2A" {
+        a2a_source(
+            &world,
+            &inventory,
+            &container,
+            &details,
+            input.properties.protectable_item_id.as_deref(),
+        )?
+    } else {
+        let wanted = input
+            .properties
+            .protectable_item_id
+            .as_deref()
+            .and_then(|p| p.rsplit('/').next())
+            .map(str::to_ascii_lowercase)
+            .ok_or_else(|| {
+                bad(
+                    "protectableItemId",
+                    "The protectableItemId property is required.".into(),
+                )
+            })?;
+        let (protectable_name, kind, machine) = machines
+            .into_iter()
+            .find(|(name, _, m)| *name == wanted || m.id.eq_ignore_ascii_case(&wanted))
+            .ok_or_else(|| {
+                bad(
+                    "protectableItemId",
+                    format!(
+                        "The protectable item '{wanted}' was not found in the protection container {}.",
+                        container.name
+                    ),
+                )
+            })?;
+        (
+            format!(
+                "{}/replicationProtectableItems/{protectable_name}",
+                container.id
+            ),
+            kind,
+            machine,
+        )
+    };
     // HyperVReplicaAzureEnableProtectionInput: `disksToInclude` lists VHD IDs, and
     // `disksToIncludeForManagedDisks[].diskId` is a VHD ID too (the protectable item's
     // `diskDetails[].vhdId`; terraform-provider-azurerm maps disk names to them).

@@ -307,7 +307,12 @@ pub fn object_document(object: &AsrObject) -> Value {
 
 /// Registers every source whose vault (or, for a Hyper-V site, whose fabric) exists now, the
 /// way the ASR provider or replication appliance registers with a vault credentials file.
-pub fn register_ready_sources(world: &mut World, inventory: &Inventory, subscription: &str) {
+pub fn register_ready_sources(
+    world: &mut World,
+    inventory: &Inventory,
+    subscription: &str,
+    now: jiff::Timestamp,
+) {
     for source in &inventory.sources {
         if world
             .asr
@@ -329,7 +334,9 @@ pub fn register_ready_sources(world: &mut World, inventory: &Inventory, subscrip
                     register_site_hosts(world, source, &fabric);
                 }
             }
-            SourceKind::AzureRegion => {}
+            SourceKind::AzureRegion => {
+                crate::arm::compute::seed_source_vms(world, source, now);
+            }
             _ => {
                 let Some(vault) = &source.vault else { continue };
                 let id = crate::arm::resource_id(
@@ -359,6 +366,9 @@ pub fn register(world: &mut World, source: &Source, vault_id: &str) {
     let mut custom = json!({ "instanceType": fabric_type });
     if fabric_type == "InMageRcm" {
         custom["processServers"] = process_servers(&source.name);
+        let (vmware, server) = crate::arm::migrate::site_ids(source, vault_id);
+        custom["vmwareSiteId"] = json!(vmware);
+        custom["physicalSiteId"] = json!(server);
     }
     insert(
         world,
