@@ -43,7 +43,7 @@ pub struct Context {
     pub timing: Timing,
     pub stats: Arc<RequestStats>,
     pub metrics: Arc<Metrics>,
-    default_credential: Option<Arc<dyn TokenCredential>>,
+    default_credential: std::result::Result<Arc<dyn TokenCredential>, String>,
     budgets: Mutex<HashMap<String, Arc<Budget>>>,
     clients: Mutex<HashMap<String, ArmClient>>,
     failures: Mutex<HashMap<String, u32>>,
@@ -56,7 +56,7 @@ impl Context {
     pub fn new(
         client: kube::Client,
         arm_settings: ArmSettings,
-        default_credential: Option<Arc<dyn TokenCredential>>,
+        default_credential: std::result::Result<Arc<dyn TokenCredential>, String>,
         timing: Timing,
     ) -> Context {
         let reporter = Reporter {
@@ -131,12 +131,24 @@ impl Context {
                         .and_then(|d| d.get(key))
                         .map(|v| String::from_utf8_lossy(&v.0).trim().to_owned())
                         .filter(|v| !v.is_empty())
-                        .ok_or_else(|| Error::Credentials(format!("the Secret {namespace}/{name} has no {key}")))
+                        .ok_or_else(|| {
+                            Error::Credentials(format!(
+                                "the Secret {namespace}/{name} has no {key}"
+                            ))
+                        })
                 };
-                credentials::client_secret(&self.arm_settings, &field("tenantId")?, field("clientId")?, field("clientSecret")?)
-                    .map_err(|e| Error::Credentials(format!("the Secret {namespace}/{name}: {e}")))?
+                credentials::client_secret(
+                    &self.arm_settings,
+                    &field("tenantId")?,
+                    field("clientId")?,
+                    field("clientSecret")?,
+                )
+                .map_err(|e| Error::Credentials(format!("the Secret {namespace}/{name}: {e}")))?
             }
-            None => self.default_credential.clone().ok_or_else(|| Error::Credentials("no Azure identity: set workload identity, AZURE_CLIENT_SECRET, or spec.credentials".into()))?,
+            None => self
+                .default_credential
+                .clone()
+                .map_err(Error::Credentials)?,
         };
         let client = ArmClient::new(
             &self.arm_settings,

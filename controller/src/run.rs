@@ -89,11 +89,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let credential = match credentials::from_environment(&settings) {
         Ok((credential, kind)) => {
             tracing::info!(credential = ?kind, arm = %args.arm_endpoint, "Azure identity");
-            Some(credential)
+            Ok(credential)
         }
-        Err(error) => {
-            tracing::warn!(%error, "no default Azure identity; only vaults with spec.credentials can be reconciled");
-            None
+        Err(reason) => {
+            tracing::warn!(%reason, "no default Azure identity; only vaults with spec.credentials can be reconciled");
+            Err(reason)
         }
     };
     let timing = Timing {

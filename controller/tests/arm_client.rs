@@ -151,9 +151,10 @@ async fn errors_keep_arms_code_and_class() {
         .put(&format!("{}/providers/Microsoft.Storage/storageAccounts/good01", group_path("rg2")), STORAGE, &json!({"location": "westeurope", "sku": {"name": "Standard_LRS"}, "kind": "StorageV2"}))
         .await
         .unwrap_err();
+    // A name taken is not another operation in progress: it lasts until the spec changes.
     assert_eq!(
         (taken.class(), taken.code()),
-        (ErrorClass::Conflict, Some("StorageAccountAlreadyTaken"))
+        (ErrorClass::User, Some("StorageAccountAlreadyTaken"))
     );
     // A DELETE of something already gone succeeds.
     assert_eq!(
@@ -391,6 +392,7 @@ async fn site_recovery_operations_are_typed_and_their_jobs_followed() {
     arm::put_virtual_network(
         &f.client,
         &vnet,
+        None,
         "westeurope",
         &["10.0.0.0/16".into()],
         &[("app".into(), "10.0.1.0/24".into())],

@@ -22,8 +22,10 @@ pub const REGION_PATTERN: &str = r"^[a-z][a-z0-9]{2,39}$";
 /// ARM resource group names: 1-90 of letters, digits, `-_.()`, not ending in a period.
 pub const RESOURCE_GROUP_PATTERN: &str = r"^[-\w.()]{0,89}[-\w()]$";
 /// An ARM resource ID of a resource inside a resource group.
-pub const RESOURCE_ID_PATTERN: &str =
-    r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/[^/]+(/[^/]+/[^/]+)+$";
+/// ARM compares its keywords without case, and Site Recovery writes `/Subscriptions/...`
+/// (every 2025-08-01 example), so each keyword matches in any casing (a JSON Schema pattern has
+/// no case-insensitive flag).
+pub const RESOURCE_ID_PATTERN: &str = r"^/[Ss][Uu][Bb][Ss][Cc][Rr][Ii][Pp][Tt][Ii][Oo][Nn][Ss]/[0-9a-fA-F-]{36}/[Rr][Ee][Ss][Oo][Uu][Rr][Cc][Ee][Gg][Rr][Oo][Uu][Pp][Ss]/[^/]+/[Pp][Rr][Oo][Vv][Ii][Dd][Ee][Rr][Ss]/[^/]+(/[^/]+/[^/]+)+$";
 /// An IPv4 address block in CIDR notation; octet ranges are checked by `validate()`.
 pub const CIDR_PATTERN: &str = r"^([0-9]{1,3}\.){3}[0-9]{1,3}/([0-9]|[12][0-9]|3[0-2])$";
 /// An IPv4 address; octet ranges are checked by `validate()`.

@@ -554,6 +554,44 @@ pub struct VaultResources {
     pub container_mapping_ids: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub network_mapping_ids: Vec<String>,
+    /// The last long-running ARM operation cutover started, followed until it ends; kept with
+    /// Azure's error when it ended `Failed`, so the write is not repeated blindly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<ArmOperation>,
+}
+
+/// A long-running ARM operation: what it writes, and where ARM said to follow it
+/// (`Azure-AsyncOperation`, else `Location`). Every field has a default: server-side apply on
+/// kube-apiserver 1.20 leaves an empty `operation: {}` behind when the controller stops
+/// applying it, and an empty one means none.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ArmOperation {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub resource_id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub url: String,
+    /// The URL is an `Azure-AsyncOperation` status document (else a `Location` result).
+    #[serde(default)]
+    pub async_operation: bool,
+    /// Set when the operation ended `Failed` or `Canceled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<OperationFailure>,
+}
+
+/// How an ARM operation failed: Azure's code and message, when (RFC 3339), and the spec
+/// generation it was started for (a spec change tries again at once).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OperationFailure {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub code: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub failed_at: String,
+    #[serde(default)]
+    pub generation: i64,
 }
 
 /// Spec fields that cannot change once Azure resources exist for them.

@@ -298,6 +298,9 @@ async fn gate(State(sim): State<Sim>, request: Request, next: Next) -> Response 
                     .extensions_mut()
                     .insert(crate::asr::InjectedJobFailure(failure));
             }
+            if let Some(failure) = admitted.fail_operation {
+                request.extensions_mut().insert(failure);
+            }
             dropped = admitted.drop_connection;
             if dropped == Some(DropConnection::Before) {
                 drop_connection(&sim, &method, &path, &query, 0, request_id);
@@ -367,6 +370,7 @@ fn drop_connection(
 struct Admitted {
     fail_job: Option<crate::asr::model::ServiceError>,
     drop_connection: Option<DropConnection>,
+    fail_operation: Option<crate::faults::OperationFailure>,
 }
 
 /// Whether ARM would look at this request at all, in ARM's order of checks; on success,
@@ -412,6 +416,7 @@ async fn admit(
     let admitted = Admitted {
         fail_job: effect.fail_job,
         drop_connection: effect.drop_connection,
+        fail_operation: effect.fail_operation,
     };
     if sim.settings.throttling
         && let Err(throttled) = sim.throttle.take(scope, class)
@@ -435,12 +440,26 @@ fn unauthorized(reason: TokenError) -> ArmError {
     let (code, message) = match reason {
         TokenError::Missing => (
             "AuthenticationFailed",
-            "Authentication failed. The 'Authorization' header is missing.",
+            "Authentication failed. The 'Authorization' header is missing.".to_owned(),
         ),
-        TokenError::Unknown => ("InvalidAuthenticationToken", "The access token is invalid."),
+        TokenError::Unknown => (
+            "InvalidAuthenticationToken",
+            "The access token is invalid.".to_owned(),
+        ),
         TokenError::Expired => (
             "ExpiredAuthenticationToken",
-            "The access token expiry UTC time is earlier than current UTC time.",
+            "The access token expiry UTC time is earlier than current UTC time.".to_owned(),
+        ),
+        TokenError::WrongAudience(audience) => (
+            "InvalidAuthenticationTokenAudience",
+            format!(
+                "The access token has been obtained for wrong audience or resource '{audience}'. It should exactly match with one of the allowed audiences {}.",
+                crate::entra::ARM_AUDIENCES
+                    .iter()
+                    .map(|a| format!("'{a}'"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
         ),
     };
     ArmError::new(StatusCode::UNAUTHORIZED, code, message)

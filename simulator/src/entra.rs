@@ -38,6 +38,25 @@ pub enum TokenError {
     Missing,
     Unknown,
     Expired,
+    /// Issued for another resource than ARM (the audience it was issued for).
+    WrongAudience(String),
+}
+
+/// The audiences ARM accepts, in the order its refusal lists them
+/// (`InvalidAuthenticationTokenAudience`, as quoted in Azure-Samples/active-directory-dotnetcore-daemon-v2
+/// issue 145 and JetBrains/azure-tools-for-intellij issue 16).
+pub const ARM_AUDIENCES: &[&str] = &[
+    "https://management.core.windows.net/",
+    "https://management.core.windows.net",
+    "https://management.azure.com/",
+    "https://management.azure.com",
+];
+
+/// The resource a client-credentials scope asks a token for: the scope less `/.default`
+/// (`https://management.azure.com/.default` -> `https://management.azure.com`; the Azure CLI's
+/// `https://management.core.windows.net//.default` -> `https://management.core.windows.net/`).
+fn resource_of(scope: &str) -> Option<&str> {
+    scope.split(' ').find_map(|s| s.strip_suffix("/.default"))
 }
 
 impl Tokens {
@@ -49,11 +68,16 @@ impl Tokens {
         }
     }
 
-    /// A new token valid for `lifetime`; the tokens still valid, to save.
-    pub fn issue(&self, lifetime: Duration) -> (String, HashMap<String, Timestamp>) {
+    /// A new token for `audience`, valid for `lifetime`; the tokens still valid, to save. The
+    /// audience travels in the (opaque) token, as a real token's `aud` claim does.
+    pub fn issue(
+        &self,
+        lifetime: Duration,
+        audience: &str,
+    ) -> (String, HashMap<String, Timestamp>) {
         let token = format!(
             "azsim.{}.{}",
-            uuid::Uuid::new_v4().simple(),
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(audience),
             uuid::Uuid::new_v4().simple()
         );
         self.count
@@ -77,9 +101,26 @@ impl Tokens {
         let token = authorization
             .and_then(|h| h.strip_prefix("Bearer "))
             .ok_or(TokenError::Missing)?;
+        let token = token.trim();
         let issued = self.issued.lock().expect("token lock");
-        match issued.get(token.trim()) {
-            Some(expiry) if *expiry > Timestamp::now() => Ok(()),
+        match issued.get(token) {
+            Some(expiry) if *expiry > Timestamp::now() => {
+                let audience = token
+                    .split('.')
+                    .nth(1)
+                    .and_then(|a| {
+                        base64::engine::general_purpose::URL_SAFE_NO_PAD
+                            .decode(a)
+                            .ok()
+                    })
+                    .and_then(|a| String::from_utf8(a).ok())
+                    .unwrap_or_default();
+                if ARM_AUDIENCES.contains(&audience.as_str()) {
+                    Ok(())
+                } else {
+                    Err(TokenError::WrongAudience(audience))
+                }
+            }
             Some(_) => Err(TokenError::Expired),
             None if token.starts_with("azsim.") => Err(TokenError::Expired),
             None => Err(TokenError::Unknown),
@@ -161,14 +202,14 @@ pub async fn token(
         );
     }
     let scope = request.scope.unwrap_or_default();
-    if !scope.split(' ').any(|s| s.ends_with("/.default")) {
+    let Some(audience) = resource_of(&scope).map(str::to_owned) else {
         return aad_error(
             StatusCode::BAD_REQUEST,
             "invalid_scope",
             1002012,
             "The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.",
         );
-    }
+    };
     let authenticated = match (
         &request.client_secret,
         &request.client_assertion,
@@ -187,7 +228,7 @@ pub async fn token(
         );
     }
     let lifetime = settings.token_lifetime;
-    let (token, valid) = sim.tokens.issue(lifetime);
+    let (token, valid) = sim.tokens.issue(lifetime, &audience);
     sim.world().tokens = valid;
     sim.persist();
     Json(json!({
@@ -265,8 +306,8 @@ mod tests {
     #[test]
     fn tokens_expire() {
         let tokens = Tokens::default();
-        let (short, _) = tokens.issue(Duration::from_millis(1));
-        let (long, valid) = tokens.issue(Duration::from_secs(60));
+        let (short, _) = tokens.issue(Duration::from_millis(1), "https://management.azure.com");
+        let (long, valid) = tokens.issue(Duration::from_secs(60), "https://management.azure.com");
         assert_eq!(valid.len(), 2);
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(
@@ -285,5 +326,30 @@ mod tests {
             Ok(()),
             "a token survives a restart with the saved state"
         );
+    }
+
+    #[test]
+    fn arm_accepts_only_tokens_for_its_own_audience() {
+        let tokens = Tokens::default();
+        for scope in [
+            "https://management.azure.com/.default",
+            "https://management.core.windows.net//.default",
+        ] {
+            let (token, _) = tokens.issue(Duration::from_secs(60), resource_of(scope).unwrap());
+            assert_eq!(
+                tokens.check(Some(&format!("Bearer {token}"))),
+                Ok(()),
+                "{scope}"
+            );
+        }
+        let (vault, _) = tokens.issue(
+            Duration::from_secs(60),
+            resource_of("https://vault.azure.net/.default").unwrap(),
+        );
+        assert_eq!(
+            tokens.check(Some(&format!("Bearer {vault}"))),
+            Err(TokenError::WrongAudience("https://vault.azure.net".into()))
+        );
+        assert_eq!(resource_of("openid profile"), None);
     }
 }

@@ -45,6 +45,21 @@ pub struct FaultSpec {
     /// reached ARM) or after (ARM acted on it and the answer was lost).
     #[serde(default)]
     pub drop_connection: Option<DropConnection>,
+    /// Accept the write, but end its long-running operation `Failed` with this error.
+    #[serde(default)]
+    pub fail_operation: Option<OperationFailure>,
+}
+
+/// How an accepted write fails: the operation's error, and whether the resource is left in
+/// `Failed` (`provisioningState`) or never appears (terraform-provider-azurerm PR 16573 shows
+/// a GET answering 404 while the operation held `NetworkAclsValidationFailure`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OperationFailure {
+    pub code: String,
+    pub message: String,
+    #[serde(default)]
+    pub leave_resource: bool,
 }
 
 /// When a dropped connection drops.
@@ -73,6 +88,7 @@ pub struct Effect {
     pub error: Option<ArmError>,
     pub fail_job: Option<ServiceError>,
     pub drop_connection: Option<DropConnection>,
+    pub fail_operation: Option<OperationFailure>,
 }
 
 #[derive(Debug, Default)]
@@ -134,6 +150,7 @@ impl Faults {
                 error: spec.status.map(|status| fault_error(spec, status)),
                 fail_job: spec.fail_job.clone(),
                 drop_connection: spec.drop_connection,
+                fail_operation: spec.fail_operation.clone(),
             };
         }
         Effect::default()

@@ -92,6 +92,10 @@ pub struct Resource {
     /// Set while a deletion runs; the resource vanishes then.
     #[serde(default)]
     pub deleting_until: Option<Timestamp>,
+    /// Its last create or update ended `Failed` (an injected fault): `provisioningState` says
+    /// so once the operation is over, until a PUT succeeds.
+    #[serde(default)]
+    pub failed: bool,
 }
 
 impl Resource {
@@ -113,6 +117,7 @@ impl Resource {
     pub fn provisioning_state(&self, now: Timestamp, in_progress: &str) -> &'static str {
         match (self.deleting_until, now < self.ready_at) {
             (Some(_), _) => "Deleting",
+            (None, false) if self.failed => "Failed",
             (None, true) if in_progress == "Creating" => "Creating",
             (None, true) if in_progress == "ResolvingDNS" => "ResolvingDNS",
             (None, true) => "Updating",

@@ -73,6 +73,51 @@ async fn a_wrong_client_secret_gets_entras_error() {
 }
 
 #[tokio::test]
+async fn a_token_for_another_resource_is_refused_as_arm_refuses_it() {
+    let sim = Harness::start(fast()).await;
+    let settings = &sim.running.sim.settings;
+    let token: Value = sim
+        .http
+        .post(format!(
+            "{}/{}/oauth2/v2.0/token",
+            sim.url(),
+            settings.tenant
+        ))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", settings.client_id.as_str()),
+            ("client_secret", settings.client_secret.as_str()),
+            ("scope", "https://vault.azure.net/.default"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let vault_token = Harness {
+        token: token["access_token"].as_str().unwrap().to_owned(),
+        ..sim
+    };
+    let (status, _, body) = vault_token
+        .call(
+            Method::GET,
+            &format!("{}/resourcegroups?{RG_API}", vault_token.subscription()),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "InvalidAuthenticationTokenAudience");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("The access token has been obtained for wrong audience or resource 'https://vault.azure.net'."),
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn tokens_expire_and_a_fresh_one_works() {
     let sim = Harness::start(Settings {
         token_lifetime: Duration::from_secs(1),

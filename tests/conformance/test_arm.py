@@ -67,8 +67,13 @@ def test_vault_create_get_list_delete(client_args, group):
     ).result()
     assert created.name == "conformance-vault"
     assert created.properties.provisioning_state == "Succeeded"
-    assert created.sku.name == "Standard"
+    # A Standard vault is answered as RS0 of the Standard tier (PUTVault.json, 2025-02-01).
+    assert (created.sku.name, created.sku.tier) == ("RS0", "Standard")
     assert vaults.vaults.get(RG, "conformance-vault").id == created.id
+    # RS0 needs its tier (terraform-provider-azurerm issue 2274).
+    with pytest.raises(HttpResponseError) as refused:
+        vaults.vaults.begin_create_or_update(RG, "no-tier-vault", Vault(location=LOCATION, sku=VaultSku(name="RS0"))).result()
+    assert (refused.value.status_code, refused.value.error.code) == (400, "InvalidRestApiParameter")
     assert [v.name for v in vaults.vaults.list_by_resource_group(RG)] == ["conformance-vault"]
     vaults.vaults.begin_delete(RG, "conformance-vault").result()
     with pytest.raises(ResourceNotFoundError):

@@ -431,6 +431,18 @@ async fn the_api_server_rejects_invalid_manifests_naming_the_field() -> Result<(
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // ARM's IDs are case-insensitive, and Site Recovery writes `/Subscriptions/...` (every
+    // 2025-08-01 example): an ID in another casing is admitted.
+    let mut adopted = vault.clone();
+    json_patch::merge(
+        &mut adopted,
+        &json!({"metadata": {"name": "adopted-casing"}, "spec": {"vault": {"create": null, "existingId": "/Subscriptions/00000000-0000-0000-0000-000000000001/resourcegroups/rg/providers/Microsoft.RecoveryServices/vaults/v"}}}),
+    );
+    let object: DynamicObject = serde_json::from_value(adopted)?;
+    api_for(&client, &ns, "RecoveryVault")
+        .create(&PostParams::default(), &object)
+        .await?;
     Ok(())
 }
 

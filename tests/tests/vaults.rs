@@ -423,6 +423,208 @@ async fn adopted_storage_in_another_region_is_refused_before_any_write() -> Resu
 }
 
 #[tokio::test]
+async fn a_storage_name_taken_elsewhere_is_said_as_azures_refusal_not_as_an_operation_in_progress()
+-> Result<()> {
+    let plane = control_plane::shared()?;
+    let client = plane.client().await?;
+    let ns = temp_namespace(&client, "name-taken").await?;
+    let sim = Simulator::start(&["--time-scale", "600"])?;
+    let sub = "/subscriptions/00000000-0000-0000-0000-000000000001";
+    sim.arm(
+        Method::PUT,
+        &format!("{sub}/resourcegroups/rg-someone-else?api-version=2025-04-01"),
+        Some(json!({"location": "westeurope"})),
+    )
+    .await?;
+    // Storage account names are global: someone else's account already has the vault's name.
+    sim.arm(
+        Method::PUT,
+        &format!("{sub}/resourceGroups/rg-someone-else/providers/Microsoft.Storage/storageAccounts/takenvaultrepl?api-version=2026-09-01"),
+        Some(json!({"location": "westeurope", "sku": {"name": "Standard_GRS"}, "kind": "StorageV2"})),
+    )
+    .await?;
+
+    let controller = Controller::start(plane, &sim, &ns, &[])?;
+    apply(plane, &ns, &vmm_vault("rg-taken", "taken-vault")?)?;
+    let api = Api::<RecoveryVault>::namespaced(client.clone(), &ns);
+    // A 409 `StorageAccountAlreadyTaken` lasts until the spec changes: Azure's refusal, with its
+    // code, not "another operation in progress".
+    let refused = wait_for(
+        &api,
+        "vmm-dc1",
+        &controller,
+        "AzureRejected",
+        TIMEOUT,
+        |v| condition(v, "Ready").is_some_and(|c| c.reason == "AzureRejected"),
+    )
+    .await?;
+    let message = &condition(&refused, "Ready").unwrap().message;
+    assert!(
+        message.contains("StorageAccountAlreadyTaken") && message.contains("takenvaultrepl"),
+        "{message}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_arm_operation_that_fails_is_said_with_azures_error_and_not_repeated_blindly()
+-> Result<()> {
+    let plane = control_plane::shared()?;
+    let client = plane.client().await?;
+    let ns = temp_namespace(&client, "failed-operation").await?;
+    let sim = Simulator::start(&["--time-scale", "600"])?;
+    // The storage account's creation ends Failed and leaves no account (a GET answers 404, as
+    // in terraform-provider-azurerm PR 16573); the VNet's ends Failed and leaves it `Failed`.
+    for (path, code, leave) in [
+        ("/storageAccounts/", "NetworkAclsValidationFailure", false),
+        ("/virtualNetworks/", "InternalServerError", true),
+    ] {
+        let fault = json!({"method": "PUT", "pathContains": path, "times": 1, "failOperation": {
+            "code": code, "message": format!("injected: {code}"), "leaveResource": leave}});
+        sim.admin(Method::POST, "faults", Some(fault)).await?;
+    }
+    let controller = Controller::start(plane, &sim, &ns, &[])?;
+    let mut vault = vmm_vault("rg-failing", "failing-vault")?;
+    apply(plane, &ns, &vault)?;
+    let api = Api::<RecoveryVault>::namespaced(client.clone(), &ns);
+    let failed = |type_: &'static str| {
+        move |v: &RecoveryVault| {
+            condition(v, type_).is_some_and(|c| c.reason == "AzureOperationFailed")
+        }
+    };
+    let refused = wait_for(
+        &api,
+        "vmm-dc1",
+        &controller,
+        "the storage operation's failure",
+        TIMEOUT,
+        failed("StorageReady"),
+    )
+    .await?;
+    let message = &condition(&refused, "StorageReady").unwrap().message;
+    assert!(
+        message.contains("NetworkAclsValidationFailure: injected: NetworkAclsValidationFailure"),
+        "{message}"
+    );
+    assert_eq!(
+        refused.status.as_ref().and_then(|s| s.phase),
+        Some(cutover_api::vault::VaultPhase::Failed)
+    );
+    // Not written again on every pass.
+    let storage_puts = || async {
+        Ok::<usize, anyhow::Error>(
+            sim.requests("method=PUT&path=/storageAccounts/failingvaultrepl")
+                .await?
+                .len(),
+        )
+    };
+    let before = storage_puts().await?;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        storage_puts().await?,
+        before,
+        "a failed operation is not repeated blindly"
+    );
+
+    // A spec change tries again at once; the VNet's operation fails next, and leaves it Failed.
+    vault["spec"]["replicationPolicy"]["appConsistentSnapshotFrequencyHours"] = json!(2);
+    apply(plane, &ns, &vault)?;
+    let refused = wait_for(
+        &api,
+        "vmm-dc1",
+        &controller,
+        "the network operation's failure",
+        TIMEOUT,
+        failed("NetworkReady"),
+    )
+    .await?;
+    assert!(
+        condition(&refused, "NetworkReady")
+            .unwrap()
+            .message
+            .contains("InternalServerError"),
+        "{:?}",
+        condition(&refused, "NetworkReady")
+    );
+    // Another spec change: the Failed VNet is put again, and the networks are ready (the vault
+    // then waits for its VMM server to register, which this test's inventory never does).
+    vault["spec"]["replicationPolicy"]["appConsistentSnapshotFrequencyHours"] = json!(3);
+    apply(plane, &ns, &vault)?;
+    wait_for(&api, "vmm-dc1", &controller, "NetworkReady", TIMEOUT, |v| {
+        condition(v, "NetworkReady").is_some_and(|c| c.status == "True")
+    })
+    .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_network_repair_keeps_what_others_set_on_it() -> Result<()> {
+    let plane = control_plane::shared()?;
+    let client = plane.client().await?;
+    let ns = temp_namespace(&client, "vnet-rmw").await?;
+    let sim = Simulator::start(&["--time-scale", "600"])?;
+    let controller = Controller::start(plane, &sim, &ns, &[])?;
+    apply(plane, &ns, &vmm_vault("rg-rmw", "rmw-vault")?)?;
+    let api = Api::<RecoveryVault>::namespaced(client.clone(), &ns);
+    let ready =
+        |v: &RecoveryVault| condition(v, "NetworkReady").is_some_and(|c| c.status == "True");
+    wait_for(&api, "vmm-dc1", &controller, "NetworkReady", TIMEOUT, ready).await?;
+
+    // Someone attaches an NSG to `web`, adds a subnet of their own, and moves `web`'s prefix.
+    let vnet = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-rmw/providers/Microsoft.Network/virtualNetworks/vnet-dc1";
+    let api_version = "api-version=2026-03-01";
+    let (_, mut body) = sim
+        .arm(Method::GET, &format!("{vnet}?{api_version}"), None)
+        .await?;
+    let nsg = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-rmw/providers/Microsoft.Network/networkSecurityGroups/web-nsg";
+    for subnet in body["properties"]["subnets"].as_array_mut().unwrap() {
+        if subnet["name"] == "web" {
+            subnet["properties"]["addressPrefix"] = json!("10.10.9.0/24");
+            subnet["properties"]["networkSecurityGroup"] = json!({"id": nsg});
+        }
+    }
+    body["properties"]["subnets"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "theirs", "properties": {"addressPrefix": "10.10.8.0/24"}}));
+    let (status, answer) = sim
+        .arm(Method::PUT, &format!("{vnet}?{api_version}"), Some(body))
+        .await?;
+    assert!(status < 300, "{status} {answer}");
+
+    // cutover puts web's prefix back, and only that.
+    let deadline = Instant::now() + TIMEOUT;
+    let repaired = loop {
+        let (_, now) = sim
+            .arm(Method::GET, &format!("{vnet}?{api_version}"), None)
+            .await?;
+        let web = now["properties"]["subnets"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["name"] == "web").cloned())
+            .unwrap_or_default();
+        if web["properties"]["addressPrefix"] == "10.10.1.0/24" {
+            break now;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the drift was not repaired: {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let subnets = repaired["properties"]["subnets"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let web = subnets.iter().find(|s| s["name"] == "web").unwrap();
+    assert_eq!(
+        web["properties"]["networkSecurityGroup"]["id"], nsg,
+        "{repaired}"
+    );
+    assert!(subnets.iter().any(|s| s["name"] == "theirs"), "{repaired}");
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_source_that_never_registers_says_what_to_install_where() -> Result<()> {
     let plane = control_plane::shared()?;
     let client = plane.client().await?;

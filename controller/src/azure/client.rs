@@ -202,7 +202,21 @@ impl ArmClient {
         url: Url,
         body: Option<Vec<u8>>,
     ) -> Result<RawResponse, ArmError> {
+        self.send_if_match(method, url, body, None).await
+    }
+
+    /// Sends a request; with `if_match`, only if the resource is still at that `etag`.
+    async fn send_if_match(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<Vec<u8>>,
+        if_match: Option<&str>,
+    ) -> Result<RawResponse, ArmError> {
         let mut request = Request::new(url, method);
+        if let Some(etag) = if_match {
+            request.insert_header("if-match", etag.to_owned());
+        }
         if let Some(body) = body {
             request.insert_header("content-type", "application/json");
             request.set_body(body);
@@ -312,10 +326,22 @@ impl ArmClient {
         api_version: &str,
         body: Option<Vec<u8>>,
     ) -> Result<Accepted, ArmError> {
+        self.write_if_match(method, path, api_version, body, None)
+            .await
+    }
+
+    async fn write_if_match(
+        &self,
+        method: Method,
+        path: &str,
+        api_version: &str,
+        body: Option<Vec<u8>>,
+        if_match: Option<&str>,
+    ) -> Result<Accepted, ArmError> {
         let response = Self::check(
             &method,
             path,
-            self.send(method, self.url(path, api_version)?, body)
+            self.send_if_match(method, self.url(path, api_version)?, body, if_match)
                 .await?,
         )?;
         let header = |name: &'static str| {
@@ -369,6 +395,25 @@ impl ArmClient {
         .await
     }
 
+    /// A PUT of what was read at `etag` (a read-modify-write): ARM refuses it with 412 when the
+    /// resource changed since.
+    pub async fn put_if_match(
+        &self,
+        path: &str,
+        api_version: &str,
+        body: &impl Serialize,
+        etag: Option<&str>,
+    ) -> Result<Accepted, ArmError> {
+        self.write_if_match(
+            Method::Put,
+            path,
+            api_version,
+            Some(Self::encode(path, body)?),
+            etag,
+        )
+        .await
+    }
+
     pub async fn patch(
         &self,
         path: &str,
@@ -392,6 +437,42 @@ impl ArmClient {
     ) -> Result<Accepted, ArmError> {
         let body = body.map(|b| Self::encode(path, b)).transpose()?;
         self.write(Method::Post, path, api_version, body).await
+    }
+
+    /// Where a long-running operation is, from the URL ARM gave for it: an
+    /// `Azure-AsyncOperation` status document, or a `Location` result. The URL must be on this
+    /// client's ARM endpoint: the bearer token goes nowhere else.
+    pub async fn operation_status(
+        &self,
+        url: &str,
+        async_operation: bool,
+    ) -> Result<super::lro::OperationStatus, ArmError> {
+        let parsed = Url::parse(url)
+            .ok()
+            .filter(|u| u.origin() == self.endpoint.origin())
+            .ok_or_else(|| ArmError::Decode {
+                resource: "operation".into(),
+                message: format!(
+                    "the operation URL {url} is not on the ARM endpoint {}",
+                    self.endpoint
+                ),
+            })?;
+        let response = self.send(Method::Get, parsed, None).await?;
+        let status = u16::from(response.status());
+        let retry_after = response
+            .headers()
+            .get_optional_str(&azure_core::http::headers::HeaderName::from_static(
+                "retry-after",
+            ))
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body: Value = serde_json::from_slice(response.body()).unwrap_or(Value::Null);
+        Ok(super::lro::OperationStatus::read(
+            async_operation,
+            status,
+            &body,
+            retry_after,
+        ))
     }
 
     /// DELETEs a resource; a 404 counts as already gone.

@@ -1,8 +1,18 @@
-//! Where the controller's Azure identity comes from, in the order a platform engineer expects:
-//! workload identity in a cluster (`AZURE_FEDERATED_TOKEN_FILE`), a client secret
-//! (`AZURE_CLIENT_SECRET`, or a Kubernetes Secret a RecoveryVault names), and the Azure CLI's
-//! login for a developer. Every credential talks to the configured authority host through the
-//! same transport as ARM, so a private CA is trusted for both.
+//! Where the controller's Azure identity comes from, in a documented order:
+//!
+//! 1. `AZURE_TOKEN_CREDENTIALS` names one credential (`WorkloadIdentityCredential`,
+//!    `ClientSecretCredential`, `ManagedIdentityCredential`, `AzureCliCredential`), as the
+//!    Azure SDKs' `DefaultAzureCredential` reads that variable; only that one is used.
+//! 2. Otherwise, workload identity when `AZURE_FEDERATED_TOKEN_FILE` is set (the AKS webhook
+//!    sets it), then a client secret when `AZURE_CLIENT_SECRET` is set.
+//! 3. Otherwise, outside a cluster, the Azure CLI's login (a developer's machine). In a pod
+//!    (`KUBERNETES_SERVICE_HOST` set) there is no default: the Azure CLI is not there, and a
+//!    managed identity is used only when asked for, so a vault without `spec.credentials`
+//!    says which of these to set instead of failing with an `az` error.
+//!
+//! A managed identity (the node's or a pod's, through IMDS) takes `AZURE_CLIENT_ID` as its
+//! user-assigned client ID when set. Every credential talks to the configured authority host
+//! through the same transport as ARM, so a private CA is trusted for both.
 
 use std::sync::Arc;
 
@@ -11,7 +21,8 @@ use azure_core::credentials::{Secret, TokenCredential};
 use azure_core::http::ClientOptions;
 use azure_identity::{
     AzureCliCredential, ClientAssertionCredentialOptions, ClientSecretCredential,
-    ClientSecretCredentialOptions, WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
+    ClientSecretCredentialOptions, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
+    UserAssignedId, WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
 };
 
 use super::client::ArmSettings;
@@ -21,7 +32,38 @@ use super::client::ArmSettings;
 pub enum CredentialKind {
     WorkloadIdentity,
     ClientSecret,
+    ManagedIdentity,
     AzureCli,
+}
+
+/// What to do when no credential is configured: say so, naming what to set.
+pub const NONE_CONFIGURED: &str = "no Azure identity is configured for the controller: set workload identity (AZURE_FEDERATED_TOKEN_FILE), AZURE_CLIENT_SECRET, AZURE_TOKEN_CREDENTIALS=ManagedIdentityCredential, or spec.credentials on the RecoveryVault";
+
+/// The credential the environment asks for (the order in the module's documentation); `Err`
+/// says why there is none.
+pub fn choose(var: impl Fn(&str) -> Option<String>) -> Result<CredentialKind, String> {
+    let set = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+    if let Some(named) = set("AZURE_TOKEN_CREDENTIALS") {
+        return match named.trim() {
+            "WorkloadIdentityCredential" => Ok(CredentialKind::WorkloadIdentity),
+            "ClientSecretCredential" => Ok(CredentialKind::ClientSecret),
+            "ManagedIdentityCredential" => Ok(CredentialKind::ManagedIdentity),
+            "AzureCliCredential" => Ok(CredentialKind::AzureCli),
+            other => Err(format!(
+                "AZURE_TOKEN_CREDENTIALS={other:?} is not a credential cutover offers (WorkloadIdentityCredential, ClientSecretCredential, ManagedIdentityCredential, AzureCliCredential)"
+            )),
+        };
+    }
+    if set("AZURE_FEDERATED_TOKEN_FILE").is_some() {
+        return Ok(CredentialKind::WorkloadIdentity);
+    }
+    if set("AZURE_CLIENT_SECRET").is_some() {
+        return Ok(CredentialKind::ClientSecret);
+    }
+    if set("KUBERNETES_SERVICE_HOST").is_some() {
+        return Err(NONE_CONFIGURED.into());
+    }
+    Ok(CredentialKind::AzureCli)
 }
 
 /// The client options every credential uses: the authority host and the transport.
@@ -41,29 +83,39 @@ fn client_options(settings: &ArmSettings) -> ClientOptions {
 /// The controller's own credential, from the environment.
 pub fn from_environment(
     settings: &ArmSettings,
-) -> azure_core::Result<(Arc<dyn TokenCredential>, CredentialKind)> {
-    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    if set("AZURE_FEDERATED_TOKEN_FILE").is_some() {
-        let options = WorkloadIdentityCredentialOptions {
-            credential_options: ClientAssertionCredentialOptions {
+) -> Result<(Arc<dyn TokenCredential>, CredentialKind), String> {
+    let kind = choose(|name| std::env::var(name).ok())?;
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let credential: azure_core::Result<Arc<dyn TokenCredential>> = match kind {
+        CredentialKind::WorkloadIdentity => {
+            let options = WorkloadIdentityCredentialOptions {
+                credential_options: ClientAssertionCredentialOptions {
+                    client_options: client_options(settings),
+                },
+                ..Default::default()
+            };
+            WorkloadIdentityCredential::new(Some(options)).map(|c| c as Arc<dyn TokenCredential>)
+        }
+        CredentialKind::ClientSecret => client_secret(
+            settings,
+            &env("AZURE_TENANT_ID").unwrap_or_default(),
+            env("AZURE_CLIENT_ID").unwrap_or_default(),
+            env("AZURE_CLIENT_SECRET").unwrap_or_default(),
+        ),
+        CredentialKind::ManagedIdentity => {
+            let options = ManagedIdentityCredentialOptions {
+                user_assigned_id: env("AZURE_CLIENT_ID").map(UserAssignedId::ClientId),
                 client_options: client_options(settings),
-            },
-            ..Default::default()
-        };
-        return Ok((
-            WorkloadIdentityCredential::new(Some(options))?,
-            CredentialKind::WorkloadIdentity,
-        ));
-    }
-    if let Some(secret) = set("AZURE_CLIENT_SECRET") {
-        let tenant = std::env::var("AZURE_TENANT_ID").unwrap_or_default();
-        let client_id = std::env::var("AZURE_CLIENT_ID").unwrap_or_default();
-        return Ok((
-            client_secret(settings, &tenant, client_id, secret)?,
-            CredentialKind::ClientSecret,
-        ));
-    }
-    Ok((AzureCliCredential::new(None)?, CredentialKind::AzureCli))
+            };
+            ManagedIdentityCredential::new(Some(options)).map(|c| c as Arc<dyn TokenCredential>)
+        }
+        CredentialKind::AzureCli => {
+            AzureCliCredential::new(None).map(|c| c as Arc<dyn TokenCredential>)
+        }
+    };
+    credential
+        .map(|c| (c, kind))
+        .map_err(|e| format!("the {kind:?} credential: {e}"))
 }
 
 /// A service principal's client-secret credential (from the environment or a Secret).
@@ -82,4 +134,74 @@ pub fn client_secret(
         Secret::new(secret),
         Some(options),
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_credential_is_chosen_in_the_documented_order() {
+        let with = |vars: &[(&str, &str)]| {
+            let vars: Vec<(String, String)> = vars
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            choose(move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+        };
+        use CredentialKind::*;
+        assert_eq!(with(&[]), Ok(AzureCli), "a developer's machine");
+        assert_eq!(
+            with(&[("KUBERNETES_SERVICE_HOST", "10.0.0.1")]),
+            Err(NONE_CONFIGURED.into()),
+            "a pod with nothing set: no az fallback"
+        );
+        assert_eq!(
+            with(&[
+                ("KUBERNETES_SERVICE_HOST", "10.0.0.1"),
+                ("AZURE_FEDERATED_TOKEN_FILE", "/var/run/token")
+            ]),
+            Ok(WorkloadIdentity)
+        );
+        assert_eq!(
+            with(&[
+                ("AZURE_FEDERATED_TOKEN_FILE", "/t"),
+                ("AZURE_CLIENT_SECRET", "s")
+            ]),
+            Ok(WorkloadIdentity),
+            "workload identity first"
+        );
+        assert_eq!(
+            with(&[
+                ("KUBERNETES_SERVICE_HOST", "h"),
+                ("AZURE_CLIENT_SECRET", "s")
+            ]),
+            Ok(ClientSecret)
+        );
+        assert_eq!(
+            with(&[
+                ("KUBERNETES_SERVICE_HOST", "h"),
+                ("AZURE_TOKEN_CREDENTIALS", "ManagedIdentityCredential")
+            ]),
+            Ok(ManagedIdentity)
+        );
+        assert_eq!(
+            with(&[
+                ("AZURE_CLIENT_SECRET", "s"),
+                ("AZURE_TOKEN_CREDENTIALS", "AzureCliCredential")
+            ]),
+            Ok(AzureCli),
+            "the named one only"
+        );
+        assert!(
+            with(&[("AZURE_TOKEN_CREDENTIALS", "prod")])
+                .unwrap_err()
+                .contains("not a credential cutover offers")
+        );
+        assert_eq!(
+            with(&[("AZURE_CLIENT_SECRET", "  ")]),
+            Ok(AzureCli),
+            "blank is unset"
+        );
+    }
 }

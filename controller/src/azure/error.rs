@@ -53,6 +53,20 @@ pub struct ErrorDetail {
     pub recommended_action: Option<String>,
 }
 
+/// 409s that are not another operation in progress but a fact that lasts until someone acts:
+/// classified by ARM's code before the status, as Azure Service Operator does
+/// (`errorclassification.classifyCloudError`: code first, the HTTP status only for a code it
+/// does not know). A write to an unregistered namespace; a storage account name taken in
+/// Azure or by another resource group of the subscription; a resource group or resource that
+/// exists in another region.
+pub const PERMANENT_CONFLICTS: &[&str] = &[
+    "MissingSubscriptionRegistration",
+    "StorageAccountAlreadyTaken",
+    "StorageAccountInAnotherResourceGroup",
+    "InvalidResourceGroupLocation",
+    "InvalidResourceLocation",
+];
+
 /// Site Recovery's code, in `details[0]`, for a GET of an object that does not exist in a vault
 /// that has none of its kind: a 400 that means 404 (azure-rest-api-specs issue 12759;
 /// terraform-provider-azurerm's `wasBadRequestWithNotExist` treats it as absent).
@@ -104,15 +118,17 @@ impl ArmError {
             ArmError::Response(response) => match response.status {
                 429 => ErrorClass::Throttled,
                 404 => ErrorClass::NotFound,
-                // Not another operation in progress: it lasts until someone registers the
-                // namespace (ARM's 409 for a write to an unregistered resource provider).
-                409 if response.code == "MissingSubscriptionRegistration" => ErrorClass::User,
+                // Not another operation in progress: these last until the spec (or the
+                // subscription) changes.
+                409 if PERMANENT_CONFLICTS.contains(&response.code.as_str()) => ErrorClass::User,
                 400 if response.details.first().and_then(|d| d.code.as_deref())
                     == Some(NOT_REGISTERED_WITH_SRS) =>
                 {
                     ErrorClass::NotFound
                 }
                 409 => ErrorClass::Conflict,
+                // A read-modify-write lost a race: read again on the next pass.
+                412 => ErrorClass::Transient,
                 401 => ErrorClass::Authentication,
                 408 => ErrorClass::Transient,
                 status if status >= 500 => ErrorClass::Transient,
@@ -227,5 +243,25 @@ mod tests {
             ErrorClass::User,
             "waits for a person, not a retry"
         );
+    }
+
+    #[test]
+    fn a_409_is_classified_by_its_code_before_its_status() {
+        let conflict = |code: &str| {
+            ArmError::Response(Box::new(ErrorResponse {
+                code: code.into(),
+                ..match response(409) {
+                    ArmError::Response(r) => *r,
+                    _ => unreachable!(),
+                }
+            }))
+            .class()
+        };
+        for permanent in PERMANENT_CONFLICTS {
+            assert_eq!(conflict(permanent), ErrorClass::User, "{permanent}");
+        }
+        for in_progress in ["AnotherOperationInProgress", "Conflict", "SomethingNew"] {
+            assert_eq!(conflict(in_progress), ErrorClass::Conflict, "{in_progress}");
+        }
     }
 }

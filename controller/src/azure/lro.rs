@@ -62,6 +62,57 @@ impl Polling {
     }
 }
 
+/// Where a long-running operation is, as its polling URL answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OperationStatus {
+    Running {
+        retry_after: Option<Duration>,
+    },
+    Succeeded,
+    /// Ended `Failed` or `Canceled`, with ARM's error.
+    Failed {
+        code: String,
+        message: String,
+    },
+    /// The URL no longer knows the operation (ARM keeps them for a while only).
+    Unknown,
+}
+
+impl OperationStatus {
+    /// Reads an answer of the operation's URL. `Azure-AsyncOperation` answers 200 with a status
+    /// document (`status`: `InProgress`, `Succeeded`, `Failed`, `Canceled`, and `error` when it
+    /// failed); `Location` answers 202 while running, then the result (2xx) or the operation's
+    /// error as an ARM error body (Azure/azure-resource-manager-rpc `v1.0/async-api-reference.md`).
+    pub fn read(
+        async_operation: bool,
+        status: u16,
+        body: &serde_json::Value,
+        retry_after: Option<Duration>,
+    ) -> OperationStatus {
+        let failed = |error: &serde_json::Value, fallback: &str| OperationStatus::Failed {
+            code: error["code"].as_str().unwrap_or(fallback).to_owned(),
+            message: error["message"]
+                .as_str()
+                .unwrap_or("Azure gave no message")
+                .to_owned(),
+        };
+        match (async_operation, status) {
+            (_, 404) => OperationStatus::Unknown,
+            (_, 202) => OperationStatus::Running { retry_after },
+            (true, 200) => match body["status"].as_str().unwrap_or_default() {
+                state if state.eq_ignore_ascii_case("Succeeded") => OperationStatus::Succeeded,
+                state if is_terminal(state) => failed(&body["error"], state),
+                _ => OperationStatus::Running { retry_after },
+            },
+            (_, status) if (200..300).contains(&status) => OperationStatus::Succeeded,
+            (_, status) if status >= 500 || status == 429 => {
+                OperationStatus::Running { retry_after }
+            }
+            _ => failed(&body["error"], "Failed"),
+        }
+    }
+}
+
 /// ARM's terminal states of an `Azure-AsyncOperation` status or a `provisioningState`.
 pub fn is_terminal(state: &str) -> bool {
     ["Succeeded", "Failed", "Canceled", "Cancelled"]
@@ -72,6 +123,71 @@ pub fn is_terminal(state: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_operation_is_read_from_its_url_as_the_rpc_says() {
+        let none = json!(null);
+        let status = |body: serde_json::Value| OperationStatus::read(true, 200, &body, None);
+        assert_eq!(
+            status(json!({"status": "InProgress"})),
+            OperationStatus::Running { retry_after: None }
+        );
+        assert_eq!(
+            status(json!({"status": "Succeeded"})),
+            OperationStatus::Succeeded
+        );
+        assert_eq!(
+            status(
+                json!({"status": "Failed", "error": {"code": "NetworkAclsValidationFailure", "message": "Validation of network acls failure."}})
+            ),
+            OperationStatus::Failed {
+                code: "NetworkAclsValidationFailure".into(),
+                message: "Validation of network acls failure.".into()
+            }
+        );
+        assert_eq!(
+            status(json!({"status": "Canceled"})),
+            OperationStatus::Failed {
+                code: "Canceled".into(),
+                message: "Azure gave no message".into()
+            }
+        );
+        let later = Some(Duration::from_secs(7));
+        assert_eq!(
+            OperationStatus::read(false, 202, &none, later),
+            OperationStatus::Running { retry_after: later }
+        );
+        assert_eq!(
+            OperationStatus::read(false, 200, &json!({"id": "x"}), None),
+            OperationStatus::Succeeded
+        );
+        assert_eq!(
+            OperationStatus::read(false, 204, &none, None),
+            OperationStatus::Succeeded
+        );
+        assert_eq!(
+            OperationStatus::read(
+                false,
+                400,
+                &json!({"error": {"code": "StorageAccountOperationFailed", "message": "no"}}),
+                None
+            ),
+            OperationStatus::Failed {
+                code: "StorageAccountOperationFailed".into(),
+                message: "no".into()
+            }
+        );
+        assert_eq!(
+            OperationStatus::read(false, 503, &none, None),
+            OperationStatus::Running { retry_after: None },
+            "a 5xx is not the operation's outcome"
+        );
+        assert_eq!(
+            OperationStatus::read(true, 404, &none, None),
+            OperationStatus::Unknown
+        );
+    }
 
     #[test]
     fn the_asr_job_is_read_from_either_header() {

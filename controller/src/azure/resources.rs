@@ -36,6 +36,9 @@ pub struct Resource {
     pub tags: std::collections::BTreeMap<String, String>,
     #[serde(default)]
     pub properties: Value,
+    /// ARM's version of the resource, for a read-modify-write's `If-Match`.
+    #[serde(default)]
+    pub etag: Option<String>,
 }
 
 impl Resource {
@@ -179,7 +182,10 @@ pub async fn put_vault(
     let body = json!({
         "location": location,
         "tags": owner_tags(owner),
-        "sku": { "name": sku },
+        // The tier is required with `RS0` ("sku parameter is invalid" without it:
+        // terraform-provider-azurerm issue 2274, which sends `tier: "Standard"` for RS0), and
+        // Standard is the only one.
+        "sku": { "name": sku, "tier": "Standard" },
         "properties": {
             "publicNetworkAccess": "Enabled",
             "redundancySettings": { "standardTierStorageRedundancy": redundancy },
@@ -227,24 +233,114 @@ pub fn vnet_layout(vnet: &Resource) -> (Vec<String>, Vec<(String, String)>) {
     (space, subnets)
 }
 
-/// PUTs a VNet with its whole subnet list (a VNet PUT without it would delete the subnets).
+/// What of a VNet's properties and its subnets is read-only (azure-mgmt-network 33.1.0 `VirtualNetwork`,
+/// `VirtualNetworkPropertiesFormat`, `Subnet`, `SubnetPropertiesFormat`): ARM fills it, so a
+/// read-modify-write leaves it out.
+const VNET_PROPERTIES_READ_ONLY: &[&str] = &[
+    "defaultPublicNatGateway",
+    "flowLogs",
+    "provisioningState",
+    "resourceGuid",
+];
+const SUBNET_READ_ONLY: &[&str] = &["etag", "type"];
+const SUBNET_PROPERTIES_READ_ONLY: &[&str] = &[
+    "ipConfigurationProfiles",
+    "ipConfigurations",
+    "privateEndpoints",
+    "provisioningState",
+    "purpose",
+    "resourceNavigationLinks",
+    "serviceAssociationLinks",
+];
+
+fn without(value: &Value, read_only: &[&str]) -> serde_json::Map<String, Value> {
+    let mut map = value.as_object().cloned().unwrap_or_default();
+    map.retain(|key, _| !read_only.contains(&key.as_str()));
+    map
+}
+
+/// The body of a VNet PUT. A new VNet is the spec's address space and subnets. A repair is a
+/// read-modify-write of what Azure has: everything others set on the VNet and its subnets
+/// (NSGs, route tables, delegations, service endpoints, NAT gateways, peerings, DNS servers,
+/// other subnets) goes back as it was, less what is read-only; only the address space, the
+/// spec's subnets' prefixes and cutover's tag are set, and missing subnets added. A VNet PUT
+/// replaces the whole resource, so what it leaves out is removed (Azure/azure-powershell
+/// issue 2660).
+pub fn virtual_network_body(
+    existing: Option<&Resource>,
+    location: &str,
+    space: &[String],
+    subnets: &[(String, String)],
+    owner: &str,
+) -> Value {
+    let Some(existing) = existing else {
+        return json!({
+            "location": location,
+            "tags": owner_tags(owner),
+            "properties": {
+                "addressSpace": { "addressPrefixes": space },
+                "subnets": subnets.iter().map(|(name, prefix)| json!({ "name": name, "properties": { "addressPrefix": prefix } })).collect::<Vec<_>>(),
+            },
+        });
+    };
+    let mut properties = without(&existing.properties, VNET_PROPERTIES_READ_ONLY);
+    let mut kept: Vec<Value> = existing.properties["subnets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|subnet| {
+            let mut body = without(subnet, SUBNET_READ_ONLY);
+            body.insert(
+                "properties".into(),
+                Value::Object(without(&subnet["properties"], SUBNET_PROPERTIES_READ_ONLY)),
+            );
+            Value::Object(body)
+        })
+        .collect();
+    for (name, prefix) in subnets {
+        match kept.iter_mut().find(|s| {
+            s["name"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        }) {
+            Some(subnet) => {
+                subnet["properties"]["addressPrefix"] = json!(prefix);
+                if let Some(map) = subnet["properties"].as_object_mut() {
+                    map.remove("addressPrefixes");
+                }
+            }
+            None => kept.push(json!({ "name": name, "properties": { "addressPrefix": prefix } })),
+        }
+    }
+    properties.insert("addressSpace".into(), json!({ "addressPrefixes": space }));
+    properties.insert("subnets".into(), Value::Array(kept));
+    let mut tags = existing.tags.clone();
+    tags.extend(
+        owner_tags(owner)
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))),
+    );
+    // The top level cutover reads is `id`, `location`, `tags` and `properties`; of the rest,
+    // `etag`, `name` and `type` are read-only.
+    json!({ "id": existing.id, "location": location, "tags": tags, "properties": properties })
+}
+
+/// PUTs a VNet: created from the spec, or repaired by a read-modify-write of `existing` with
+/// `If-Match` of the etag read ([`virtual_network_body`]).
 pub async fn put_virtual_network(
     arm: &ArmClient,
     id: &str,
+    existing: Option<&Resource>,
     location: &str,
     space: &[String],
     subnets: &[(String, String)],
     owner: &str,
 ) -> Result<Accepted, ArmError> {
-    let body = json!({
-        "location": location,
-        "tags": owner_tags(owner),
-        "properties": {
-            "addressSpace": { "addressPrefixes": space },
-            "subnets": subnets.iter().map(|(name, prefix)| json!({ "name": name, "properties": { "addressPrefix": prefix } })).collect::<Vec<_>>(),
-        },
-    });
-    arm.put(id, NETWORK_API, &body).await
+    let body = virtual_network_body(existing, location, space, subnets, owner);
+    let etag = existing.and_then(|e| e.etag.as_deref());
+    arm.put_if_match(id, NETWORK_API, &body, etag).await
 }
 
 pub async fn delete_resource(
@@ -589,4 +685,83 @@ pub async fn running_vm(arm: &ArmClient, id: &str) -> Result<Option<String>, Arm
     let view: Option<super::models::InstanceView> =
         arm.get(&format!("{id}/instanceView"), COMPUTE_API).await?;
     Ok(view.filter(|v| v.running()).map(|_| id.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vnet_repair_keeps_what_others_set_and_leaves_out_what_is_read_only() {
+        // A VNet as NRP answers a GET (azure-mgmt-network VirtualNetwork): someone attached an
+        // NSG and a delegation to `app`, added their own subnet, and changed app's prefix.
+        let existing: Resource = serde_json::from_value(json!({
+            "id": "/s/vnets/v", "name": "v", "type": "Microsoft.Network/virtualNetworks",
+            "etag": "W/\"7\"", "location": "westeurope", "tags": {"costCenter": "42"},
+            "properties": {
+                "provisioningState": "Succeeded", "resourceGuid": "g",
+                "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+                "dhcpOptions": {"dnsServers": ["10.0.0.4"]},
+                "subnets": [
+                    {"id": "/s/vnets/v/subnets/app", "name": "app", "etag": "W/\"7\"", "type": "Microsoft.Network/virtualNetworks/subnets",
+                     "properties": {"provisioningState": "Succeeded", "addressPrefix": "10.0.9.0/24",
+                        "networkSecurityGroup": {"id": "/s/nsgs/app"},
+                        "delegations": [{"name": "d", "properties": {"serviceName": "Microsoft.Web/serverFarms"}}],
+                        "ipConfigurations": [{"id": "/s/nics/n/ipConfigurations/c"}]}},
+                    {"name": "theirs", "properties": {"addressPrefix": "10.0.8.0/24"}},
+                ],
+            },
+        }))
+        .unwrap();
+        let body = virtual_network_body(
+            Some(&existing),
+            "westeurope",
+            &["10.0.0.0/16".into()],
+            &[
+                ("app".into(), "10.0.1.0/24".into()),
+                ("db".into(), "10.0.2.0/24".into()),
+            ],
+            "ns/v",
+        );
+        let properties = &body["properties"];
+        assert_eq!(properties["dhcpOptions"]["dnsServers"][0], "10.0.0.4");
+        assert!(
+            properties.get("provisioningState").is_none()
+                && properties.get("resourceGuid").is_none()
+        );
+        let app = &properties["subnets"][0];
+        assert_eq!(
+            app["properties"]["addressPrefix"], "10.0.1.0/24",
+            "the spec's prefix"
+        );
+        assert_eq!(
+            app["properties"]["networkSecurityGroup"]["id"],
+            "/s/nsgs/app"
+        );
+        assert_eq!(app["properties"]["delegations"][0]["name"], "d");
+        assert!(app.get("etag").is_none() && app["properties"].get("ipConfigurations").is_none());
+        assert_eq!(
+            properties["subnets"][1]["name"], "theirs",
+            "a subnet others added stays"
+        );
+        assert_eq!(
+            properties["subnets"][2],
+            json!({"name": "db", "properties": {"addressPrefix": "10.0.2.0/24"}})
+        );
+        assert_eq!(body["tags"]["costCenter"], "42");
+        assert_eq!(body["tags"][OWNER_TAG], "ns/v");
+        assert!(body.get("etag").is_none() && body.get("name").is_none());
+        // A new VNet is the spec alone.
+        let created = virtual_network_body(
+            None,
+            "westeurope",
+            &["10.0.0.0/16".into()],
+            &[("app".into(), "10.0.1.0/24".into())],
+            "ns/v",
+        );
+        assert_eq!(
+            created["properties"]["subnets"],
+            json!([{"name": "app", "properties": {"addressPrefix": "10.0.1.0/24"}}])
+        );
+    }
 }

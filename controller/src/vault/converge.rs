@@ -7,7 +7,8 @@
 use cutover_api::common::AzureResource;
 use cutover_api::conditions::vault::*;
 use cutover_api::vault::{
-    RecoveryVault, SourceKind, SourceSite, VaultResources, VirtualNetworkProperties,
+    ArmOperation, OperationFailure, RecoveryVault, SourceKind, SourceSite, VaultResources,
+    VirtualNetworkProperties,
 };
 use serde_json::{Value, json};
 
@@ -67,6 +68,7 @@ pub async fn converge(arm: &ArmClient, vault: &RecoveryVault) -> Result<Outcome,
         vault_id,
         resources: VaultResources {
             resource_group_created: previous.resource_group_created,
+            operation: previous.operation.filter(|o| !o.url.is_empty()),
             ..Default::default()
         },
     };
@@ -176,6 +178,30 @@ fn wrong_region(what: &str, resource: &Resource, region: &str) -> String {
     )
 }
 
+/// Whether a vault's SKU is the Standard tier cutover asks for. `Standard` and `RS0` are one
+/// SKU: a PUT of `{"name": "Standard"}` is answered `{"name": "RS0", "tier": "Standard"}`
+/// (PUTVault.json, 2025-02-01), so comparing names would PUT again on every pass.
+fn is_standard_tier(reported: Option<&str>) -> bool {
+    reported.is_some_and(|name| {
+        name.eq_ignore_ascii_case("Standard") || name.eq_ignore_ascii_case("RS0")
+    })
+}
+
+/// How long a write whose ARM operation failed is left alone before cutover writes it again
+/// (at once when the spec changes): Azure's error is in status meanwhile, not retried blindly.
+const FAILED_OPERATION_RETRY: jiff::SignedDuration = jiff::SignedDuration::from_mins(10);
+
+/// A resource whose last create or update ended `Failed` or `Canceled` (ARM's terminal
+/// `provisioningState`s other than `Succeeded`): its state.
+fn provisioning_failed(resource: &Resource) -> Option<String> {
+    resource
+        .provisioning_state()
+        .filter(|state| {
+            crate::azure::lro::is_terminal(state) && !state.eq_ignore_ascii_case("Succeeded")
+        })
+        .map(str::to_owned)
+}
+
 fn region_matches(resource: &Resource, region: &str) -> bool {
     resource
         .location
@@ -193,6 +219,91 @@ fn provisioning(resource: &Resource) -> Option<String> {
 impl Pass<'_> {
     fn region(&self) -> &str {
         &self.vault.spec.region
+    }
+
+    /// Records the operation a write on `id` started, to follow it on the next passes.
+    fn started(&mut self, id: &str, accepted: &crate::azure::client::Accepted) {
+        let polling = &accepted.polling;
+        self.resources.operation = match (&polling.async_operation, &polling.location) {
+            (Some(url), _) => Some((url.to_string(), true)),
+            (None, Some(url)) => Some((url.to_string(), false)),
+            (None, None) => None,
+        }
+        .map(|(url, async_operation)| ArmOperation {
+            resource_id: id.to_owned(),
+            url,
+            async_operation,
+            failure: None,
+        });
+    }
+
+    /// Follows the operation cutover started on `id`, if any: waits while it runs; when it
+    /// ended `Failed`, says so with Azure's code and message, and writes again only after
+    /// [`FAILED_OPERATION_RETRY`] or when the spec changes.
+    async fn follow(&mut self, id: &str, what: &str) -> Result<Option<Step>, ArmError> {
+        let Some(operation) = self
+            .resources
+            .operation
+            .clone()
+            .filter(|o| o.resource_id.eq_ignore_ascii_case(id))
+        else {
+            return Ok(None);
+        };
+        let generation = self.vault.metadata.generation.unwrap_or_default();
+        let blocked = |failure: &OperationFailure| {
+            let failed_at: jiff::Timestamp = failure
+                .failed_at
+                .parse()
+                .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+            let retry_at = failed_at
+                .checked_add(FAILED_OPERATION_RETRY)
+                .unwrap_or(failed_at);
+            (failure.generation == generation && jiff::Timestamp::now() < retry_at).then(|| {
+                Step::Blocked(
+                    "AzureOperationFailed",
+                    format!(
+                        "{what} failed in Azure: {}: {}; cutover writes it again after {retry_at}, or when the spec changes",
+                        failure.code, failure.message
+                    ),
+                )
+            })
+        };
+        if let Some(failure) = &operation.failure {
+            let step = blocked(failure);
+            if step.is_none() {
+                self.resources.operation = None;
+            }
+            return Ok(step);
+        }
+        match self
+            .arm
+            .operation_status(&operation.url, operation.async_operation)
+            .await?
+        {
+            crate::azure::lro::OperationStatus::Running { .. } => Ok(Some(Step::InProgress(
+                "WaitingForAzure",
+                format!("{what}: Azure's operation is running"),
+            ))),
+            crate::azure::lro::OperationStatus::Succeeded
+            | crate::azure::lro::OperationStatus::Unknown => {
+                self.resources.operation = None;
+                Ok(None)
+            }
+            crate::azure::lro::OperationStatus::Failed { code, message } => {
+                let failure = OperationFailure {
+                    code,
+                    message,
+                    failed_at: jiff::Timestamp::now().to_string(),
+                    generation,
+                };
+                let step = blocked(&failure);
+                self.resources.operation = Some(ArmOperation {
+                    failure: Some(failure),
+                    ..operation
+                });
+                Ok(step)
+            }
+        }
     }
 
     /// The region an Azure-to-Azure source's VMs run in.
@@ -337,13 +448,18 @@ impl Pass<'_> {
             Some(group) => self.resources.resource_group_id = Some(group.id),
         }
         let id = self.vault_id.clone();
+        if let Some(step) = self.follow(&id, "the Recovery Services vault").await? {
+            return Ok(step);
+        }
         let found = arm::get(self.arm, &id, arm::RECOVERY_SERVICES_API).await?;
         match (&spec.vault, found) {
             (AzureResource::Create(v), None) => {
                 let redundancy = format!("{:?}", v.storage_redundancy);
                 let sku = format!("{:?}", v.sku);
-                arm::put_vault(self.arm, &id, self.region(), &sku, &redundancy, &self.owner)
-                    .await?;
+                let accepted =
+                    arm::put_vault(self.arm, &id, self.region(), &sku, &redundancy, &self.owner)
+                        .await?;
+                self.started(&id, &accepted);
                 Ok(Step::InProgress(
                     "CreatingVault",
                     format!("creating Recovery Services vault {}", v.name),
@@ -364,10 +480,22 @@ impl Pass<'_> {
                     self.region()
                 ),
             )),
-            (AzureResource::Create(v), Some(vault))
-                if vault.sku_name() != Some(&format!("{:?}", v.sku)) =>
+            (AzureResource::ExistingId(_), Some(vault))
+                if provisioning_failed(&vault).is_some() =>
             {
-                arm::put_vault(
+                Ok(Step::Blocked(
+                    "ProvisioningFailed",
+                    format!(
+                        "the adopted vault {} is {} in Azure; cutover does not write a vault it did not create",
+                        vault.name,
+                        provisioning_failed(&vault).unwrap_or_default()
+                    ),
+                ))
+            }
+            (AzureResource::Create(v), Some(vault))
+                if !is_standard_tier(vault.sku_name()) || provisioning_failed(&vault).is_some() =>
+            {
+                let accepted = arm::put_vault(
                     self.arm,
                     &id,
                     self.region(),
@@ -376,9 +504,15 @@ impl Pass<'_> {
                     &self.owner,
                 )
                 .await?;
+                self.started(&id, &accepted);
                 Ok(Step::InProgress(
                     "UpdatingVault",
-                    format!("setting the SKU of vault {} back to {:?}", v.name, v.sku),
+                    match provisioning_failed(&vault) {
+                        Some(state) => {
+                            format!("the vault {} is {state} in Azure; putting it again", v.name)
+                        }
+                        None => format!("setting the SKU of vault {} back to {:?}", v.name, v.sku),
+                    },
                 ))
             }
             (_, Some(vault)) => match provisioning(&vault) {
@@ -411,11 +545,24 @@ impl Pass<'_> {
                 .resource_id("Microsoft.Storage/storageAccounts", &account.name),
             AzureResource::ExistingId(id) => id.0.clone(),
         };
+        if let Some(step) = self
+            .follow(&id, &format!("the {which} storage account"))
+            .await?
+        {
+            return Ok(Err(step));
+        }
         let found = arm::get(self.arm, &id, arm::STORAGE_API).await?;
         Ok(match (wanted, found) {
             (AzureResource::Create(account), None) => {
-                arm::put_storage_account(self.arm, &id, region, account.sku.as_str(), &self.owner)
-                    .await?;
+                let accepted = arm::put_storage_account(
+                    self.arm,
+                    &id,
+                    region,
+                    account.sku.as_str(),
+                    &self.owner,
+                )
+                .await?;
+                self.started(&id, &accepted);
                 Err(Step::InProgress(
                     "CreatingStorage",
                     format!("creating the {which} storage account {}", account.name),
@@ -435,19 +582,40 @@ impl Pass<'_> {
                 "StorageInWrongRegion",
                 wrong_region(&format!("{which} storage account"), &account, region),
             )),
-            (AzureResource::Create(spec), Some(account))
-                if provisioning(&account).is_none()
-                    && account.sku_name() != Some(spec.sku.as_str()) =>
+            (AzureResource::ExistingId(_), Some(account))
+                if provisioning_failed(&account).is_some() =>
             {
-                arm::put_storage_account(self.arm, &id, region, spec.sku.as_str(), &self.owner)
-                    .await?;
+                Err(Step::Blocked(
+                    "ProvisioningFailed",
+                    format!(
+                        "the adopted {which} storage account {} is {} in Azure; cutover does not write an account it did not create",
+                        account.name,
+                        provisioning_failed(&account).unwrap_or_default()
+                    ),
+                ))
+            }
+            (AzureResource::Create(spec), Some(account))
+                if provisioning_failed(&account).is_some()
+                    || (provisioning(&account).is_none()
+                        && account.sku_name() != Some(spec.sku.as_str())) =>
+            {
+                let accepted =
+                    arm::put_storage_account(self.arm, &id, region, spec.sku.as_str(), &self.owner)
+                        .await?;
+                self.started(&id, &accepted);
                 Err(Step::InProgress(
                     "UpdatingStorage",
-                    format!(
-                        "setting the SKU of {} back to {}",
-                        spec.name,
-                        spec.sku.as_str()
-                    ),
+                    match provisioning_failed(&account) {
+                        Some(state) => format!(
+                            "the {which} storage account {} is {state} in Azure; putting it again",
+                            spec.name
+                        ),
+                        None => format!(
+                            "setting the SKU of {} back to {}",
+                            spec.name,
+                            spec.sku.as_str()
+                        ),
+                    },
                 ))
             }
             (_, Some(account)) => match provisioning(&account) {
@@ -516,6 +684,9 @@ impl Pass<'_> {
                 .resource_id("Microsoft.Network/virtualNetworks", &vnet.name),
             AzureResource::ExistingId(id) => id.0.clone(),
         };
+        if let Some(step) = self.follow(&id, &format!("the {which} network")).await? {
+            return Ok(Err(step));
+        }
         let found = arm::get(self.arm, &id, arm::NETWORK_API).await?;
         Ok(match (wanted, found) {
             (AzureResource::ExistingId(_), None) => Err(Step::Blocked(
@@ -528,12 +699,17 @@ impl Pass<'_> {
                     .iter()
                     .map(|s| (s.name.clone(), s.address_prefix.clone()))
                     .collect();
+                // Missing, not as the spec says, or left `Failed`: a PUT repairs each.
+                // Subnets others added are theirs: only the spec's are compared.
                 let drifted = found.as_ref().is_none_or(|vnet| {
-                    let (space, mut have) = arm::vnet_layout(vnet);
-                    let mut want = subnets.clone();
-                    have.sort();
-                    want.sort();
-                    space != spec.address_space || have != want
+                    let (space, have) = arm::vnet_layout(vnet);
+                    space != spec.address_space
+                        || subnets.iter().any(|(name, prefix)| {
+                            !have
+                                .iter()
+                                .any(|(n, p)| n.eq_ignore_ascii_case(name) && p == prefix)
+                        })
+                        || provisioning_failed(vnet).is_some()
                 });
                 match found {
                     Some(vnet) if !vnet.owned_by(&self.owner) => Err(Step::Blocked(
@@ -553,15 +729,17 @@ impl Pass<'_> {
                     },
                     // Missing, or not as the spec says.
                     _ => {
-                        arm::put_virtual_network(
+                        let accepted = arm::put_virtual_network(
                             self.arm,
                             &id,
+                            found.as_ref(),
                             self.region(),
                             &spec.address_space,
                             &subnets,
                             &self.owner,
                         )
                         .await?;
+                        self.started(&id, &accepted);
                         Err(Step::InProgress(
                             "ConfiguringNetwork",
                             format!("creating or repairing the {which} network {}", spec.name),
@@ -573,6 +751,16 @@ impl Pass<'_> {
                 Err(Step::Blocked(
                     "NetworkInWrongRegion",
                     wrong_region(&format!("{which} network"), &vnet, self.region()),
+                ))
+            }
+            (AzureResource::ExistingId(_), Some(vnet)) if provisioning_failed(&vnet).is_some() => {
+                Err(Step::Blocked(
+                    "ProvisioningFailed",
+                    format!(
+                        "the adopted {which} network {} is {} in Azure; cutover does not write a network it did not create",
+                        vnet.name,
+                        provisioning_failed(&vnet).unwrap_or_default()
+                    ),
                 ))
             }
             (AzureResource::ExistingId(_), Some(vnet)) => Ok(vnet.id),
@@ -1032,4 +1220,19 @@ impl Pass<'_> {
 /// The Azure fabric cutover creates for a region (Azure to Azure).
 fn a2a_fabric_name(region: &str) -> String {
     format!("asr-a2a-{region}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standard_and_rs0_are_one_vault_sku() {
+        // PUTVault.json (2025-02-01): `{"name": "Standard"}` is answered as RS0, tier Standard.
+        for reported in ["Standard", "RS0", "rs0"] {
+            assert!(is_standard_tier(Some(reported)), "{reported}");
+        }
+        assert!(!is_standard_tier(Some("Premium")));
+        assert!(!is_standard_tier(None));
+    }
 }

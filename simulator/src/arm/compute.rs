@@ -68,6 +68,7 @@ pub fn create_vm(world: &mut World, id: &str, vm: &TargetVm, now: Timestamp) {
         created_at: now,
         ready_at: now,
         deleting_until: None,
+        failed: false,
     };
     let nic_id = sibling(NIC_TYPE, "-nic");
     let disk_id = sibling(DISK_TYPE, "-osdisk");
@@ -153,6 +154,7 @@ pub fn seed_source_vms(world: &mut World, source: &crate::inventory::Source, now
             created_at: now,
             ready_at: now,
             deleting_until: None,
+            failed: false,
         };
         let disk_id = |name: &str| format!("{prefix}/providers/{DISK_TYPE}/{name}");
         let managed =

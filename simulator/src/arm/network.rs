@@ -61,13 +61,35 @@ struct SubnetBody {
 #[serde(rename_all = "camelCase")]
 struct SubnetProperties {
     address_prefix: Option<String>,
+    /// What else the client set (an NSG, a route table, delegations, service endpoints...):
+    /// NRP keeps it, and a PUT that leaves it out removes it.
+    #[serde(flatten)]
+    others: serde_json::Map<String, Value>,
 }
 
-/// A subnet as stored: name and prefix.
+/// The properties of `azure-mgmt-network`'s `SubnetPropertiesFormat` that are read-only: NRP
+/// fills them, a client's value is ignored.
+const SUBNET_READ_ONLY: &[&str] = &[
+    "ipConfigurationProfiles",
+    "ipConfigurations",
+    "privateEndpoints",
+    "provisioningState",
+    "purpose",
+    "resourceNavigationLinks",
+    "serviceAssociationLinks",
+];
+
+/// A subnet as stored: name, prefix, and the other writable properties it was given.
 #[derive(Clone)]
 struct Subnet {
     name: String,
     prefix: String,
+    others: serde_json::Map<String, Value>,
+}
+
+fn writable(mut others: serde_json::Map<String, Value>) -> serde_json::Map<String, Value> {
+    others.retain(|key, _| !SUBNET_READ_ONLY.contains(&key.as_str()));
+    others
 }
 
 fn stored_subnets(vnet: &Resource) -> Vec<Subnet> {
@@ -79,6 +101,7 @@ fn stored_subnets(vnet: &Resource) -> Vec<Subnet> {
             Some(Subnet {
                 name: s["name"].as_str()?.to_owned(),
                 prefix: s["addressPrefix"].as_str()?.to_owned(),
+                others: s["others"].as_object().cloned().unwrap_or_default(),
             })
         })
         .collect()
@@ -96,7 +119,7 @@ fn stored_prefixes(vnet: &Resource) -> Vec<String> {
 fn store(vnet: &mut Resource, prefixes: &[String], subnets: &[Subnet]) {
     vnet.properties = json!({
         "addressPrefixes": prefixes,
-        "subnets": subnets.iter().map(|s| json!({ "name": s.name, "addressPrefix": s.prefix })).collect::<Vec<_>>(),
+        "subnets": subnets.iter().map(|s| json!({ "name": s.name, "addressPrefix": s.prefix, "others": s.others })).collect::<Vec<_>>(),
         "resourceGuid": vnet.properties.get("resourceGuid").cloned().unwrap_or_else(|| json!(uuid::Uuid::new_v4().to_string())),
     });
 }
@@ -131,7 +154,7 @@ fn check_not_in_use(world: &World, vnet: &Resource, subnet: &Subnet) -> Result<(
 pub fn document(sim: &Sim, world: &World, vnet: &Resource) -> Value {
     let state = vnet.provisioning_state(sim.now(), "Updating");
     let mut body = base_document(vnet, state);
-    body["etag"] = json!(format!("W/\"{}\"", vnet.ready_at.as_millisecond()));
+    body["etag"] = json!(etag(vnet));
     body["properties"] = json!({
         "provisioningState": state,
         "resourceGuid": vnet.properties["resourceGuid"],
@@ -141,6 +164,11 @@ pub fn document(sim: &Sim, world: &World, vnet: &Resource) -> Value {
         "enableDdosProtection": false,
     });
     body
+}
+
+/// The VNet's `etag`: a new one with each write.
+fn etag(vnet: &Resource) -> String {
+    format!("W/\"{}\"", vnet.ready_at.as_millisecond())
 }
 
 /// A subnet as NRP returns it; `ipConfigurations` (read-only in azure-mgmt-network's `Subnet`)
@@ -155,6 +183,9 @@ fn subnet_document(world: &World, vnet: &Resource, subnet: &Subnet, state: &str)
         "etag": format!("W/\"{}\"", vnet.ready_at.as_millisecond()),
         "properties": { "provisioningState": state, "addressPrefix": subnet.prefix },
     });
+    for (key, value) in &subnet.others {
+        body["properties"][key] = value.clone();
+    }
     if !users.is_empty() {
         body["properties"]["ipConfigurations"] = users.iter().map(|u| json!({ "id": u })).collect();
     }
@@ -273,9 +304,16 @@ pub async fn get(
 pub async fn put(
     State(sim): State<Sim>,
     Path((subscription, group, name)): Path<(String, String, String)>,
+    failure: Option<axum::Extension<crate::faults::OperationFailure>>,
+    headers: axum::http::HeaderMap,
     uri: Uri,
     body: Bytes,
 ) -> Result<Response, ArmError> {
+    let failure = failure.map(|f| f.0);
+    let if_match = headers
+        .get(axum::http::header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let body: Body = parse_body(&body)?;
     let location = check_location(&body.location, TYPE)?;
     let prefixes = body
@@ -300,7 +338,11 @@ pub async fn put(
                     format!("Subnet {name} has no addressPrefix."),
                 )
             })?;
-            Ok(Subnet { name, prefix })
+            Ok(Subnet {
+                name,
+                prefix,
+                others: writable(s.properties.others),
+            })
         })
         .collect::<Result<Vec<_>, ArmError>>()?;
     let now = sim.now();
@@ -314,6 +356,18 @@ pub async fn put(
     {
         Some(existing) => {
             existing.check_same_location(&location)?;
+            // A read-modify-write names the version it read (ARM RPC: `If-Match`, 412 when the
+            // resource has changed since).
+            if let Some(wanted) = &if_match
+                && wanted != "*"
+                && *wanted != etag(existing)
+            {
+                return Err(ArmError::new(
+                    StatusCode::PRECONDITION_FAILED,
+                    "PreconditionFailed",
+                    format!("The virtual network {name} has changed since etag {wanted} was read."),
+                ));
+            }
             let existing = existing.clone();
             for dropped in stored_subnets(&existing).iter().filter(|old| {
                 !subnets
@@ -342,6 +396,7 @@ pub async fn put(
                 created_at: now,
                 ready_at: now + UPDATE_DURATION,
                 deleting_until: None,
+                failed: false,
             };
             store(&mut vnet, &prefixes, &subnets);
             world.insert(vnet);
@@ -349,14 +404,34 @@ pub async fn put(
         }
     };
     let operation = operations::start(&mut world, &id, OperationKind::Create, now, UPDATE_DURATION);
+    super::operations::fail(&mut world, &operation.id, &id, failure.as_ref());
     let vnet = world
         .resource(&id)
         .cloned()
-        .expect("the VNet was just stored");
+        .unwrap_or_else(|| vnet_placeholder(&id, now));
     let mut response = (status, Json(document(&sim, &world, &vnet))).into_response();
     let url = async_operation_url(&sim, &subscription, &location, &operation.id, &uri);
     operations::add_polling_headers(&sim, &mut response, None, Some(&url), UPDATE_DURATION);
     Ok(response)
+}
+
+/// What a create answered before its failure removed the VNet (a failed create leaves none).
+fn vnet_placeholder(id: &str, now: jiff::Timestamp) -> Resource {
+    Resource {
+        id: id.to_owned(),
+        name: id.rsplit('/').next().unwrap_or_default().to_owned(),
+        resource_type: TYPE.into(),
+        resource_group: String::new(),
+        location: None,
+        tags: Default::default(),
+        sku: None,
+        kind: None,
+        properties: json!({}),
+        created_at: now,
+        ready_at: now + UPDATE_DURATION,
+        deleting_until: None,
+        failed: false,
+    }
 }
 
 pub async fn delete(
@@ -440,6 +515,7 @@ pub async fn put_subnet(
     body: Bytes,
 ) -> Result<Response, ArmError> {
     let body: SubnetBody = parse_body(&body)?;
+    let others = writable(body.properties.others);
     let prefix = body.properties.address_prefix.ok_or_else(|| {
         ArmError::bad_request(
             "InvalidRequestFormat",
@@ -457,12 +533,14 @@ pub async fn put_subnet(
     {
         Some(existing) => {
             existing.prefix = prefix;
+            existing.others = others;
             StatusCode::OK
         }
         None => {
             subnets.push(Subnet {
                 name: subnet.clone(),
                 prefix,
+                others,
             });
             StatusCode::CREATED
         }

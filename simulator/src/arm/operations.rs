@@ -34,6 +34,36 @@ pub fn start(
     operation
 }
 
+/// Makes an accepted write's operation end `Failed` with the injected error: the resource is
+/// left `Failed`, or, when the failure does not leave it, removed (a failed create leaves no
+/// resource behind). Without a failure, a write that succeeds clears an earlier `Failed`.
+pub fn fail(
+    world: &mut World,
+    operation_id: &str,
+    resource_id: &str,
+    failure: Option<&crate::faults::OperationFailure>,
+) {
+    match failure {
+        None => {
+            if let Some(resource) = world.resource_mut(resource_id) {
+                resource.failed = false;
+            }
+        }
+        Some(failure) => {
+            if let Some(operation) = world.operations.get_mut(operation_id) {
+                operation.error = Some(ArmError::bad_request(&failure.code, &failure.message));
+            }
+            if failure.leave_resource {
+                if let Some(resource) = world.resource_mut(resource_id) {
+                    resource.failed = true;
+                }
+            } else {
+                world.resources.remove(&resource_id.to_ascii_lowercase());
+            }
+        }
+    }
+}
+
 /// A 202 Accepted pointing at where to poll.
 pub fn accepted(
     sim: &Sim,

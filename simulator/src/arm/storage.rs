@@ -112,9 +112,11 @@ pub async fn get(
 pub async fn put(
     State(sim): State<Sim>,
     Path((subscription, group, name)): Path<(String, String, String)>,
+    failure: Option<axum::Extension<crate::faults::OperationFailure>>,
     uri: Uri,
     body: Bytes,
 ) -> Result<Response, ArmError> {
+    let failure = failure.map(|f| f.0);
     let body: Body = parse_body(&body)?;
     if !(3..=24).contains(&name.len())
         || !name
@@ -175,6 +177,9 @@ pub async fn put(
         if body.properties.is_object() {
             existing.properties = body.properties;
         }
+        // An update answers at once: an injected failure leaves the account `Failed`, a
+        // successful one repairs it.
+        existing.failed = failure.as_ref().is_some_and(|f| f.leave_resource);
         let existing = existing.clone();
         return Ok((StatusCode::OK, Json(document(&sim, &existing))).into_response());
     }
@@ -195,8 +200,10 @@ pub async fn put(
         created_at: now,
         ready_at: now + CREATE_DURATION,
         deleting_until: None,
+        failed: false,
     });
     let operation = operations::start(&mut world, &id, OperationKind::Create, now, CREATE_DURATION);
+    operations::fail(&mut world, &operation.id, &id, failure.as_ref());
     let location_url = format!(
         "{}/subscriptions/{subscription}/providers/Microsoft.Storage/locations/{location}/asyncoperations/{}?monitor=true&api-version={}",
         sim.base_url(),

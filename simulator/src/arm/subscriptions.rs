@@ -19,7 +19,7 @@ use crate::app::Sim;
 use crate::error::ArmError;
 
 /// The audience ARM tokens are for: public Azure's management resource, as the metadata of
-/// management.azure.com names it first.
+/// management.azure.com names it first (azure-sim's tokens are public Azure's).
 pub const ARM_AUDIENCE: &str = "https://management.core.windows.net/";
 
 fn subscription(sim: &Sim) -> Value {
@@ -83,7 +83,7 @@ pub async fn metadata_endpoints(
         "portal": base,
         "authentication": {
             "loginEndpoint": base,
-            "audiences": [ARM_AUDIENCE, base],
+            "audiences": [ARM_AUDIENCE, "https://management.azure.com/"],
             "tenant": "common",
             "identityProvider": "AAD",
         },

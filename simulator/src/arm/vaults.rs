@@ -29,6 +29,8 @@ const REDUNDANCY: &[&str] = &[
 #[derive(Deserialize)]
 struct Sku {
     name: String,
+    #[serde(default)]
+    tier: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -143,13 +145,23 @@ pub async fn put(
         )
         .with_target("sku.name"));
     }
+    // `RS0` needs its tier: "tier is required parameter in sku and supported tier is Standard"
+    // (Azure/azure-resource-manager-schemas PR 242); without it ARM answers as quoted in
+    // terraform-provider-azurerm issue 2274 and azure-rest-api-specs issue 4901.
+    if sku.name == "RS0" && sku.tier.as_deref() != Some("Standard") {
+        return Err(ArmError::bad_request(
+            "InvalidRestApiParameter",
+            "sku parameter is invalid.\r\nPlease provide a valid sku",
+        ));
+    }
     check_properties(&body.properties)?;
     let location = check_location(&body.location, TYPE)?;
     let now = sim.now();
     let mut world = sim.world();
     let group_name = world.require_resource_group(&group)?.name.clone();
     let id = resource_id(&subscription, &group_name, TYPE, &name);
-    let sku = json!({ "name": sku.name, "tier": "Standard" });
+    // A `Standard` vault is answered as `RS0` of the Standard tier (PUTVault.json, 2025-02-01).
+    let sku = json!({ "name": "RS0", "tier": "Standard" });
     if let Some(existing) = world
         .resource_mut(&id)
         .filter(|r| r.deleting_until.is_none())
@@ -180,6 +192,7 @@ pub async fn put(
         created_at: now,
         ready_at: now,
         deleting_until: None,
+        failed: false,
     };
     world.insert(vault.clone());
     Ok((StatusCode::CREATED, Json(document(&sim, &vault))).into_response())
