@@ -40,6 +40,33 @@ fn instance_view(vm: &Resource) -> Value {
     })
 }
 
+/// A resource that exists, provisioned, as of `now` (what Site Recovery or the source region
+/// has, not something a client is creating).
+fn settled(
+    id: String,
+    resource_type: &str,
+    group: &str,
+    location: &str,
+    properties: Value,
+    now: Timestamp,
+) -> Resource {
+    Resource {
+        name: id.rsplit('/').next().unwrap_or_default().to_owned(),
+        id,
+        resource_type: resource_type.into(),
+        resource_group: group.to_owned(),
+        location: Some(location.to_owned()),
+        tags: BTreeMap::new(),
+        sku: None,
+        kind: None,
+        properties,
+        created_at: now,
+        ready_at: now,
+        deleting_until: None,
+        failed: false,
+    }
+}
+
 /// Stores the VM a finished (test) failover created, with its NIC and OS disk.
 pub fn create_vm(world: &mut World, id: &str, vm: &TargetVm, now: Timestamp) {
     let name = id.rsplit('/').next().unwrap_or_default().to_owned();
@@ -55,20 +82,8 @@ pub fn create_vm(world: &mut World, id: &str, vm: &TargetVm, now: Timestamp) {
             vm.resource_group_id
         )
     };
-    let resource = |id: String, resource_type: &str, properties: Value| Resource {
-        name: id.rsplit('/').next().unwrap_or_default().to_owned(),
-        id,
-        resource_type: resource_type.into(),
-        resource_group: group.clone(),
-        location: Some(vm.location.clone()),
-        tags: BTreeMap::new(),
-        sku: None,
-        kind: None,
-        properties,
-        created_at: now,
-        ready_at: now,
-        deleting_until: None,
-        failed: false,
+    let resource = |id: String, resource_type: &str, properties: Value| {
+        settled(id, resource_type, &group, &vm.location, properties, now)
     };
     let nic_id = sibling(NIC_TYPE, "-nic");
     let disk_id = sibling(DISK_TYPE, "-osdisk");
@@ -141,20 +156,8 @@ pub fn seed_source_vms(world: &mut World, source: &crate::inventory::Source, now
                 },
             );
         }
-        let resource = |id: String, resource_type: &str, properties: Value| Resource {
-            name: id.rsplit('/').next().unwrap_or_default().to_owned(),
-            id,
-            resource_type: resource_type.into(),
-            resource_group: group.clone(),
-            location: Some(source.name.clone()),
-            tags: BTreeMap::new(),
-            sku: None,
-            kind: None,
-            properties,
-            created_at: now,
-            ready_at: now,
-            deleting_until: None,
-            failed: false,
+        let resource = |id: String, resource_type: &str, properties: Value| {
+            settled(id, resource_type, &group, &source.name, properties, now)
         };
         let disk_id = |name: &str| format!("{prefix}/providers/{DISK_TYPE}/{name}");
         let managed =

@@ -191,114 +191,81 @@ fn machine_document(site: &str, source: &Source, machine: &Machine, vmware: bool
     })
 }
 
-type SitePath = Path<(String, String, String)>;
+/// `{subscription}/{group}/{VMwareSites|ServerSites}/{site}`.
+type SitePath = Path<(String, String, String, String)>;
 
-async fn get_site(
-    sim: Sim,
-    s: &str,
-    g: &str,
-    site: &str,
-    provider_type: &str,
-) -> Result<Json<Value>, ArmError> {
-    let inventory = sim.inventory();
+/// The site a request names: its ID, the appliance behind it, and whether it is a VMware site.
+fn requested_site(
+    sim: &Sim,
+    inventory: &crate::inventory::Inventory,
+    (s, g, kind, site): &(String, String, String, String),
+) -> Result<(String, Source, bool), ArmError> {
+    let provider_type = [VMWARE_SITES, SERVER_SITES]
+        .into_iter()
+        .find(|t| {
+            t.rsplit('/')
+                .next()
+                .is_some_and(|k| k.eq_ignore_ascii_case(kind))
+        })
+        .ok_or_else(|| not_found(&format!("Microsoft.OffAzure/{kind}"), site, g))?;
     let id = site_id(s, g, provider_type, site);
     let (source, vmware) =
-        site_of(&sim, &id, &inventory).ok_or_else(|| not_found(provider_type, site, g))?;
-    Ok(Json(site_document(&id, source, vmware)))
+        site_of(sim, &id, inventory).ok_or_else(|| not_found(provider_type, site, g))?;
+    Ok((id, source.clone(), vmware))
 }
 
-async fn list_machines(
-    sim: Sim,
-    s: &str,
-    g: &str,
-    site: &str,
-    provider_type: &str,
-    uri: &Uri,
+/// `GET {site}`.
+pub async fn get_site(
+    State(sim): State<Sim>,
+    Path(path): SitePath,
 ) -> Result<Json<Value>, ArmError> {
     let inventory = sim.inventory();
-    let id = site_id(s, g, provider_type, site);
-    let (source, vmware) =
-        site_of(&sim, &id, &inventory).ok_or_else(|| not_found(provider_type, site, g))?;
-    let machines = if holds_machines(source, vmware) {
-        source
-            .machines
-            .iter()
-            .map(|m| machine_document(&id, source, m, vmware))
-            .collect()
+    let (id, source, vmware) = requested_site(&sim, &inventory, &path)?;
+    Ok(Json(site_document(&id, &source, vmware)))
+}
+
+/// `GET {site}/machines`: what the appliance discovered (only the site of its kind holds any).
+pub async fn list_machines(
+    State(sim): State<Sim>,
+    Path(path): SitePath,
+    uri: Uri,
+) -> Result<Json<Value>, ArmError> {
+    let inventory = sim.inventory();
+    let (id, source, vmware) = requested_site(&sim, &inventory, &path)?;
+    let machines = source
+        .machines
+        .iter()
+        .filter(|_| holds_machines(&source, vmware))
+        .map(|m| machine_document(&id, &source, m, vmware))
+        .collect();
+    Ok(Json(page(&sim, &uri, machines)))
+}
+
+/// `GET {site}/runasaccounts`.
+pub async fn list_run_as_accounts(
+    State(sim): State<Sim>,
+    Path(path): SitePath,
+    uri: Uri,
+) -> Result<Json<Value>, ArmError> {
+    let inventory = sim.inventory();
+    let (id, source, vmware) = requested_site(&sim, &inventory, &path)?;
+    let accounts = source
+        .run_as_accounts
+        .iter()
+        .filter(|_| holds_machines(&source, vmware))
+        .map(|a| run_as_account_document(&id, &source, a, vmware))
+        .collect();
+    Ok(Json(page(&sim, &uri, accounts)))
+}
+
+/// The site an appliance's machines are discovered into.
+fn machine_site(source: &Source, vault_id: &str) -> String {
+    let (vmware, server) = site_ids(source, vault_id);
+    if source.kind == SourceKind::Vmware {
+        vmware
     } else {
-        Vec::new()
-    };
-    Ok(Json(page(&sim, uri, machines)))
-}
-
-async fn list_run_as_accounts(
-    sim: Sim,
-    s: &str,
-    g: &str,
-    site: &str,
-    provider_type: &str,
-    uri: &Uri,
-) -> Result<Json<Value>, ArmError> {
-    let inventory = sim.inventory();
-    let id = site_id(s, g, provider_type, site);
-    let (source, vmware) =
-        site_of(&sim, &id, &inventory).ok_or_else(|| not_found(provider_type, site, g))?;
-    let accounts = if holds_machines(source, vmware) {
-        source
-            .run_as_accounts
-            .iter()
-            .map(|a| run_as_account_document(&id, source, a, vmware))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    Ok(Json(page(&sim, uri, accounts)))
-}
-
-pub async fn get_vmware_site(
-    State(sim): State<Sim>,
-    Path((s, g, site)): SitePath,
-) -> Result<Json<Value>, ArmError> {
-    get_site(sim, &s, &g, &site, VMWARE_SITES).await
-}
-
-pub async fn get_server_site(
-    State(sim): State<Sim>,
-    Path((s, g, site)): SitePath,
-) -> Result<Json<Value>, ArmError> {
-    get_site(sim, &s, &g, &site, SERVER_SITES).await
-}
-
-pub async fn list_vmware_machines(
-    State(sim): State<Sim>,
-    Path((s, g, site)): SitePath,
-    uri: Uri,
-) -> Result<Json<Value>, ArmError> {
-    list_machines(sim, &s, &g, &site, VMWARE_SITES, &uri).await
-}
-
-pub async fn list_server_machines(
-    State(sim): State<Sim>,
-    Path((s, g, site)): SitePath,
-    uri: Uri,
-) -> Result<Json<Value>, ArmError> {
-    list_machines(sim, &s, &g, &site, SERVER_SITES, &uri).await
-}
-
-pub async fn list_vmware_run_as_accounts(
-    State(sim): State<Sim>,
-    Path((s, g, site)): SitePath,
-    uri: Uri,
-) -> Result<Json<Value>, ArmError> {
-    list_run_as_accounts(sim, &s, &g, &site, VMWARE_SITES, &uri).await
-}
-
-pub async fn list_server_run_as_accounts(
-    State(sim): State<Sim>,
-    Path((s, g, site)): SitePath,
-    uri: Uri,
-) -> Result<Json<Value>, ArmError> {
-    list_run_as_accounts(sim, &s, &g, &site, SERVER_SITES, &uri).await
+        server
+    }
 }
 
 /// The discovered machine an InMageRcm enable names (`fabricDiscoveryMachineId`), among the
@@ -308,12 +275,7 @@ pub fn discovered_machine<'a>(
     vault_id: &str,
     machine_id: &str,
 ) -> Result<&'a Machine, String> {
-    let (vmware, server) = site_ids(source, vault_id);
-    let site = if source.kind == SourceKind::Vmware {
-        vmware
-    } else {
-        server
-    };
+    let site = machine_site(source, vault_id);
     let Some((in_site, name)) = machine_id.rsplit_once("/machines/") else {
         return Err(format!(
             "{machine_id} is not the ARM ID of a discovered machine ({site}/machines/...)."
@@ -333,12 +295,7 @@ pub fn discovered_machine<'a>(
 
 /// Whether `account_id` is a run-as account of the appliance's site.
 pub fn is_run_as_account(source: &Source, vault_id: &str, account_id: &str) -> bool {
-    let (vmware, server) = site_ids(source, vault_id);
-    let site = if source.kind == SourceKind::Vmware {
-        vmware
-    } else {
-        server
-    };
+    let site = machine_site(source, vault_id);
     source.run_as_accounts.iter().any(|a| {
         format!("{site}/runasaccounts/{}", a.name.to_ascii_lowercase())
             .eq_ignore_ascii_case(account_id)
