@@ -46,12 +46,10 @@ async fn arm_refuses_requests_without_a_valid_token() {
     );
 }
 
-#[tokio::test]
-async fn a_wrong_client_secret_gets_entras_error() {
-    let sim = Harness::start(fast()).await;
+/// A client-credentials token request of the simulator's service principal.
+async fn token_request(sim: &Harness, secret: &str, scope: &str) -> reqwest::Response {
     let settings = &sim.running.sim.settings;
-    let response = sim
-        .http
+    sim.http
         .post(format!(
             "{}/{}/oauth2/v2.0/token",
             sim.url(),
@@ -60,12 +58,18 @@ async fn a_wrong_client_secret_gets_entras_error() {
         .form(&[
             ("grant_type", "client_credentials"),
             ("client_id", settings.client_id.as_str()),
-            ("client_secret", "wrong"),
-            ("scope", "https://management.azure.com/.default"),
+            ("client_secret", secret),
+            ("scope", scope),
         ])
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_wrong_client_secret_gets_entras_error() {
+    let sim = Harness::start(fast()).await;
+    let response = token_request(&sim, "wrong", "https://management.azure.com/.default").await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "invalid_client");
@@ -75,23 +79,9 @@ async fn a_wrong_client_secret_gets_entras_error() {
 #[tokio::test]
 async fn a_token_for_another_resource_is_refused_as_arm_refuses_it() {
     let sim = Harness::start(fast()).await;
-    let settings = &sim.running.sim.settings;
-    let token: Value = sim
-        .http
-        .post(format!(
-            "{}/{}/oauth2/v2.0/token",
-            sim.url(),
-            settings.tenant
-        ))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", settings.client_id.as_str()),
-            ("client_secret", settings.client_secret.as_str()),
-            ("scope", "https://vault.azure.net/.default"),
-        ])
-        .send()
+    let secret = sim.running.sim.settings.client_secret.clone();
+    let token: Value = token_request(&sim, &secret, "https://vault.azure.net/.default")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

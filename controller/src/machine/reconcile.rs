@@ -415,12 +415,7 @@ async fn find_source(
         "A2A" => return find_azure_vm(machine, view).await,
         _ => {}
     }
-    let containers = view
-        .vault
-        .status
-        .as_ref()
-        .map(|s| s.resources.protection_container_ids.clone())
-        .unwrap_or_default();
+    let containers = recorded(&view.vault).protection_container_ids;
     let mut listed_any = false;
     for (index, container) in containers.iter().enumerate() {
         if let Some(wanted) = &machine.spec.source.container
@@ -450,6 +445,15 @@ async fn find_source(
         },
         None,
     ))
+}
+
+/// What the vault recorded of the Azure side it converged (its fabric, containers, policy...).
+fn recorded(vault: &RecoveryVault) -> cutover_api::vault::VaultResources {
+    vault
+        .status
+        .as_ref()
+        .map(|s| s.resources.clone())
+        .unwrap_or_default()
 }
 
 fn is_inmage_rcm(vault: &RecoveryVault) -> bool {
@@ -564,12 +568,7 @@ fn a2a_managed_disks(
 
 /// The vault's InMageRcm fabric as ARM reports it now, shared by the vault's machines.
 async fn inmage_fabric(view: &VaultView, ctx: &Context) -> Result<Option<ArmResource>> {
-    let fabric_id = view
-        .vault
-        .status
-        .as_ref()
-        .and_then(|s| s.resources.fabric_id.clone())
-        .unwrap_or_default();
+    let fabric_id = recorded(&view.vault).fabric_id.unwrap_or_default();
     let max_age = ctx.timing.poll.saturating_mul(6);
     let fabric = ctx
         .shared_list(&format!("fabric:{fabric_id}"), max_age, None, || async {
@@ -758,12 +757,7 @@ fn hyper_v_managed_disks(
 /// the vault's replication appliance, among those its fabric reports.
 async fn process_server_id(view: &VaultView) -> std::result::Result<String, ArmError> {
     let appliance = appliance_of(&view.vault);
-    let fabric_id = view
-        .vault
-        .status
-        .as_ref()
-        .and_then(|s| s.resources.fabric_id.clone())
-        .unwrap_or_default();
+    let fabric_id = recorded(&view.vault).fabric_id.unwrap_or_default();
     let fabric = arm::get(&view.arm, &fabric_id, arm::SITE_RECOVERY_API).await?;
     let servers = fabric
         .map(|f| crate::azure::models::process_servers(&f.properties))
