@@ -387,8 +387,18 @@ pub fn shared() -> Result<&'static ControlPlane> {
             std::thread::Builder::new()
                 .name("control-plane-keeper".into())
                 .spawn(move || {
-                    let plane = ControlPlane::start()
-                        .and_then(|plane| plane.install_crds().map(|()| plane));
+                    // A free port can be taken by another process between picking it and
+                    // binding it (a parallel test binary): start again on new ports.
+                    let mut plane = ControlPlane::start();
+                    for _ in 0..2 {
+                        match &plane {
+                            Err(e) if format!("{e:#}").contains("address already in use") => {
+                                plane = ControlPlane::start();
+                            }
+                            _ => break,
+                        }
+                    }
+                    let plane = plane.and_then(|plane| plane.install_crds().map(|()| plane));
                     let _ = tx.send(plane.map_err(|e| format!("{e:#}")));
                     loop {
                         std::thread::park();
