@@ -328,11 +328,18 @@ async fn gate(State(sim): State<Sim>, request: Request, next: Next) -> Response 
             headers.insert(name, value);
         }
     }
-    let remaining = sim.throttle.remaining(&scope, class);
-    if let Ok(name) = axum::http::HeaderName::from_bytes(
-        format!("x-ms-ratelimit-remaining-subscription-{}", class.as_str()).as_bytes(),
-    ) {
-        headers.insert(name, HeaderValue::from(remaining));
+    let remaining = sim
+        .throttle
+        .remaining(&scope, &sim.settings.client_id, class);
+    for (scope_word, left) in [
+        ("subscription", remaining.principal),
+        ("subscription-global", remaining.global),
+    ] {
+        if let Ok(name) = axum::http::HeaderName::from_bytes(
+            format!("x-ms-ratelimit-remaining-{scope_word}-{}", class.as_str()).as_bytes(),
+        ) {
+            headers.insert(name, HeaderValue::from(left));
+        }
     }
 
     let status = response.status().as_u16();
@@ -419,7 +426,7 @@ async fn admit(
         fail_operation: effect.fail_operation,
     };
     if sim.settings.throttling
-        && let Err(throttled) = sim.throttle.take(scope, class)
+        && let Err(throttled) = sim.throttle.take(scope, &sim.settings.client_id, class)
     {
         let kind = class.as_str().trim_end_matches('s');
         let mut error = ArmError::new(

@@ -216,7 +216,12 @@ pub async fn token(
         request.client_assertion_type.as_deref(),
     ) {
         (Some(secret), _, _) => *secret == sim.client_secret(),
-        (None, Some(assertion), Some(JWT_BEARER)) => is_federated_token(assertion),
+        (None, Some(assertion), Some(JWT_BEARER)) => {
+            match check_federated_assertion(assertion, settings, jiff::Timestamp::now()) {
+                Ok(()) => true,
+                Err(refusal) => return refusal.into_response(),
+            }
+        }
         _ => false,
     };
     if !authenticated {
@@ -240,29 +245,109 @@ pub async fn token(
     .into_response()
 }
 
-/// Accepts a JWT whose audience is Entra's token exchange, as a Kubernetes projected
-/// service-account token for workload identity is. The simulator cannot verify the cluster's
-/// signature (it has no route to the issuer's keys), so it checks the shape and the audience.
-fn is_federated_token(assertion: &str) -> bool {
+/// Why Entra refuses a federated assertion.
+#[derive(Debug, PartialEq, Eq)]
+enum AssertionRefused {
+    /// Not a JWT, or not for the token exchange's audience.
+    Malformed,
+    /// Past its `exp` or before its `nbf`.
+    OutsideValidity { now: String, expires: String },
+    /// Its issuer and subject match no federated identity credential of the application.
+    NoMatchingCredential {
+        issuer: String,
+        subject: String,
+        audience: String,
+    },
+}
+
+impl AssertionRefused {
+    /// Entra's answers, as real Azure gives them: AADSTS700024 (401 `invalid_client`, quoted in
+    /// Azure/login issue 180 and microsoft-authentication-library-for-java issue 984) and
+    /// AADSTS70021 (400 `invalid_request`, quoted in azure-workload-identity issue 616).
+    fn into_response(self) -> Response {
+        match self {
+            AssertionRefused::Malformed => aad_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                50027,
+                "JWT token is invalid or malformed.",
+            ),
+            AssertionRefused::OutsideValidity { now, expires } => aad_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                700024,
+                &format!(
+                    "Client assertion is not within its valid time range. Current time: {now}, expiry time of assertion {expires}."
+                ),
+            ),
+            AssertionRefused::NoMatchingCredential {
+                issuer,
+                subject,
+                audience,
+            } => aad_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                70021,
+                &format!(
+                    "No matching federated identity record found for presented assertion. Assertion Issuer: '{issuer}'. Assertion Subject: '{subject}'. Assertion Audience: '{audience}'."
+                ),
+            ),
+        }
+    }
+}
+
+/// Checks a federated assertion (a Kubernetes projected service-account token, for workload
+/// identity) the way Entra does, except for its signature: the simulator has no route to the
+/// issuer's keys. Its audience is the token exchange's, it is within its validity, and its issuer
+/// and subject are the application's federated identity credential (matched case-sensitively,
+/// as Entra has since 2025: Azure/login issue 517).
+fn check_federated_assertion(
+    assertion: &str,
+    settings: &crate::settings::Settings,
+    now: jiff::Timestamp,
+) -> Result<(), AssertionRefused> {
     let mut parts = assertion.split('.');
     let (Some(_), Some(payload), Some(_), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return false;
+        return Err(AssertionRefused::Malformed);
     };
-    let Ok(bytes) =
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('='))
-    else {
-        return false;
-    };
-    let Ok(claims) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
-        return false;
-    };
-    match &claims["aud"] {
+    let claims: serde_json::Value = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or(AssertionRefused::Malformed)?;
+    let for_exchange = match &claims["aud"] {
         serde_json::Value::String(aud) => aud == TOKEN_EXCHANGE_AUDIENCE,
         serde_json::Value::Array(auds) => auds.iter().any(|a| a == TOKEN_EXCHANGE_AUDIENCE),
         _ => false,
+    };
+    if !for_exchange {
+        return Err(AssertionRefused::Malformed);
     }
+    let at = |claim: &str| {
+        claims[claim]
+            .as_i64()
+            .and_then(|s| jiff::Timestamp::from_second(s).ok())
+    };
+    let expires = at("exp");
+    let valid = expires.is_some_and(|exp| now < exp) && at("nbf").is_none_or(|nbf| nbf <= now);
+    if !valid {
+        return Err(AssertionRefused::OutsideValidity {
+            now: now.to_string(),
+            expires: expires.map_or_else(|| "none".into(), |e| e.to_string()),
+        });
+    }
+    let claim = |name: &str| claims[name].as_str().unwrap_or_default().to_owned();
+    let (issuer, subject) = (claim("iss"), claim("sub"));
+    if issuer != settings.federated_issuer || subject != settings.federated_subject {
+        return Err(AssertionRefused::NoMatchingCredential {
+            issuer,
+            subject,
+            audience: TOKEN_EXCHANGE_AUDIENCE.into(),
+        });
+    }
+    Ok(())
 }
 
 /// Entra's error body (`AADSTS` codes).
@@ -293,14 +378,68 @@ mod tests {
     }
 
     #[test]
-    fn federated_tokens_need_the_exchange_audience() {
-        assert!(is_federated_token(&jwt(
-            json!({"aud": ["api://AzureADTokenExchange"], "sub": "system:serviceaccount:cutover:cutover"})
-        )));
-        assert!(!is_federated_token(&jwt(
-            json!({"aud": "https://kubernetes.default.svc"})
-        )));
-        assert!(!is_federated_token("not-a-jwt"));
+    fn federated_assertions_are_checked_for_audience_validity_issuer_and_subject() {
+        let settings = crate::settings::Settings::default();
+        let now = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        let good = json!({"aud": ["api://AzureADTokenExchange"], "iss": "https://kubernetes.default.svc",
+            "sub": "system:serviceaccount:cutover:cutover", "nbf": 1_799_999_000, "exp": 1_800_003_600});
+        let check = |claims: &serde_json::Value| {
+            check_federated_assertion(&jwt(claims.clone()), &settings, now)
+        };
+        assert_eq!(check(&good), Ok(()));
+        let with = |key: &str, value: serde_json::Value| {
+            let mut claims = good.clone();
+            claims[key] = value;
+            claims
+        };
+        assert_eq!(
+            check(&with("aud", json!("https://kubernetes.default.svc"))),
+            Err(AssertionRefused::Malformed)
+        );
+        assert_eq!(
+            check_federated_assertion("not-a-jwt", &settings, now),
+            Err(AssertionRefused::Malformed)
+        );
+        for expired in [
+            with("exp", json!(1_799_999_999)),
+            with("nbf", json!(1_800_000_100)),
+        ] {
+            assert!(
+                matches!(
+                    check(&expired),
+                    Err(AssertionRefused::OutsideValidity { .. })
+                ),
+                "{expired}"
+            );
+        }
+        let mut no_exp = good.clone();
+        no_exp.as_object_mut().unwrap().remove("exp");
+        assert!(matches!(
+            check(&no_exp),
+            Err(AssertionRefused::OutsideValidity { .. })
+        ));
+        for (key, value) in [
+            ("iss", "https://oidc.example.com"),
+            ("sub", "system:serviceaccount:default:default"),
+            ("sub", "system:serviceaccount:Cutover:cutover"),
+        ] {
+            assert_eq!(
+                check(&with(key, json!(value))),
+                Err(AssertionRefused::NoMatchingCredential {
+                    issuer: if key == "iss" {
+                        value.into()
+                    } else {
+                        settings.federated_issuer.clone()
+                    },
+                    subject: if key == "sub" {
+                        value.into()
+                    } else {
+                        settings.federated_subject.clone()
+                    },
+                    audience: TOKEN_EXCHANGE_AUDIENCE.into(),
+                })
+            );
+        }
     }
 
     #[test]

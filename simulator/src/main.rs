@@ -7,7 +7,8 @@ use std::time::Duration;
 use anyhow::Context;
 use azure_sim::inventory::Inventory;
 use azure_sim::settings::{
-    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_SUBSCRIPTION, DEFAULT_TENANT,
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_FEDERATED_ISSUER, DEFAULT_FEDERATED_SUBJECT,
+    DEFAULT_SUBSCRIPTION, DEFAULT_TENANT,
 };
 use azure_sim::{Persistence, Settings};
 use clap::Parser;
@@ -38,6 +39,12 @@ struct Cli {
     /// Subscription ID it serves; requests for any other get ARM's SubscriptionNotFound.
     #[arg(long, default_value = DEFAULT_SUBSCRIPTION)]
     subscription: String,
+    /// Issuer a federated assertion (workload identity) must carry.
+    #[arg(long, default_value = DEFAULT_FEDERATED_ISSUER)]
+    federated_issuer: String,
+    /// Subject a federated assertion must carry.
+    #[arg(long, default_value = DEFAULT_FEDERATED_SUBJECT)]
+    federated_subject: String,
     /// Lifetime of access tokens, in seconds.
     #[arg(long, default_value_t = 3600)]
     token_lifetime: u64,
@@ -89,6 +96,8 @@ async fn main() -> anyhow::Result<()> {
         client_id: cli.client_id,
         client_secret: cli.client_secret,
         subscription: cli.subscription,
+        federated_issuer: cli.federated_issuer,
+        federated_subject: cli.federated_subject,
         token_lifetime: Duration::from_secs(cli.token_lifetime),
         page_size: cli.page_size,
         time_scale: cli.time_scale,

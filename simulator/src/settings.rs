@@ -13,6 +13,10 @@ pub const DEFAULT_CLIENT_ID: &str = "22222222-2222-2222-2222-222222222222";
 pub const DEFAULT_CLIENT_SECRET: &str = "azure-sim-client-secret";
 /// Subscription it serves by default (the one the examples in deploy/examples use).
 pub const DEFAULT_SUBSCRIPTION: &str = "00000000-0000-0000-0000-000000000001";
+/// The issuer of a cluster's service-account tokens when nothing else is configured.
+pub const DEFAULT_FEDERATED_ISSUER: &str = "https://kubernetes.default.svc";
+/// The controller's service account in the chart's default namespace.
+pub const DEFAULT_FEDERATED_SUBJECT: &str = "system:serviceaccount:cutover:cutover";
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -20,6 +24,11 @@ pub struct Settings {
     pub client_id: String,
     pub client_secret: String,
     pub subscription: String,
+    /// The federated identity credential of the application: the issuer and subject an
+    /// exchanged assertion must carry (a cluster's service-account issuer and
+    /// `system:serviceaccount:{namespace}:{name}`).
+    pub federated_issuer: String,
+    pub federated_subject: String,
     /// How long an access token is valid (Entra's default is about an hour).
     pub token_lifetime: Duration,
     /// Items per page of every list, so clients exercise `nextLink`.
@@ -41,6 +50,8 @@ impl Default for Settings {
             client_id: DEFAULT_CLIENT_ID.into(),
             client_secret: DEFAULT_CLIENT_SECRET.into(),
             subscription: DEFAULT_SUBSCRIPTION.into(),
+            federated_issuer: DEFAULT_FEDERATED_ISSUER.into(),
+            federated_subject: DEFAULT_FEDERATED_SUBJECT.into(),
             token_lifetime: Duration::from_secs(3600),
             page_size: 10,
             time_scale: 1.0,

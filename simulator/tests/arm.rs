@@ -323,12 +323,12 @@ async fn a_burst_past_arms_limit_gets_429_with_retry_after() {
             first_throttled = Some(i);
             break;
         }
-        let remaining: u32 = headers["x-ms-ratelimit-remaining-subscription-reads"]
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let header = |name: &str| -> u32 { headers[name].to_str().unwrap().parse().unwrap() };
+        let remaining = header("x-ms-ratelimit-remaining-subscription-reads");
         assert!(remaining < 250);
+        // The subscription's shared bucket is counted beside the principal's.
+        let global = header("x-ms-ratelimit-remaining-subscription-global-reads");
+        assert!(global < 3750 && global > remaining, "{global} {remaining}");
     }
     // 250 in the bucket, plus what refills (25/s) while the burst runs.
     let throttled_at = first_throttled.expect("a 429 within 400 reads");

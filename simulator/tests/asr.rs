@@ -245,11 +245,18 @@ async fn answers_are_shaped_like_azures() {
     let sim = Harness::start(fast()).await;
     let (vault, item, vnet) = a2a_protected(&sim).await;
 
-    // ReplicationProtectedItems_*.json (2025-08-01): an idle item's scenario.
+    // ReplicationProtectedItems_*.json (2025-08-01): an idle item's scenario. Site Recovery's IDs
+    // begin `/Subscriptions/` (every ID in those examples; Az.Migrate's documented output too).
     let idle = get(&sim, &format!("{item}?{ASR_API}")).await;
+    let asr_vault = vault.replacen("/subscriptions/", "/Subscriptions/", 1);
+    assert!(
+        idle["id"].as_str().unwrap().starts_with(&asr_vault),
+        "{}",
+        idle["id"]
+    );
     assert_eq!(
         idle["properties"]["currentScenario"],
-        json!({"scenarioName": "None", "jobId": format!("{vault}/replicationJobs/None"), "startTime": "1753-01-01T01:01:01Z"})
+        json!({"scenarioName": "None", "jobId": format!("{asr_vault}/replicationJobs/None"), "startTime": "1753-01-01T01:01:01Z"})
     );
 
     // A missing object in a vault that holds none of its kind is a 400 that means "absent"

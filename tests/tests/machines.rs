@@ -168,3 +168,70 @@ async fn a_machine_replicates_and_waits_for_a_plan_to_cut_it_over() -> Result<()
     );
     Ok(())
 }
+
+/// Deleting a namespace, or pruning a GitOps directory, deletes a vault and its machines at
+/// once. The vault waits for its machines' replication to be disabled; the machines must not
+/// wait for the vault to be Ready again (it never will be while it is being deleted).
+#[tokio::test]
+async fn a_vault_and_its_machines_deleted_together_both_go() -> Result<()> {
+    let plane = control_plane::shared()?;
+    let client = plane.client().await?;
+    let ns = temp_namespace(&client, "deleted-together").await?;
+    let sim = Simulator::start(&["--time-scale", "600"])?;
+    let controller = Controller::start(plane, &sim, &ns, &[])?;
+    let mut vault = example("hyperv-vmm.yaml")?.0;
+    vault["spec"]["deletionPolicy"] = json!("Delete");
+    apply(plane, &ns, &vault)?;
+    apply(plane, &ns, &machine("web01", "WEB01", "Delete"))?;
+    let machines = Api::<ReplicatedMachine>::namespaced(client.clone(), &ns);
+    let protected = wait_for(
+        &machines,
+        "web01",
+        &controller,
+        "a protected item",
+        TIMEOUT,
+        |m| {
+            m.status
+                .as_ref()
+                .is_some_and(|s| s.protected_item_id.is_some())
+        },
+    )
+    .await?;
+    let item = protected.status.unwrap().protected_item_id.unwrap();
+
+    plane.kubectl_ok(&[
+        "delete",
+        "-n",
+        &ns,
+        "rvault/vmm-dc1",
+        "rmachine/web01",
+        "--wait=false",
+    ])?;
+    let vaults = Api::<RecoveryVault>::namespaced(client.clone(), &ns);
+    let deadline = Instant::now() + TIMEOUT;
+    while machines.get_opt("web01").await?.is_some() || vaults.get_opt("vmm-dc1").await?.is_some()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the vault and its machine still wait for each other:\n{}",
+            controller.log()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // The machine's replication was disabled through ASR, not abandoned.
+    assert!(
+        !sim.requests("method=POST&path=/replicationProtectedItems/web01/remove")
+            .await?
+            .is_empty(),
+        "replication of web01 was disabled"
+    );
+    let (status, _) = sim
+        .arm(
+            Method::GET,
+            &format!("{item}?api-version=2025-08-01"),
+            None,
+        )
+        .await?;
+    assert_ne!(status, 200, "the protected item is gone");
+    Ok(())
+}

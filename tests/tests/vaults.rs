@@ -467,6 +467,87 @@ async fn a_storage_name_taken_elsewhere_is_said_as_azures_refusal_not_as_an_oper
 }
 
 #[tokio::test]
+async fn a_site_recovery_configuration_job_that_fails_is_said_and_not_written_again_every_pass()
+-> Result<()> {
+    let plane = control_plane::shared()?;
+    let client = plane.client().await?;
+    let ns = temp_namespace(&client, "failed-job").await?;
+    let sim = Simulator::start(&["--time-scale", "600"])?;
+    // The policy's "Configure" job ends Failed; ASR's error is in the job and in the operation
+    // its `Azure-AsyncOperation` names (ASR's 2025-08-01 job examples carry `errors`).
+    let fault = json!({"method": "PUT", "pathContains": "/replicationPolicies/", "times": 1, "failJob": {
+        "code": "28054", "message": "injected: the policy could not be created",
+        "possibleCauses": "A test.", "recommendedAction": "Retry."}});
+    sim.admin(Method::POST, "faults", Some(fault)).await?;
+    let controller = Controller::start(plane, &sim, &ns, &[])?;
+    let mut vault = example_vaults()?
+        .into_iter()
+        .find(|v| v["metadata"]["name"] == "vmm-dc1")
+        .expect("the VMM example");
+    apply(plane, &ns, &vault)?;
+    let api = Api::<RecoveryVault>::namespaced(client.clone(), &ns);
+    let refused = wait_for(
+        &api,
+        "vmm-dc1",
+        &controller,
+        "the policy job's failure",
+        TIMEOUT,
+        |v| condition(v, "ReplicationReady").is_some_and(|c| c.reason == "AzureOperationFailed"),
+    )
+    .await?;
+    let message = &condition(&refused, "ReplicationReady").unwrap().message;
+    assert!(
+        message.contains("28054") && message.contains("the policy could not be created"),
+        "{message}"
+    );
+    assert_eq!(
+        refused.status.as_ref().and_then(|s| s.phase),
+        Some(cutover_api::vault::VaultPhase::Failed)
+    );
+    let policy_puts = || async {
+        Ok::<usize, anyhow::Error>(
+            sim.requests("method=PUT&path=/replicationPolicies/")
+                .await?
+                .len(),
+        )
+    };
+    assert_eq!(policy_puts().await?, 1);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        policy_puts().await?,
+        1,
+        "a failed job is not followed by a PUT on every pass"
+    );
+
+    // A spec change writes the policy again, and this time its job succeeds.
+    vault["spec"]["replicationPolicy"]["appConsistentSnapshotFrequencyHours"] = json!(2);
+    apply(plane, &ns, &vault)?;
+    let ready = wait_for(
+        &api,
+        "vmm-dc1",
+        &controller,
+        "Ready=True",
+        TIMEOUT,
+        is_ready,
+    )
+    .await?;
+    assert!(
+        ready
+            .status
+            .as_ref()
+            // kube-apiserver 1.20's server-side apply leaves an emptied object behind.
+            .is_some_and(|s| s
+                .resources
+                .operation
+                .as_ref()
+                .is_none_or(|o| o.url.is_empty())),
+        "{:?}",
+        ready.status
+    );
+    Ok(())
+}
+
+#[tokio::test]
 async fn an_arm_operation_that_fails_is_said_with_azures_error_and_not_repeated_blindly()
 -> Result<()> {
     let plane = control_plane::shared()?;
@@ -716,7 +797,10 @@ async fn credentials_come_from_a_secret_or_from_workload_identity() -> Result<()
     let token_file = sim.dir.path().join("federated-token");
     let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine as _;
-    let claims = json!({"aud": ["api://AzureADTokenExchange"], "iss": "https://kubernetes.default.svc", "sub": "system:serviceaccount:cutover:cutover"});
+    // What a projected token carries; azure-sim checks audience, validity, issuer and subject.
+    let expires = jiff::Timestamp::now().as_second() + 3600;
+    let claims = json!({"aud": ["api://AzureADTokenExchange"], "iss": "https://kubernetes.default.svc",
+        "sub": "system:serviceaccount:cutover:cutover", "exp": expires});
     std::fs::write(
         &token_file,
         format!(

@@ -358,6 +358,36 @@ pub async fn list_fabrics(arm: &ArmClient, vault_id: &str) -> Result<Vec<Resourc
         .await
 }
 
+/// The ID of what holds `id`, cut before its last `/{collection}/`; ARM IDs are
+/// case-insensitive, and Site Recovery answers `/Subscriptions/...` where ARM says `/subscriptions/`
+/// (ReplicationPolicies_List.json, 2025-08-01), so the collection is found in any casing.
+pub fn parent_id(id: &str, collection: &str) -> String {
+    let segments: Vec<&str> = id.split('/').collect();
+    match segments
+        .iter()
+        .rposition(|s| s.eq_ignore_ascii_case(collection))
+    {
+        Some(at) => segments[..at].join("/"),
+        None => String::new(),
+    }
+}
+
+pub fn fabric_id(vault_id: &str, name: &str) -> String {
+    format!("{vault_id}/replicationFabrics/{name}")
+}
+
+pub fn container_id(fabric_id: &str, name: &str) -> String {
+    format!("{fabric_id}/replicationProtectionContainers/{name}")
+}
+
+pub fn container_mapping_id(container_id: &str, name: &str) -> String {
+    format!("{container_id}/replicationProtectionContainerMappings/{name}")
+}
+
+pub fn network_mapping_id(network_id: &str, name: &str) -> String {
+    format!("{network_id}/replicationNetworkMappings/{name}")
+}
+
 /// Creates a fabric ARM can create: a Hyper-V site, or an Azure region (A2A).
 pub async fn put_fabric(
     arm: &ArmClient,
@@ -366,7 +396,7 @@ pub async fn put_fabric(
     custom_details: Value,
 ) -> Result<Accepted, ArmError> {
     arm.put(
-        &format!("{vault_id}/replicationFabrics/{name}"),
+        &fabric_id(vault_id, name),
         SITE_RECOVERY_API,
         &json!({ "properties": { "customDetails": custom_details } }),
     )
@@ -394,12 +424,8 @@ pub async fn put_a2a_container(
     name: &str,
 ) -> Result<Accepted, ArmError> {
     let body = json!({ "properties": { "providerSpecificInput": [{ "instanceType": "A2A" }] } });
-    arm.put(
-        &format!("{fabric_id}/replicationProtectionContainers/{name}"),
-        SITE_RECOVERY_API,
-        &body,
-    )
-    .await
+    arm.put(&container_id(fabric_id, name), SITE_RECOVERY_API, &body)
+        .await
 }
 
 pub async fn list_networks(arm: &ArmClient, fabric_id: &str) -> Result<Vec<Resource>, ArmError> {
@@ -462,7 +488,7 @@ pub async fn put_network_mapping(
         "fabricSpecificDetails": details,
     }});
     arm.put(
-        &format!("{network_id}/replicationNetworkMappings/{name}"),
+        &network_mapping_id(network_id, name),
         SITE_RECOVERY_API,
         &body,
     )
@@ -476,7 +502,7 @@ pub async fn put_policy(
     provider_input: Value,
 ) -> Result<Accepted, ArmError> {
     arm.put(
-        &format!("{vault_id}/replicationPolicies/{name}"),
+        &policy_id(vault_id, name),
         SITE_RECOVERY_API,
         &json!({ "properties": { "providerSpecificInput": provider_input } }),
     )
@@ -524,7 +550,7 @@ pub async fn put_container_mapping(
         "providerSpecificInput": container_mapping_input(provider),
     }});
     arm.put(
-        &format!("{container_id}/replicationProtectionContainerMappings/{name}"),
+        &container_mapping_id(container_id, name),
         SITE_RECOVERY_API,
         &body,
     )
@@ -690,6 +716,23 @@ pub async fn running_vm(arm: &ArmClient, id: &str) -> Result<Option<String>, Arm
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_parent_of_an_id_is_found_in_any_casing() {
+        let item = "/Subscriptions/s/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v/replicationFabrics/f/replicationProtectionContainers/c/replicationProtectableItems/vm1";
+        assert_eq!(
+            parent_id(item, "replicationProtectableItems"),
+            "/Subscriptions/s/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/v/replicationFabrics/f/replicationProtectionContainers/c"
+        );
+        assert_eq!(
+            parent_id(
+                "/subscriptions/s/resourcegroups/rg/providers/microsoft.offazure/vmwaresites/site/MACHINES/m",
+                "machines"
+            ),
+            "/subscriptions/s/resourcegroups/rg/providers/microsoft.offazure/vmwaresites/site"
+        );
+        assert_eq!(parent_id("/subscriptions/s", "machines"), "");
+    }
 
     #[test]
     fn a_vnet_repair_keeps_what_others_set_and_leaves_out_what_is_read_only() {

@@ -60,9 +60,18 @@ struct VaultView {
     vault_id: String,
 }
 
+/// What a pass needs of the vault: Ready, to replicate; only its recorded vault, to disable
+/// replication on deletion (a vault being deleted is not Ready, and waits for its machines).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum VaultNeed {
+    Ready,
+    Recorded,
+}
+
 async fn vault_of(
     machine: &ReplicatedMachine,
     ctx: &Context,
+    need: VaultNeed,
 ) -> Result<std::result::Result<VaultView, (&'static str, String)>> {
     let namespace = machine.namespace().unwrap_or_default();
     let name = &machine.spec.vault_ref.name;
@@ -84,7 +93,7 @@ async fn vault_of(
         .status
         .as_ref()
         .and_then(|s| s.resources.vault_id.clone());
-    let (true, Some(vault_id)) = (ready, vault_id) else {
+    let (true, Some(vault_id)) = (ready || need == VaultNeed::Recorded, vault_id) else {
         return Ok(Err((
             "WaitingForVault",
             format!("the RecoveryVault {name} is not Ready yet"),
@@ -115,7 +124,7 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
         write_status(machine, ctx, &decision, StatusUpdate::default()).await?;
         return Ok(Requeue::await_change());
     }
-    let view = match vault_of(machine, ctx).await? {
+    let view = match vault_of(machine, ctx, VaultNeed::Ready).await? {
         Ok(view) => view,
         Err((reason, message)) => {
             write_status(
@@ -392,15 +401,10 @@ async fn plan_of(machine: &ReplicatedMachine, ctx: &Context) -> Result<Option<Mi
     }
     let labels = machine.labels();
     let plans = api.list(&ListParams::default()).await?;
-    Ok(plans.items.into_iter().find(|plan| {
-        plan.spec.machines.selector.as_ref().is_some_and(|s| {
-            s.match_labels
-                .iter()
-                .flatten()
-                .all(|(k, v)| labels.get(k) == Some(v))
-                && s.match_expressions.as_ref().is_none_or(Vec::is_empty)
-        })
-    }))
+    Ok(plans
+        .items
+        .into_iter()
+        .find(|plan| crate::plan::reconcile::adopts(plan, labels)))
 }
 
 /// Finds the source machine among the protectable items of the vault's containers, or, for
@@ -633,11 +637,7 @@ async fn run_as_account_id(
     let Some(wanted) = &machine.spec.source.run_as_account else {
         return Ok(details.run_as_account_id.filter(|id| !id.is_empty()));
     };
-    let site = discovered
-        .id
-        .rsplit_once("/machines/")
-        .map(|(site, _)| site.to_owned())
-        .unwrap_or_default();
+    let site = arm::parent_id(&discovered.id, "machines");
     let accounts: Vec<(String, crate::azure::models::RunAsAccount)> =
         arm::list_run_as_accounts(&view.arm, &site)
             .await?
@@ -845,12 +845,7 @@ async fn perform(
                     .and_then(|s| s.resources.protection_container_ids.first().cloned())
                     .unwrap_or_default()
             } else {
-                protectable
-                    .id
-                    .split("/replicationProtectableItems/")
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned()
+                arm::parent_id(&protectable.id, "replicationProtectableItems")
             };
             let policy = view
                 .vault
@@ -1114,9 +1109,9 @@ async fn cleanup(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> 
         .await;
         return Ok(Requeue::await_change());
     }
-    let Ok(view) = vault_of(machine, ctx).await? else {
+    let Ok(view) = vault_of(machine, ctx, VaultNeed::Recorded).await? else {
         return Err(Error::DeletionBlocked(
-            "the vault is gone or not Ready; replication cannot be disabled".into(),
+            "the vault is gone or never provisioned; replication cannot be disabled".into(),
         ));
     };
     let Some(item) =

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use cutover_api::conditions::{READY, reason};
 use cutover_api::plan::{MigrationPlan, MigrationPlanStatus, PlanPhase};
 use cutover_api::{DeletionPolicy, MachinePhase, RecoveryVault, ReplicatedMachine};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::core::{Selector, SelectorExt};
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::finalizer::{Event, finalizer};
 use kube::{Api, Resource, ResourceExt};
@@ -41,24 +42,20 @@ pub async fn reconcile(plan: Arc<MigrationPlan>, ctx: Arc<Context>) -> Result<Re
     Ok(action)
 }
 
-/// A label selector as the `labelSelector` query parameter.
-pub fn selector_query(selector: &LabelSelector) -> String {
-    let mut terms: Vec<String> = selector
-        .match_labels
-        .iter()
-        .flatten()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    for expression in selector.match_expressions.iter().flatten() {
-        let values = expression.values.clone().unwrap_or_default().join(",");
-        terms.push(match expression.operator.as_str() {
-            "In" => format!("{} in ({values})", expression.key),
-            "NotIn" => format!("{} notin ({values})", expression.key),
-            "Exists" => expression.key.clone(),
-            _ => format!("!{}", expression.key),
-        });
-    }
-    terms.join(",")
+/// A plan's selector as kube's [`Selector`]; `None` without one, or when it does not parse
+/// (`validate()` refuses that plan with kube's error).
+pub fn selector_of(plan: &MigrationPlan) -> Option<Selector> {
+    plan.spec
+        .machines
+        .selector
+        .clone()
+        .and_then(|selector| Selector::try_from(selector).ok())
+}
+
+/// Whether `plan`'s selector adopts a machine with these labels: `matchLabels` and
+/// `matchExpressions` both, as the API server's `labelSelector` lists them.
+pub fn adopts(plan: &MigrationPlan, labels: &BTreeMap<String, String>) -> bool {
+    selector_of(plan).is_some_and(|selector| selector.matches(labels))
 }
 
 /// The machines of a plan: those it created, and those its selector adopts.
@@ -74,9 +71,9 @@ pub async fn machines_of(plan: &MigrationPlan, ctx: &Context) -> Result<Vec<Repl
     {
         machines.insert(machine.name_any(), machine);
     }
-    if let Some(selector) = &plan.spec.machines.selector {
+    if let Some(selector) = selector_of(plan) {
         for machine in api
-            .list(&ListParams::default().labels(&selector_query(selector)))
+            .list(&ListParams::default().labels_from(&selector))
             .await?
         {
             machines.entry(machine.name_any()).or_insert(machine);
@@ -288,4 +285,66 @@ async fn write_status(
         .await;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan_with(selector: serde_json::Value) -> MigrationPlan {
+        serde_json::from_value(json!({
+            "apiVersion": "cutover.dev/v1alpha1", "kind": "MigrationPlan",
+            "metadata": {"name": "p", "namespace": "n"},
+            "spec": {"vaultRef": {"name": "v"}, "machines": {"templates": [], "selector": selector}}
+        }))
+        .expect("a plan")
+    }
+
+    #[test]
+    fn a_selector_adopts_by_labels_and_by_expressions() {
+        let labels = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let web_prod = labels(&[("app", "web"), ("env", "prod")]);
+        let db = labels(&[("app", "db")]);
+        for (selector, machine, adopted) in [
+            (json!({"matchLabels": {"app": "web"}}), &web_prod, true),
+            (json!({"matchLabels": {"app": "web"}}), &db, false),
+            (
+                json!({"matchExpressions": [{"key": "app", "operator": "In", "values": ["web", "db"]}]}),
+                &db,
+                true,
+            ),
+            (
+                json!({"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "env", "operator": "NotIn", "values": ["prod"]}]}),
+                &web_prod,
+                false,
+            ),
+            (
+                json!({"matchExpressions": [{"key": "env", "operator": "Exists"}]}),
+                &web_prod,
+                true,
+            ),
+            (
+                json!({"matchExpressions": [{"key": "env", "operator": "DoesNotExist"}]}),
+                &db,
+                true,
+            ),
+            // An invalid selector adopts nothing (validate() refuses the plan).
+            (
+                json!({"matchExpressions": [{"key": "app", "operator": "In"}]}),
+                &db,
+                false,
+            ),
+        ] {
+            assert_eq!(
+                adopts(&plan_with(selector.clone()), machine),
+                adopted,
+                "{selector} on {machine:?}"
+            );
+        }
+    }
 }

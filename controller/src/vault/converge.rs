@@ -35,6 +35,8 @@ pub struct Outcome {
     pub resources: VaultResources,
     /// Something is in flight: poll again soon rather than at the resync interval.
     pub in_progress: bool,
+    /// How long the operation being followed asked to be left alone (its `Retry-After`).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 struct Pass<'a> {
@@ -45,6 +47,7 @@ struct Pass<'a> {
     scope: Scope,
     vault_id: String,
     resources: VaultResources,
+    retry_after: Option<std::time::Duration>,
 }
 
 pub async fn converge(arm: &ArmClient, vault: &RecoveryVault) -> Result<Outcome, ArmError> {
@@ -71,6 +74,7 @@ pub async fn converge(arm: &ArmClient, vault: &RecoveryVault) -> Result<Outcome,
             operation: previous.operation.filter(|o| !o.url.is_empty()),
             ..Default::default()
         },
+        retry_after: None,
     };
 
     // Prerequisites that need Azure are checked before the first write.
@@ -96,6 +100,7 @@ pub async fn converge(arm: &ArmClient, vault: &RecoveryVault) -> Result<Outcome,
             conditions,
             resources: pass.resources,
             in_progress: false,
+            retry_after: None,
         });
     }
     let mut conditions = Vec::new();
@@ -142,6 +147,7 @@ pub async fn converge(arm: &ArmClient, vault: &RecoveryVault) -> Result<Outcome,
         conditions,
         resources: pass.resources,
         in_progress,
+        retry_after: pass.retry_after,
     })
 }
 
@@ -280,10 +286,13 @@ impl Pass<'_> {
             .operation_status(&operation.url, operation.async_operation)
             .await?
         {
-            crate::azure::lro::OperationStatus::Running { .. } => Ok(Some(Step::InProgress(
-                "WaitingForAzure",
-                format!("{what}: Azure's operation is running"),
-            ))),
+            crate::azure::lro::OperationStatus::Running { retry_after } => {
+                self.retry_after = retry_after;
+                Ok(Some(Step::InProgress(
+                    "WaitingForAzure",
+                    format!("{what}: Azure's operation is running"),
+                )))
+            }
             crate::azure::lro::OperationStatus::Succeeded
             | crate::azure::lro::OperationStatus::Unknown => {
                 self.resources.operation = None;
@@ -796,6 +805,13 @@ impl Pass<'_> {
             .next()
             .unwrap_or_default()
             .to_owned();
+        if let SourceSite::HyperVSite(site) = &self.vault.spec.source {
+            let id = arm::fabric_id(&self.vault_id, &site.site_name);
+            let what = format!("creating the Hyper-V site {}", site.site_name);
+            if let Some(step) = self.follow(&id, &what).await? {
+                return Ok(step);
+            }
+        }
         let fabrics = arm::list_fabrics(self.arm, &self.vault_id).await?;
         let find = |friendly: &str, kind: &str| {
             fabrics
@@ -825,13 +841,14 @@ impl Pass<'_> {
             SourceSite::HyperVSite(site) => match find(&site.site_name, "HyperVSite") {
                 Some(fabric) => (fabric, Vec::new()),
                 None => {
-                    arm::put_fabric(
+                    let accepted = arm::put_fabric(
                         self.arm,
                         &self.vault_id,
                         &site.site_name,
                         json!({ "instanceType": "HyperVSite" }),
                     )
                     .await?;
+                    self.started(&arm::fabric_id(&self.vault_id, &site.site_name), &accepted);
                     return Ok(Step::InProgress(
                         "CreatingSite",
                         format!("creating the Hyper-V site {}", site.site_name),
@@ -936,28 +953,41 @@ impl Pass<'_> {
         let mut containers = Vec::new();
         for region in [source_region.to_owned(), self.region().to_owned()] {
             let name = a2a_fabric_name(&region);
+            let fabric_id = arm::fabric_id(&self.vault_id, &name);
+            let what = format!("creating the Azure fabric for {region}");
+            if let Some(step) = self.follow(&fabric_id, &what).await? {
+                return Ok(step);
+            }
             let Some(fabric) = fabrics.iter().find(|f| f.name.eq_ignore_ascii_case(&name)) else {
-                arm::put_fabric(
+                let accepted = arm::put_fabric(
                     self.arm,
                     &self.vault_id,
                     &name,
                     json!({ "instanceType": "Azure", "location": region }),
                 )
                 .await?;
+                self.started(&fabric_id, &accepted);
                 return Ok(Step::InProgress(
                     "CreatingFabric",
                     format!("creating the Azure fabric for {region}"),
                 ));
             };
-            let found = arm::list_containers(self.arm, &fabric.id).await?;
             let container_name = format!("{name}-container");
+            let container_id = arm::container_id(&fabric.id, &container_name);
+            let what = format!("creating the protection container for {region}");
+            if let Some(step) = self.follow(&container_id, &what).await? {
+                return Ok(step);
+            }
+            let found = arm::list_containers(self.arm, &fabric.id).await?;
             match found
                 .into_iter()
                 .find(|c| c.name.eq_ignore_ascii_case(&container_name))
             {
                 Some(container) => containers.push(container.id),
                 None => {
-                    arm::put_a2a_container(self.arm, &fabric.id, &container_name).await?;
+                    let accepted =
+                        arm::put_a2a_container(self.arm, &fabric.id, &container_name).await?;
+                    self.started(&container_id, &accepted);
                     return Ok(Step::InProgress(
                         "CreatingContainer",
                         format!("creating the protection container for {region}"),
@@ -1049,6 +1079,10 @@ impl Pass<'_> {
         let provider = kind.provider();
         let policy_name = spec.replication_policy.name.clone();
         let policy_id = arm::policy_id(&self.vault_id, &policy_name);
+        let what = format!("configuring replication policy {policy_name}");
+        if let Some(step) = self.follow(&policy_id, &what).await? {
+            return Ok(step);
+        }
         match arm::get(self.arm, &policy_id, arm::SITE_RECOVERY_API).await? {
             Some(existing) if self.policy_matches(&existing) => {
                 self.resources.policy_id = Some(existing.id)
@@ -1059,8 +1093,10 @@ impl Pass<'_> {
                 } else {
                     "creating"
                 };
-                arm::put_policy(self.arm, &self.vault_id, &policy_name, self.policy_input())
-                    .await?;
+                let accepted =
+                    arm::put_policy(self.arm, &self.vault_id, &policy_name, self.policy_input())
+                        .await?;
+                self.started(&policy_id, &accepted);
                 return Ok(Step::InProgress(
                     "ConfiguringPolicy",
                     format!("{verb} replication policy {policy_name}"),
@@ -1085,6 +1121,13 @@ impl Pass<'_> {
         };
         let mut mapping_ids = Vec::new();
         for (container, target) in sources {
+            let container_name = container.rsplit('/').next().unwrap_or_default().to_owned();
+            let mapping_name = format!("{container_name}-{policy_name}");
+            let mapping_id = arm::container_mapping_id(&container, &mapping_name);
+            let what = format!("pairing container {container_name} with policy {policy_name}");
+            if let Some(step) = self.follow(&mapping_id, &what).await? {
+                return Ok(step);
+            }
             let existing = mappings.iter().find(|m| {
                 m.id.to_ascii_lowercase()
                     .starts_with(&format!("{}/", container.to_ascii_lowercase()))
@@ -1107,12 +1150,16 @@ impl Pass<'_> {
                     ));
                 }
                 None => {
-                    let container_name = container.rsplit('/').next().unwrap_or_default();
-                    let name = format!("{container_name}-{policy_name}");
-                    arm::put_container_mapping(
-                        self.arm, &container, &name, &target, &policy_id, provider,
+                    let accepted = arm::put_container_mapping(
+                        self.arm,
+                        &container,
+                        &mapping_name,
+                        &target,
+                        &policy_id,
+                        provider,
                     )
                     .await?;
+                    self.started(&mapping_id, &accepted);
                     return Ok(Step::InProgress(
                         "PairingContainer",
                         format!("pairing container {container_name} with policy {policy_name}"),
@@ -1164,6 +1211,18 @@ impl Pass<'_> {
                             .unwrap_or("network")
                     )
                 };
+                let name = format!(
+                    "{}-to-azure",
+                    network_id.rsplit('/').next().unwrap_or("network")
+                );
+                let mapping_id = arm::network_mapping_id(&network_id, &name);
+                let what = format!(
+                    "mapping source network {} to the target network",
+                    mapping.source_network
+                );
+                if let Some(step) = self.follow(&mapping_id, &what).await? {
+                    return Ok(step);
+                }
                 match existing.iter().find(|m| {
                     m.id.to_ascii_lowercase()
                         .starts_with(&format!("{}/", network_id.to_ascii_lowercase()))
@@ -1176,10 +1235,6 @@ impl Pass<'_> {
                         ids.push(found.id.clone())
                     }
                     _ => {
-                        let name = format!(
-                            "{}-to-azure",
-                            network_id.rsplit('/').next().unwrap_or("network")
-                        );
                         let recovery_fabric = a2a_fabric_name(self.region());
                         let target = if kind == SourceKind::HyperVVmm {
                             arm::NetworkMappingTarget::VmmToAzure
@@ -1189,7 +1244,7 @@ impl Pass<'_> {
                                 primary_network_id: &mapping.source_network,
                             }
                         };
-                        arm::put_network_mapping(
+                        let accepted = arm::put_network_mapping(
                             self.arm,
                             &network_id,
                             &name,
@@ -1197,13 +1252,8 @@ impl Pass<'_> {
                             target,
                         )
                         .await?;
-                        return Ok(Step::InProgress(
-                            "MappingNetwork",
-                            format!(
-                                "mapping source network {} to the target network",
-                                mapping.source_network
-                            ),
-                        ));
+                        self.started(&mapping_id, &accepted);
+                        return Ok(Step::InProgress("MappingNetwork", what));
                     }
                 }
             }

@@ -20,7 +20,7 @@ use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 
 use crate::conditions::{self, Observed};
-use crate::context::Context;
+use crate::context::{Context, Timing};
 use crate::error::{Error, Result};
 
 /// Keeps the vault until `deletionPolicy` has been carried out.
@@ -155,11 +155,20 @@ async fn apply(vault: &RecoveryVault, ctx: &Context) -> Result<Action> {
             &vault.uid().unwrap_or_default(),
         ))
     } else if outcome.in_progress {
-        Action::requeue(ctx.timing.poll)
+        Action::requeue(in_flight_requeue(outcome.retry_after, &ctx.timing))
     } else {
         // Waiting on someone else (a registration, a fix in Azure): look again now and then.
         Action::requeue(ctx.timing.poll.saturating_mul(6).min(ctx.timing.resync))
     })
+}
+
+/// When to look again while an operation is in flight: when Azure asked (the operation's
+/// `Retry-After`, which the ARM RPC's async-api-reference.md tells clients to honour), else at
+/// the poll interval; never later than the resync interval.
+fn in_flight_requeue(retry_after: Option<Duration>, timing: &Timing) -> Duration {
+    retry_after
+        .map_or(timing.poll, |asked| asked.max(Duration::from_secs(1)))
+        .min(timing.resync)
 }
 
 async fn cleanup(vault: &RecoveryVault, ctx: &Context) -> Result<Action> {
@@ -326,4 +335,32 @@ fn jittered(base: Duration, key: &str) -> Duration {
     hasher.write(key.as_bytes());
     let spread = (hasher.finish() % 200) as f64 / 1000.0 - 0.1;
     base.mul_f64(1.0 + spread)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_operation_in_flight_is_looked_at_when_azure_asked() {
+        let timing = Timing {
+            poll: Duration::from_secs(5),
+            resync: Duration::from_secs(300),
+            max_backoff: Duration::from_secs(600),
+        };
+        let secs = |s| Duration::from_secs(s);
+        for (retry_after, expected) in [
+            (None, secs(5)),
+            (Some(secs(30)), secs(30)),
+            (Some(secs(2)), secs(2)),
+            (Some(secs(0)), secs(1)),
+            (Some(secs(3600)), secs(300)),
+        ] {
+            assert_eq!(
+                in_flight_requeue(retry_after, &timing),
+                expected,
+                "{retry_after:?}"
+            );
+        }
+    }
 }

@@ -34,6 +34,12 @@ impl MigrationPlanSpec {
                 "list machine templates or set a selector: the plan has no machines",
             );
         }
+        if let Some(selector) = &self.machines.selector
+            && let Err(error) = kube::core::Selector::try_from(selector.clone())
+        {
+            // kube's own parse, the one that lists and matches the adopted machines.
+            report.error("spec.machines.selector", error.to_string());
+        }
         if templates.len() > MAX_MACHINES_PER_PLAN {
             report.error(
                 "spec.machines.templates",
@@ -188,6 +194,13 @@ mod tests {
                     "spec: {machines: {templates: []}, waves: null}",
                     &[
                         "spec.machines: list machine templates or set a selector: the plan has no machines",
+                    ],
+                ),
+                (
+                    "a selector expression kube cannot parse",
+                    "spec: {machines: {templates: [], selector: {matchExpressions: [{key: app, operator: In}]}}, waves: null}",
+                    &[
+                        "spec.machines.selector: failed to parse value as expression: Expected values for In operator, got none",
                     ],
                 ),
                 (

@@ -138,7 +138,7 @@ pub async fn put_fabric(
             return Err(ArmError::bad_request("InvalidParameter", format!("Fabric type '{other}' cannot be created through ARM; use HyperVSite, Azure or InMageRcm.")).with_target("properties.customDetails.instanceType"));
         }
     };
-    if find(&world, &id).is_none() {
+    if find(&world, &id).is_none() && failure.is_none() {
         insert(
             &mut world,
             AsrObject {
@@ -306,7 +306,7 @@ pub async fn put_container(
         ));
     }
     let id = container_id(&vault_id, &f, &c);
-    if find(&world, &id).is_none() {
+    if find(&world, &id).is_none() && failure.is_none() {
         let region = fabric.location.clone().unwrap_or_default();
         let source = inventory
             .sources
@@ -700,29 +700,32 @@ pub async fn put_network_mapping(
         .as_ref()
         .and_then(|p| p.properties["friendlyName"].as_str().map(str::to_owned))
         .unwrap_or_else(|| n.clone());
-    insert(
-        &mut world,
-        AsrObject {
-            id: id.clone(),
-            name: m.clone(),
-            kind: ObjectKind::NetworkMapping,
-            vault_id: vault_id.clone(),
-            parent_id: Some(network.clone()),
-            source: None,
-            location: None,
-            properties: json!({
-                "state": "Paired",
-                "primaryNetworkFriendlyName": primary_friendly,
-                "primaryNetworkId": network,
-                "primaryFabricFriendlyName": fabric.properties["friendlyName"],
-                "recoveryNetworkFriendlyName": vnet.name,
-                "recoveryNetworkId": vnet.id,
-                "recoveryFabricArmId": recovery_fabric_id.unwrap_or_else(|| fabric.id.clone()),
-                "recoveryFabricFriendlyName": input.properties.recovery_fabric_name.unwrap_or_else(|| MICROSOFT_AZURE.into()),
-                "fabricSpecificSettings": { "instanceType": input.properties.fabric_specific_details["instanceType"].as_str().unwrap_or("VmmToAzure") },
-            }),
-        },
-    );
+    // A job that fails changes nothing (docs/azure-fidelity.md).
+    if failure.is_none() {
+        insert(
+            &mut world,
+            AsrObject {
+                id: id.clone(),
+                name: m.clone(),
+                kind: ObjectKind::NetworkMapping,
+                vault_id: vault_id.clone(),
+                parent_id: Some(network.clone()),
+                source: None,
+                location: None,
+                properties: json!({
+                    "state": "Paired",
+                    "primaryNetworkFriendlyName": primary_friendly,
+                    "primaryNetworkId": network,
+                    "primaryFabricFriendlyName": fabric.properties["friendlyName"],
+                    "recoveryNetworkFriendlyName": vnet.name,
+                    "recoveryNetworkId": vnet.id,
+                    "recoveryFabricArmId": recovery_fabric_id.unwrap_or_else(|| fabric.id.clone()),
+                    "recoveryFabricFriendlyName": input.properties.recovery_fabric_name.unwrap_or_else(|| MICROSOFT_AZURE.into()),
+                    "fabricSpecificSettings": { "instanceType": input.properties.fabric_specific_details["instanceType"].as_str().unwrap_or("VmmToAzure") },
+                }),
+            },
+        );
+    }
     let job = start_job(
         &mut world,
         &vault_id,
@@ -915,19 +918,22 @@ pub async fn put_policy(
     let mut world = sim.world();
     let vault_id = require_vault(&world, &s, &g, &v)?;
     let id = format!("{vault_id}/replicationPolicies/{p}");
-    insert(
-        &mut world,
-        AsrObject {
-            id: id.clone(),
-            name: p.clone(),
-            kind: ObjectKind::Policy,
-            vault_id: vault_id.clone(),
-            parent_id: None,
-            source: None,
-            location: None,
-            properties: json!({ "friendlyName": p, "providerSpecificDetails": details }),
-        },
-    );
+    // A job that fails changes nothing (docs/azure-fidelity.md).
+    if failure.is_none() {
+        insert(
+            &mut world,
+            AsrObject {
+                id: id.clone(),
+                name: p.clone(),
+                kind: ObjectKind::Policy,
+                vault_id: vault_id.clone(),
+                parent_id: None,
+                source: None,
+                location: None,
+                properties: json!({ "friendlyName": p, "providerSpecificDetails": details }),
+            },
+        );
+    }
     let job = start_job(
         &mut world,
         &vault_id,
@@ -1132,31 +1138,34 @@ pub async fn put_container_mapping(
         .or(instance_type)
         .unwrap_or_default()
         .to_owned();
-    insert(
-        &mut world,
-        AsrObject {
-            id: id.clone(),
-            name: m.clone(),
-            kind: ObjectKind::ContainerMapping,
-            vault_id: vault_id.clone(),
-            parent_id: Some(container.id.clone()),
-            source: None,
-            location: None,
-            properties: json!({
-                "targetProtectionContainerId": target,
-                "targetProtectionContainerFriendlyName": target_friendly,
-                "providerSpecificDetails": { "instanceType": provider },
-                "health": "Normal",
-                "healthErrorDetails": [],
-                "policyId": policy.id,
-                "state": "Paired",
-                "sourceProtectionContainerFriendlyName": container.properties["friendlyName"],
-                "sourceFabricFriendlyName": fabric.properties["friendlyName"],
-                "targetFabricFriendlyName": if target == MICROSOFT_AZURE { json!(MICROSOFT_AZURE) } else { json!(target_friendly) },
-                "policyFriendlyName": policy.name,
-            }),
-        },
-    );
+    // A job that fails changes nothing (docs/azure-fidelity.md).
+    if failure.is_none() {
+        insert(
+            &mut world,
+            AsrObject {
+                id: id.clone(),
+                name: m.clone(),
+                kind: ObjectKind::ContainerMapping,
+                vault_id: vault_id.clone(),
+                parent_id: Some(container.id.clone()),
+                source: None,
+                location: None,
+                properties: json!({
+                    "targetProtectionContainerId": target,
+                    "targetProtectionContainerFriendlyName": target_friendly,
+                    "providerSpecificDetails": { "instanceType": provider },
+                    "health": "Normal",
+                    "healthErrorDetails": [],
+                    "policyId": policy.id,
+                    "state": "Paired",
+                    "sourceProtectionContainerFriendlyName": container.properties["friendlyName"],
+                    "sourceFabricFriendlyName": fabric.properties["friendlyName"],
+                    "targetFabricFriendlyName": if target == MICROSOFT_AZURE { json!(MICROSOFT_AZURE) } else { json!(target_friendly) },
+                    "policyFriendlyName": policy.name,
+                }),
+            },
+        );
+    }
     if let Some(stored) = world
         .asr
         .objects

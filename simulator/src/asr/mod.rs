@@ -171,8 +171,21 @@ pub fn require_vault(
     world
         .resource(&id)
         .filter(|v| v.deleting_until.is_none())
-        .map(|v| v.id.clone())
+        .map(|v| site_recovery_id(&v.id))
         .ok_or_else(|| ArmError::not_found("Microsoft.RecoveryServices/vaults", vault, group))
+}
+
+/// An ID in Site Recovery's casing: ASR answers `/Subscriptions/...` where ARM answers
+/// `/subscriptions/...` (every ID in the 2025-08-01 Site Recovery examples, e.g.
+/// ReplicationPolicies_List.json, and the `Azure-AsyncOperation` URLs they return). Everything
+/// under a vault's Site Recovery paths is built from this.
+pub fn site_recovery_id(arm_id: &str) -> String {
+    match arm_id.get(..15) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("/subscriptions/") => {
+            format!("/Subscriptions/{}", &arm_id[15..])
+        }
+        _ => arm_id.to_owned(),
+    }
 }
 
 /// ASR's 404 for one of its objects.
@@ -358,7 +371,8 @@ pub fn register_ready_sources(
 }
 
 /// Registers `source` with the vault `vault_id`: its fabric, containers and networks appear.
-pub fn register(world: &mut World, source: &Source, vault_id: &str) {
+pub fn register(world: &mut World, source: &Source, arm_vault_id: &str) {
+    let vault_id = &site_recovery_id(arm_vault_id);
     let fabric_name = object_name(&source.name);
     let fabric_id = format!("{vault_id}/replicationFabrics/{fabric_name}");
     let fabric_type = source.kind.fabric_type();
@@ -366,7 +380,7 @@ pub fn register(world: &mut World, source: &Source, vault_id: &str) {
     let mut custom = json!({ "instanceType": fabric_type });
     if fabric_type == "InMageRcm" {
         custom["processServers"] = process_servers(&source.name);
-        let (vmware, server) = crate::arm::migrate::site_ids(source, vault_id);
+        let (vmware, server) = crate::arm::migrate::site_ids(source, arm_vault_id);
         custom["vmwareSiteId"] = json!(vmware);
         custom["physicalSiteId"] = json!(server);
     }
