@@ -11,5 +11,6 @@ pub mod machine;
 pub mod metrics;
 pub mod plan;
 pub mod policy;
+pub mod relations;
 pub mod run;
 pub mod vault;

@@ -20,6 +20,7 @@ use crate::context::{Context, Timing};
 use crate::endpoints;
 use crate::leader::{LeaderArgs, Leadership};
 use crate::metrics::{Objects, Readiness};
+use crate::relations;
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct RunArgs {
@@ -109,9 +110,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     // Nothing below is polled, so nothing is watched, until this replica may act.
     // Only changes a reconcile must react to start one: not the status it writes itself.
     let (vault_store, vault_writer) = reflector::store();
+    let (machine_store, machine_writer) = reflector::store();
+    let (plan_store, plan_writer) = reflector::store();
     let vault_triggers = reflector(
         vault_writer,
-        watcher(vaults, watcher::Config::default().any_semantic()).default_backoff(),
+        watcher(vaults.clone(), watcher::Config::default().any_semantic()).default_backoff(),
     )
     .applied_objects()
     .predicate_filter(changes::<RecoveryVault>(), Default::default());
@@ -123,14 +126,31 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             ctx.clone(),
         )
         .for_each(|result| async move { log_result("RecoveryVault", result) });
-    let (machine_store, machine_writer) = reflector::store();
     let machine_triggers = reflector(
         machine_writer,
         watcher(machines.clone(), watcher::Config::default().any_semantic()).default_backoff(),
     )
     .applied_objects()
     .predicate_filter(changes::<ReplicatedMachine>(), Default::default());
+    // A vault that becomes Ready, and a plan that approves or releases, reach their machines at
+    // once, not at their next requeue. Vaults and plans are few: their own watches are cheap.
+    let vault_readiness = watcher(vaults, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .applied_objects()
+        .predicate_filter(relations::vault_readiness, Default::default());
+    let plan_releases = watcher(plans.clone(), watcher::Config::default().any_semantic())
+        .default_backoff()
+        .applied_objects()
+        .predicate_filter(relations::plan_releases, Default::default());
+    let users_of_vault = machine_store.clone();
+    let machines_of_plan = machine_store.clone();
     let machine_controller = Controller::for_stream(machine_triggers, machine_store.clone())
+        .watches_stream(vault_readiness, move |vault: RecoveryVault| {
+            relations::machines_using_vault(&vault, &users_of_vault.state())
+        })
+        .watches_stream(plan_releases, move |plan: MigrationPlan| {
+            relations::machines_of_plan(&plan, &machines_of_plan.state())
+        })
         .graceful_shutdown_on(shutdown_signal())
         .run(
             |machine, ctx| {
@@ -145,16 +165,23 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             ctx.clone(),
         )
         .for_each(|result| async move { log_result("ReplicatedMachine", result) });
-    let (plan_store, plan_writer) = reflector::store();
     let plan_triggers = reflector(
         plan_writer,
         watcher(plans, watcher::Config::default().any_semantic()).default_backoff(),
     )
     .applied_objects()
     .predicate_filter(changes::<MigrationPlan>(), Default::default());
-    // A machine's progress (its status) moves its plan on.
+    // A machine's progress (its status) moves on the plan that created it or adopted it (an
+    // adopted machine has no owner reference).
+    let plans_of_machine = plan_store.clone();
     let plan_controller = Controller::for_stream(plan_triggers, plan_store.clone())
-        .owns(machines, watcher::Config::default().any_semantic())
+        .watches(
+            machines,
+            watcher::Config::default().any_semantic(),
+            move |machine: ReplicatedMachine| {
+                relations::plans_of_machine(&machine, &plans_of_machine.state())
+            },
+        )
         .graceful_shutdown_on(shutdown_signal())
         .run(
             |plan, ctx| {

@@ -209,8 +209,7 @@ async fn a_vault_and_its_machines_deleted_together_both_go() -> Result<()> {
     ])?;
     let vaults = Api::<RecoveryVault>::namespaced(client.clone(), &ns);
     let deadline = Instant::now() + TIMEOUT;
-    while machines.get_opt("web01").await?.is_some() || vaults.get_opt("vmm-dc1").await?.is_some()
-    {
+    while machines.get_opt("web01").await?.is_some() || vaults.get_opt("vmm-dc1").await?.is_some() {
         assert!(
             Instant::now() < deadline,
             "the vault and its machine still wait for each other:\n{}",
@@ -226,11 +225,7 @@ async fn a_vault_and_its_machines_deleted_together_both_go() -> Result<()> {
         "replication of web01 was disabled"
     );
     let (status, _) = sim
-        .arm(
-            Method::GET,
-            &format!("{item}?api-version=2025-08-01"),
-            None,
-        )
+        .arm(Method::GET, &format!("{item}?api-version=2025-08-01"), None)
         .await?;
     assert_ne!(status, 200, "the protected item is gone");
     Ok(())

@@ -209,6 +209,64 @@ async fn a_plan_waits_for_approval_and_its_window() -> Result<()> {
     Ok(())
 }
 
+/// Approving a plan reaches its waiting machines at once, not at their next requeue. A first
+/// controller brings the plan to its approval gate quickly; a second, with the default poll
+/// interval (10 s: a machine at the gate looks again a minute later at the soonest), takes over,
+/// and the plan is approved within its first seconds: only the plan's change can start a
+/// failover before that minute.
+#[tokio::test]
+async fn an_approval_reaches_the_machines_waiting_for_it_at_once() -> Result<()> {
+    let plane = control_plane::shared()?;
+    let client = plane.client().await?;
+    let ns = temp_namespace(&client, "approval-wakes").await?;
+    let sim = fast_sim()?;
+    let mut fast = Controller::start(plane, &sim, &ns, &[])?;
+    let (vault, mut plan) = example("aws.yaml")?;
+    plan["spec"]["waves"] = Value::Null;
+    apply(plane, &ns, &vault)?;
+    apply(plane, &ns, &plan)?;
+    let api = Api::<MigrationPlan>::namespaced(client.clone(), &ns);
+    wait_for(
+        &api,
+        "aws-storefront",
+        &fast,
+        "AwaitingApproval",
+        TIMEOUT,
+        |p| phase(p) == Some(PlanPhase::AwaitingApproval),
+    )
+    .await?;
+    fast.terminate(Duration::from_secs(20))?;
+
+    let controller = Controller::start(
+        plane,
+        &sim,
+        &ns,
+        &[
+            ("CUTOVER_POLL_SECONDS", "10"),
+            ("CUTOVER_RESYNC_SECONDS", "300"),
+        ],
+    )?;
+    // Its first passes over the machines, which find them at the gate.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(failovers(&sim).await?, 0);
+    let approved_at = std::time::Instant::now();
+    api.patch(
+        "aws-storefront",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"cutover": {"approved": true}}})),
+    )
+    .await?;
+    while failovers(&sim).await? == 0 {
+        assert!(
+            approved_at.elapsed() < Duration::from_secs(40),
+            "no failover 40 s after the approval:\n{}",
+            controller.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_failed_job_fails_its_machine_and_the_plan_says_which_and_why() -> Result<()> {
     let plane = control_plane::shared()?;
