@@ -137,12 +137,27 @@ impl Context {
                             ))
                         })
                 };
-                credentials::client_secret(
-                    &self.arm_settings,
-                    &field("tenantId")?,
-                    field("clientId")?,
-                    field("clientSecret")?,
-                )
+                let tenant = field("tenantId")?;
+                let client_id = field("clientId")?;
+                // A secret, or else a certificate (PEM with its RSA key) under `clientCertificate`.
+                match (field("clientSecret"), field("clientCertificate")) {
+                    (Err(_), Ok(pem)) => credentials::client_certificate(
+                        &self.arm_settings,
+                        &tenant,
+                        client_id,
+                        pem.as_bytes(),
+                    ),
+                    (secret, _) => credentials::client_secret(
+                        &self.arm_settings,
+                        &tenant,
+                        client_id,
+                        secret.map_err(|_| {
+                            Error::Credentials(format!(
+                                "the Secret {namespace}/{name} has neither clientSecret nor clientCertificate"
+                            ))
+                        })?,
+                    ),
+                }
                 .map_err(|e| Error::Credentials(format!("the Secret {namespace}/{name}: {e}")))?
             }
             None => self

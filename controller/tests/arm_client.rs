@@ -490,10 +490,13 @@ async fn site_recovery_operations_are_typed_and_their_jobs_followed() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(
-        running.properties["currentScenario"]["jobId"],
-        json!(arm::job_id(&vault, &test_job)),
-        "the in-flight job is on the item"
+    // Site Recovery answers `/Subscriptions/...` (its 2025-08-01 examples): IDs compare in any casing.
+    let in_flight = running.properties["currentScenario"]["jobId"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        in_flight.eq_ignore_ascii_case(&arm::job_id(&vault, &test_job)),
+        "the in-flight job is on the item: {in_flight}"
     );
     let again =
         arm::protected_item_action(&f.client, &item_id, ItemAction::TestFailover, Some(&body))
@@ -512,4 +515,63 @@ async fn site_recovery_operations_are_typed_and_their_jobs_followed() {
     assert_eq!(done.properties["state"], "Succeeded");
     let jobs = arm::list_jobs(&f.client, &vault).await.unwrap();
     assert!(jobs.len() >= 2);
+}
+
+/// A service principal with a certificate: cutover signs the assertion (RS256, `x5t`, the token
+/// endpoint as `aud`), azure-sim checks it against the certificate registered on the
+/// application, and ARM answers. Without the certificate registered, Entra's AADSTS700027.
+#[tokio::test]
+async fn a_service_principal_signs_in_with_its_certificate() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
+    let pem = std::fs::read(fixtures.join("service-principal.pem")).unwrap();
+    let registered = {
+        use rustls::pki_types::pem::PemObject as _;
+        rustls::pki_types::CertificateDer::from_pem_file(fixtures.join("service-principal.crt"))
+            .unwrap()
+            .as_ref()
+            .to_vec()
+    };
+    for (certificate, signs_in) in [(Some(registered), true), (None, false)] {
+        let settings = Settings {
+            client_certificate: certificate,
+            ..Settings::default()
+        };
+        let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let sim = azure_sim::start(listen, settings.clone(), Persistence::default(), None)
+            .await
+            .unwrap();
+        let ca = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(ca.path(), &sim.certificate_pem).unwrap();
+        let url = Url::parse(sim.base_url()).unwrap();
+        let arm = ArmSettings::new(
+            url.clone(),
+            Some(url),
+            Some(ca.path().to_path_buf()),
+            REQUEST_TIMEOUT,
+        )
+        .unwrap();
+        let credential = credentials::client_certificate(
+            &arm,
+            &settings.tenant,
+            settings.client_id.clone(),
+            &pem,
+        )
+        .unwrap();
+        let client = ArmClient::new(
+            &arm,
+            credential,
+            Arc::new(Budget::default()),
+            Arc::new(RequestStats::default()),
+        );
+        let answer = client.get::<Value>(&group_path("rg-cert"), RG).await;
+        match (signs_in, answer) {
+            // Signed in: ARM answers that the group does not exist.
+            (true, Ok(None)) => {}
+            (false, Err(error)) => {
+                assert_eq!(error.class(), ErrorClass::Authentication, "{error}");
+                assert!(error.to_string().contains("AADSTS700027"), "{error}");
+            }
+            (_, other) => panic!("registered: {signs_in}: {other:?}"),
+        }
+    }
 }

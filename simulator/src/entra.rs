@@ -217,7 +217,14 @@ pub async fn token(
     ) {
         (Some(secret), _, _) => *secret == sim.client_secret(),
         (None, Some(assertion), Some(JWT_BEARER)) => {
-            match check_federated_assertion(assertion, settings, jiff::Timestamp::now()) {
+            let token_endpoint = format!("{}/{tenant}/oauth2/v2.0/token", sim.base_url());
+            let now = jiff::Timestamp::now();
+            let checked = if signed_with_certificate(assertion) {
+                check_certificate_assertion(assertion, settings, &token_endpoint, now)
+            } else {
+                check_federated_assertion(assertion, settings, now)
+            };
+            match checked {
                 Ok(()) => true,
                 Err(refusal) => return refusal.into_response(),
             }
@@ -258,6 +265,12 @@ enum AssertionRefused {
         subject: String,
         audience: String,
     },
+    /// Signed with a certificate the application does not have (by its `x5t` thumbprint).
+    KeyNotFound { thumbprint: String },
+    /// Its signature is not the registered certificate's key's.
+    SignatureMismatch { thumbprint: String },
+    /// A certificate assertion not for this token endpoint, or not issued by the application.
+    WrongClaims { claim: &'static str },
 }
 
 impl AssertionRefused {
@@ -292,7 +305,148 @@ impl AssertionRefused {
                     "No matching federated identity record found for presented assertion. Assertion Issuer: '{issuer}'. Assertion Subject: '{subject}'. Assertion Audience: '{audience}'."
                 ),
             ),
+            // AADSTS700027, 401 `invalid_client`: quoted in pnp/cli-microsoft365 issue 1621 (key
+            // not found) and azure-sdk-for-java issue 25109 (signature mismatch, as AADSTS50013).
+            AssertionRefused::KeyNotFound { thumbprint } => aad_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                700027,
+                &format!(
+                    "Client assertion contains an invalid signature. [Reason - The key was not found., Thumbprint of key used by client: '{thumbprint}']"
+                ),
+            ),
+            AssertionRefused::SignatureMismatch { thumbprint } => aad_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                700027,
+                &format!(
+                    "Client assertion contains an invalid signature. [Reason - The provided signature value did not match the expected signature value., Thumbprint of key used by client: '{thumbprint}']"
+                ),
+            ),
+            // The wording of these is not in the sources (docs/azure-fidelity.md).
+            AssertionRefused::WrongClaims { claim } => aad_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                50027,
+                &format!(
+                    "JWT token is invalid or malformed: its '{claim}' claim is not valid for this request."
+                ),
+            ),
         }
+    }
+}
+
+/// The parts of a JWT: its header and claims, and what is signed and the signature.
+struct Jwt {
+    header: serde_json::Value,
+    claims: serde_json::Value,
+    signed: String,
+    signature: Vec<u8>,
+}
+
+fn decode_jwt(assertion: &str) -> Result<Jwt, AssertionRefused> {
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut parts = assertion.split('.');
+    let (Some(header), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(AssertionRefused::Malformed);
+    };
+    let json = |part: &str| {
+        engine
+            .decode(part.trim_end_matches('='))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+            .ok_or(AssertionRefused::Malformed)
+    };
+    Ok(Jwt {
+        header: json(header)?,
+        claims: json(payload)?,
+        signed: format!("{header}.{payload}"),
+        signature: engine
+            .decode(signature.trim_end_matches('='))
+            .unwrap_or_default(),
+    })
+}
+
+/// Whether an assertion is a certificate's (its header names the certificate by `x5t`).
+fn signed_with_certificate(assertion: &str) -> bool {
+    decode_jwt(assertion).is_ok_and(|jwt| jwt.header["x5t"].is_string())
+}
+
+/// Checks a certificate credential's assertion as Entra does: RS256, signed by the key of the
+/// certificate the application has (found by its SHA-1 `x5t`, base64url as Entra's certificate
+/// credentials document it; azure_identity's ClientCertificateCredential sends standard base64,
+/// which is accepted too), for this token endpoint (`aud`), issued by and about the application
+/// (`iss`, `sub`), within its validity.
+fn check_certificate_assertion(
+    assertion: &str,
+    settings: &crate::settings::Settings,
+    token_endpoint: &str,
+    now: jiff::Timestamp,
+) -> Result<(), AssertionRefused> {
+    let jwt = decode_jwt(assertion)?;
+    let x5t = jwt.header["x5t"].as_str().unwrap_or_default();
+    let presented = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(x5t.trim_end_matches('='))
+        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(x5t))
+        .unwrap_or_default();
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02X}")).collect::<String>();
+    let thumbprint = hex(&presented);
+    let Some(registered) = settings.client_certificate.as_deref().filter(|der| {
+        ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, der).as_ref() == presented
+    }) else {
+        return Err(AssertionRefused::KeyNotFound { thumbprint });
+    };
+    let certificate = rustls::pki_types::CertificateDer::from(registered);
+    let verified = jwt.header["alg"] == "RS256"
+        && webpki::EndEntityCert::try_from(&certificate).is_ok_and(|cert| {
+            cert.verify_signature(
+                webpki::ring::RSA_PKCS1_2048_8192_SHA256,
+                jwt.signed.as_bytes(),
+                &jwt.signature,
+            )
+            .is_ok()
+        });
+    if !verified {
+        return Err(AssertionRefused::SignatureMismatch { thumbprint });
+    }
+    validity(&jwt.claims, now)?;
+    let claim = |name: &str| jwt.claims[name].as_str().unwrap_or_default().to_owned();
+    for (name, expected) in [
+        ("aud", token_endpoint),
+        ("iss", settings.client_id.as_str()),
+        ("sub", settings.client_id.as_str()),
+    ] {
+        if claim(name) != expected {
+            return Err(AssertionRefused::WrongClaims {
+                claim: match name {
+                    "aud" => "aud",
+                    "iss" => "iss",
+                    _ => "sub",
+                },
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Within `nbf`..`exp` (an `exp` is required), or AADSTS700024.
+fn validity(claims: &serde_json::Value, now: jiff::Timestamp) -> Result<(), AssertionRefused> {
+    let at = |claim: &str| {
+        claims[claim]
+            .as_i64()
+            .and_then(|s| jiff::Timestamp::from_second(s).ok())
+    };
+    let expires = at("exp");
+    let valid = expires.is_some_and(|exp| now < exp) && at("nbf").is_none_or(|nbf| nbf <= now);
+    if valid {
+        Ok(())
+    } else {
+        Err(AssertionRefused::OutsideValidity {
+            now: now.to_string(),
+            expires: expires.map_or_else(|| "none".into(), |e| e.to_string()),
+        })
     }
 }
 
@@ -306,17 +460,7 @@ fn check_federated_assertion(
     settings: &crate::settings::Settings,
     now: jiff::Timestamp,
 ) -> Result<(), AssertionRefused> {
-    let mut parts = assertion.split('.');
-    let (Some(_), Some(payload), Some(_), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(AssertionRefused::Malformed);
-    };
-    let claims: serde_json::Value = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or(AssertionRefused::Malformed)?;
+    let claims = decode_jwt(assertion)?.claims;
     let for_exchange = match &claims["aud"] {
         serde_json::Value::String(aud) => aud == TOKEN_EXCHANGE_AUDIENCE,
         serde_json::Value::Array(auds) => auds.iter().any(|a| a == TOKEN_EXCHANGE_AUDIENCE),
@@ -325,19 +469,7 @@ fn check_federated_assertion(
     if !for_exchange {
         return Err(AssertionRefused::Malformed);
     }
-    let at = |claim: &str| {
-        claims[claim]
-            .as_i64()
-            .and_then(|s| jiff::Timestamp::from_second(s).ok())
-    };
-    let expires = at("exp");
-    let valid = expires.is_some_and(|exp| now < exp) && at("nbf").is_none_or(|nbf| nbf <= now);
-    if !valid {
-        return Err(AssertionRefused::OutsideValidity {
-            now: now.to_string(),
-            expires: expires.map_or_else(|| "none".into(), |e| e.to_string()),
-        });
-    }
+    validity(&claims, now)?;
     let claim = |name: &str| claims[name].as_str().unwrap_or_default().to_owned();
     let (issuer, subject) = (claim("iss"), claim("sub"));
     if issuer != settings.federated_issuer || subject != settings.federated_subject {
@@ -440,6 +572,107 @@ mod tests {
                 })
             );
         }
+    }
+
+    /// An assertion signed by the fixture certificate's key, as cutover and azure_identity send it.
+    fn certificate_assertion(claims: serde_json::Value, x5t_standard_base64: bool) -> String {
+        use rustls::pki_types::pem::PemObject as _;
+        let pem = include_bytes!("../../tests/fixtures/service-principal.pem");
+        let key = match rustls::pki_types::PrivateKeyDer::from_pem_slice(pem).unwrap() {
+            rustls::pki_types::PrivateKeyDer::Pkcs8(der) => {
+                ring::signature::RsaKeyPair::from_pkcs8(der.secret_pkcs8_der()).unwrap()
+            }
+            _ => unreachable!("the fixture is PKCS#8"),
+        };
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let thumbprint = ring::digest::digest(
+            &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+            &registered_certificate(),
+        );
+        let x5t = if x5t_standard_base64 {
+            base64::engine::general_purpose::STANDARD.encode(thumbprint.as_ref())
+        } else {
+            engine.encode(thumbprint.as_ref())
+        };
+        let header = json!({"alg": "RS256", "typ": "JWT", "x5t": x5t});
+        let signed = format!(
+            "{}.{}",
+            engine.encode(header.to_string()),
+            engine.encode(claims.to_string())
+        );
+        let mut signature = vec![0; key.public().modulus_len()];
+        key.sign(
+            &ring::signature::RSA_PKCS1_SHA256,
+            &ring::rand::SystemRandom::new(),
+            signed.as_bytes(),
+            &mut signature,
+        )
+        .unwrap();
+        format!("{signed}.{}", engine.encode(signature))
+    }
+
+    fn registered_certificate() -> Vec<u8> {
+        use rustls::pki_types::pem::PemObject as _;
+        rustls::pki_types::CertificateDer::from_pem_slice(include_bytes!(
+            "../../tests/fixtures/service-principal.crt"
+        ))
+        .unwrap()
+        .as_ref()
+        .to_vec()
+    }
+
+    #[test]
+    fn certificate_assertions_are_checked_for_key_signature_audience_and_issuer() {
+        let endpoint = "https://127.0.0.1:1/tenant/oauth2/v2.0/token";
+        let settings = crate::settings::Settings {
+            client_certificate: Some(registered_certificate()),
+            ..crate::settings::Settings::default()
+        };
+        let now = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        let client = settings.client_id.clone();
+        let good = json!({"aud": endpoint, "iss": client, "sub": client, "jti": "j",
+            "nbf": 1_799_999_990, "exp": 1_800_000_600});
+        let check = |assertion: &str, settings: &crate::settings::Settings| {
+            check_certificate_assertion(assertion, settings, endpoint, now)
+        };
+        for standard in [false, true] {
+            let assertion = certificate_assertion(good.clone(), standard);
+            assert!(signed_with_certificate(&assertion));
+            assert_eq!(check(&assertion, &settings), Ok(()));
+        }
+        let assertion = certificate_assertion(good.clone(), false);
+        assert!(matches!(
+            check(&assertion, &crate::settings::Settings::default()),
+            Err(AssertionRefused::KeyNotFound { .. })
+        ));
+        let (signed, _) = assertion.rsplit_once('.').unwrap();
+        let forged = format!("{signed}.AAAA");
+        assert!(matches!(
+            check(&forged, &settings),
+            Err(AssertionRefused::SignatureMismatch { .. })
+        ));
+        for (claim, value, refusal) in [
+            (
+                "aud",
+                json!("https://login.microsoftonline.com/t/oauth2/v2.0/token"),
+                "aud",
+            ),
+            ("iss", json!("another-app"), "iss"),
+            ("sub", json!("another-app"), "sub"),
+        ] {
+            let mut claims = good.clone();
+            claims[claim] = value;
+            assert_eq!(
+                check(&certificate_assertion(claims, false), &settings),
+                Err(AssertionRefused::WrongClaims { claim: refusal })
+            );
+        }
+        let mut expired = good.clone();
+        expired["exp"] = json!(1_799_999_999);
+        assert!(matches!(
+            check(&certificate_assertion(expired, false), &settings),
+            Err(AssertionRefused::OutsideValidity { .. })
+        ));
     }
 
     #[test]

@@ -45,6 +45,9 @@ struct Cli {
     /// Subject a federated assertion must carry.
     #[arg(long, default_value = DEFAULT_FEDERATED_SUBJECT)]
     federated_subject: String,
+    /// A PEM certificate registered on the application: it may sign in with its key.
+    #[arg(long)]
+    client_certificate: Option<PathBuf>,
     /// Lifetime of access tokens, in seconds.
     #[arg(long, default_value_t = 3600)]
     token_lifetime: u64,
@@ -98,6 +101,15 @@ async fn main() -> anyhow::Result<()> {
         subscription: cli.subscription,
         federated_issuer: cli.federated_issuer,
         federated_subject: cli.federated_subject,
+        client_certificate: match &cli.client_certificate {
+            Some(path) => {
+                use rustls::pki_types::pem::PemObject as _;
+                let certificate = rustls::pki_types::CertificateDer::from_pem_file(path)
+                    .with_context(|| format!("reading the certificate {}", path.display()))?;
+                Some(certificate.as_ref().to_vec())
+            }
+            None => None,
+        },
         token_lifetime: Duration::from_secs(cli.token_lifetime),
         page_size: cli.page_size,
         time_scale: cli.time_scale,

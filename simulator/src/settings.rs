@@ -29,6 +29,8 @@ pub struct Settings {
     /// `system:serviceaccount:{namespace}:{name}`).
     pub federated_issuer: String,
     pub federated_subject: String,
+    /// The certificate registered on the application (DER), when it signs in with one.
+    pub client_certificate: Option<Vec<u8>>,
     /// How long an access token is valid (Entra's default is about an hour).
     pub token_lifetime: Duration,
     /// Items per page of every list, so clients exercise `nextLink`.
@@ -52,6 +54,7 @@ impl Default for Settings {
             subscription: DEFAULT_SUBSCRIPTION.into(),
             federated_issuer: DEFAULT_FEDERATED_ISSUER.into(),
             federated_subject: DEFAULT_FEDERATED_SUBJECT.into(),
+            client_certificate: None,
             token_lifetime: Duration::from_secs(3600),
             page_size: 10,
             time_scale: 1.0,

@@ -752,7 +752,10 @@ async fn a_source_that_never_registers_says_what_to_install_where() -> Result<()
 async fn credentials_come_from_a_secret_or_from_workload_identity() -> Result<()> {
     let plane = control_plane::shared()?;
     let client = plane.client().await?;
-    let sim = Simulator::start(&["--time-scale", "600"])?;
+    // The application also has a certificate registered: the test fixture's.
+    let fixtures = repo_root().join("tests/fixtures");
+    let certificate = fixtures.join("service-principal.crt").display().to_string();
+    let sim = Simulator::start(&["--time-scale", "600", "--client-certificate", &certificate])?;
 
     // A vault naming a Secret, with a controller that has no secret of its own.
     let ns = temp_namespace(&client, "secret-credentials").await?;
@@ -832,6 +835,56 @@ async fn credentials_come_from_a_secret_or_from_workload_identity() -> Result<()
     .await?;
     assert!(
         controller.log().contains("WorkloadIdentity"),
+        "the controller says which identity it uses"
+    );
+
+    // A certificate: the controller's own (AZURE_CLIENT_CERTIFICATE_PATH, a PEM with its key),
+    // and a vault's, from a Secret's `clientCertificate`.
+    let pem = fixtures.join("service-principal.pem").display().to_string();
+    let ns = temp_namespace(&client, "certificate").await?;
+    let controller = Controller::start(
+        plane,
+        &sim,
+        &ns,
+        &[
+            ("AZURE_CLIENT_SECRET", ""),
+            ("AZURE_CLIENT_CERTIFICATE_PATH", &pem),
+        ],
+    )?;
+    apply(
+        plane,
+        &ns,
+        &vmm_vault("rg-certificate", "certificate-vault")?,
+    )?;
+    let mut from_secret = vmm_vault("rg-certificate-secret", "cert-secret-vault")?;
+    from_secret["metadata"]["name"] = json!("from-secret");
+    from_secret["spec"]["credentials"] = json!({"secretRef": {"name": "azure-sp-certificate"}});
+    plane.kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "-n",
+        &ns,
+        "azure-sp-certificate",
+        &format!("--from-literal=tenantId={}", sim.info.tenant_id),
+        &format!("--from-literal=clientId={}", sim.info.client_id),
+        &format!("--from-file=clientCertificate={pem}"),
+    ])?;
+    apply(plane, &ns, &from_secret)?;
+    let api = Api::<RecoveryVault>::namespaced(client.clone(), &ns);
+    for name in ["vmm-dc1", "from-secret"] {
+        wait_for(
+            &api,
+            name,
+            &controller,
+            "VaultReady through a certificate",
+            TIMEOUT,
+            |v| condition(v, "VaultReady").is_some_and(|c| c.status == "True"),
+        )
+        .await?;
+    }
+    assert!(
+        controller.log().contains("ClientCertificate"),
         "the controller says which identity it uses"
     );
     Ok(())

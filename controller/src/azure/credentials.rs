@@ -1,10 +1,13 @@
 //! Where the controller's Azure identity comes from, in a documented order:
 //!
 //! 1. `AZURE_TOKEN_CREDENTIALS` names one credential (`WorkloadIdentityCredential`,
-//!    `ClientSecretCredential`, `ManagedIdentityCredential`, `AzureCliCredential`), as the
-//!    Azure SDKs' `DefaultAzureCredential` reads that variable; only that one is used.
+//!    `ClientSecretCredential`, `ClientCertificateCredential`, `ManagedIdentityCredential`,
+//!    `AzureCliCredential`), as the Azure SDKs' `DefaultAzureCredential` reads that variable;
+//!    only that one is used.
 //! 2. Otherwise, workload identity when `AZURE_FEDERATED_TOKEN_FILE` is set (the AKS webhook
-//!    sets it), then a client secret when `AZURE_CLIENT_SECRET` is set.
+//!    sets it), then a client secret when `AZURE_CLIENT_SECRET` is set, then a certificate when
+//!    `AZURE_CLIENT_CERTIFICATE_PATH` is (a PEM with the certificate and its RSA key; the Azure
+//!    SDKs' `EnvironmentCredential` reads the same variables, secret before certificate).
 //! 3. Otherwise, outside a cluster, the Azure CLI's login (a developer's machine). In a pod
 //!    (`KUBERNETES_SERVICE_HOST` set) there is no default: the Azure CLI is not there, and a
 //!    managed identity is used only when asked for, so a vault without `spec.credentials`
@@ -32,12 +35,13 @@ use super::client::ArmSettings;
 pub enum CredentialKind {
     WorkloadIdentity,
     ClientSecret,
+    ClientCertificate,
     ManagedIdentity,
     AzureCli,
 }
 
 /// What to do when no credential is configured: say so, naming what to set.
-pub const NONE_CONFIGURED: &str = "no Azure identity is configured for the controller: set workload identity (AZURE_FEDERATED_TOKEN_FILE), AZURE_CLIENT_SECRET, AZURE_TOKEN_CREDENTIALS=ManagedIdentityCredential, or spec.credentials on the RecoveryVault";
+pub const NONE_CONFIGURED: &str = "no Azure identity is configured for the controller: set workload identity (AZURE_FEDERATED_TOKEN_FILE), AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH, AZURE_TOKEN_CREDENTIALS=ManagedIdentityCredential, or spec.credentials on the RecoveryVault";
 
 /// The credential the environment asks for (the order in the module's documentation); `Err`
 /// says why there is none.
@@ -47,10 +51,11 @@ pub fn choose(var: impl Fn(&str) -> Option<String>) -> Result<CredentialKind, St
         return match named.trim() {
             "WorkloadIdentityCredential" => Ok(CredentialKind::WorkloadIdentity),
             "ClientSecretCredential" => Ok(CredentialKind::ClientSecret),
+            "ClientCertificateCredential" => Ok(CredentialKind::ClientCertificate),
             "ManagedIdentityCredential" => Ok(CredentialKind::ManagedIdentity),
             "AzureCliCredential" => Ok(CredentialKind::AzureCli),
             other => Err(format!(
-                "AZURE_TOKEN_CREDENTIALS={other:?} is not a credential cutover offers (WorkloadIdentityCredential, ClientSecretCredential, ManagedIdentityCredential, AzureCliCredential)"
+                "AZURE_TOKEN_CREDENTIALS={other:?} is not a credential cutover offers (WorkloadIdentityCredential, ClientSecretCredential, ClientCertificateCredential, ManagedIdentityCredential, AzureCliCredential)"
             )),
         };
     }
@@ -59,6 +64,9 @@ pub fn choose(var: impl Fn(&str) -> Option<String>) -> Result<CredentialKind, St
     }
     if set("AZURE_CLIENT_SECRET").is_some() {
         return Ok(CredentialKind::ClientSecret);
+    }
+    if set("AZURE_CLIENT_CERTIFICATE_PATH").is_some() {
+        return Ok(CredentialKind::ClientCertificate);
     }
     if set("KUBERNETES_SERVICE_HOST").is_some() {
         return Err(NONE_CONFIGURED.into());
@@ -102,6 +110,24 @@ pub fn from_environment(
             env("AZURE_CLIENT_ID").unwrap_or_default(),
             env("AZURE_CLIENT_SECRET").unwrap_or_default(),
         ),
+        CredentialKind::ClientCertificate => {
+            let path = env("AZURE_CLIENT_CERTIFICATE_PATH").unwrap_or_default();
+            std::fs::read(&path)
+                .map_err(|e| {
+                    azure_core::Error::with_message(
+                        azure_core::error::ErrorKind::Credential,
+                        format!("reading AZURE_CLIENT_CERTIFICATE_PATH {path}: {e}"),
+                    )
+                })
+                .and_then(|pem| {
+                    client_certificate(
+                        settings,
+                        &env("AZURE_TENANT_ID").unwrap_or_default(),
+                        env("AZURE_CLIENT_ID").unwrap_or_default(),
+                        &pem,
+                    )
+                })
+        }
         CredentialKind::ManagedIdentity => {
             let options = ManagedIdentityCredentialOptions {
                 user_assigned_id: env("AZURE_CLIENT_ID").map(UserAssignedId::ClientId),
@@ -135,6 +161,31 @@ pub fn client_secret(
         Some(options),
     )?)
 }
+
+/// A service principal's certificate credential (from the environment or a Secret).
+pub fn client_certificate(
+    settings: &ArmSettings,
+    tenant: &str,
+    client_id: String,
+    pem: &[u8],
+) -> azure_core::Result<Arc<dyn TokenCredential>> {
+    let authority = settings
+        .authority_host
+        .as_ref()
+        .map_or_else(|| PUBLIC_AUTHORITY_HOST.to_owned(), |a| a.to_string());
+    super::certificate::credential(
+        tenant,
+        client_id,
+        pem,
+        &authority,
+        ClientAssertionCredentialOptions {
+            client_options: client_options(settings),
+        },
+    )
+}
+
+/// Entra's public cloud authority, azure_identity's default.
+const PUBLIC_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
 
 #[cfg(test)]
 mod tests {
@@ -177,6 +228,25 @@ mod tests {
                 ("AZURE_CLIENT_SECRET", "s")
             ]),
             Ok(ClientSecret)
+        );
+        assert_eq!(
+            with(&[
+                ("KUBERNETES_SERVICE_HOST", "h"),
+                ("AZURE_CLIENT_CERTIFICATE_PATH", "/etc/cutover/sp.pem")
+            ]),
+            Ok(ClientCertificate)
+        );
+        assert_eq!(
+            with(&[
+                ("AZURE_CLIENT_SECRET", "s"),
+                ("AZURE_CLIENT_CERTIFICATE_PATH", "/etc/cutover/sp.pem")
+            ]),
+            Ok(ClientSecret),
+            "a secret before a certificate, as EnvironmentCredential"
+        );
+        assert_eq!(
+            with(&[("AZURE_TOKEN_CREDENTIALS", "ClientCertificateCredential")]),
+            Ok(ClientCertificate)
         );
         assert_eq!(
             with(&[

@@ -105,11 +105,27 @@ pub enum ArmError {
     #[error("{0}")]
     Response(Box<ErrorResponse>),
     /// The request never got an answer, or azure_core refused it (including credentials).
-    #[error("{0}")]
+    #[error("{}", with_causes(.0))]
     Transport(#[from] azure_core::Error),
     /// ARM's answer did not have the expected shape.
     #[error("{resource}: unexpected response: {message}")]
     Decode { resource: String, message: String },
+}
+
+/// An error with what caused it: azure_core wraps Entra's answer (`AADSTS70021: No matching
+/// federated identity record...`) in its retry policy's "will not be retried", which alone says
+/// nothing a person can act on.
+fn with_causes(error: &azure_core::Error) -> String {
+    let mut messages: Vec<String> = Vec::new();
+    let mut next: Option<&dyn std::error::Error> = Some(error);
+    while let Some(error) = next {
+        let message = error.to_string();
+        if !messages.iter().any(|m| m.contains(&message)) {
+            messages.push(message);
+        }
+        next = error.source();
+    }
+    messages.join(": ")
 }
 
 impl ArmError {

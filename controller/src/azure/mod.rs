@@ -5,6 +5,7 @@
 //! build URLs.
 
 pub mod budget;
+pub mod certificate;
 pub mod client;
 pub mod credentials;
 pub mod error;
