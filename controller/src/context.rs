@@ -18,11 +18,40 @@ use crate::azure::{ArmClient, ArmSettings, credentials};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 
-/// A list fetched from ARM: when, and how long it took.
-struct SharedList {
-    fetched_at: std::time::Instant,
-    took: Duration,
-    list: Arc<Vec<crate::azure::resources::Resource>>,
+/// One value per key, for the version of its source it was made from; a new version replaces
+/// the old value instead of sitting beside it.
+pub struct Versioned<T> {
+    entries: HashMap<String, (String, T)>,
+}
+
+impl<T> Default for Versioned<T> {
+    fn default() -> Self {
+        Versioned {
+            entries: HashMap::new(),
+        }
+    }
+}
+
+impl<T: Clone> Versioned<T> {
+    /// The value for `key`, if it was made from `version`.
+    pub fn current(&self, key: &str, version: &str) -> Option<T> {
+        self.entries
+            .get(key)
+            .filter(|(made_from, _)| made_from == version)
+            .map(|(_, value)| value.clone())
+    }
+
+    pub fn insert(&mut self, key: String, version: String, value: T) {
+        self.entries.insert(key, (version, value));
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
 }
 
 /// How often to look again.
@@ -45,11 +74,14 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     default_credential: std::result::Result<Arc<dyn TokenCredential>, String>,
     budgets: Mutex<HashMap<String, Arc<Budget>>>,
-    clients: Mutex<HashMap<String, ArmClient>>,
+    clients: Mutex<Versioned<ArmClient>>,
     failures: Mutex<HashMap<String, u32>>,
-    /// Lists shared by every machine of a vault for one poll interval (protected items,
-    /// protectable items): the steady-state cost grows with vaults, not machines.
-    lists: tokio::sync::Mutex<HashMap<String, SharedList>>,
+    lists: crate::lists::SharedLists,
+    /// Machines to reconcile now because what they act on changed (a vault became Ready, a plan
+    /// approved or released them): the machine controller's `reconcile_on` stream.
+    machine_wakeups: futures::channel::mpsc::UnboundedSender<
+        kube::runtime::reflector::ObjectRef<cutover_api::ReplicatedMachine>,
+    >,
 }
 
 impl Context {
@@ -58,6 +90,9 @@ impl Context {
         arm_settings: ArmSettings,
         default_credential: std::result::Result<Arc<dyn TokenCredential>, String>,
         timing: Timing,
+        machine_wakeups: futures::channel::mpsc::UnboundedSender<
+            kube::runtime::reflector::ObjectRef<cutover_api::ReplicatedMachine>,
+        >,
     ) -> Context {
         let reporter = Reporter {
             controller: "cutover".into(),
@@ -74,7 +109,8 @@ impl Context {
             budgets: Mutex::default(),
             clients: Mutex::default(),
             failures: Mutex::default(),
-            lists: tokio::sync::Mutex::default(),
+            lists: crate::lists::SharedLists::default(),
+            machine_wakeups,
         }
     }
 
@@ -105,21 +141,26 @@ impl Context {
                             "the Secret {namespace}/{name} named in spec.credentials does not exist"
                         ))
                     })?;
-                let version = secret.metadata.resource_version.clone().unwrap_or_default();
                 (
-                    format!("{subscription}/secret/{namespace}/{name}/{version}"),
+                    format!("{subscription}/secret/{namespace}/{name}"),
                     Some(secret),
                 )
             }
             None => (format!("{subscription}/default"), None),
         };
+        // A rotated Secret (a new resourceVersion) replaces its client, so the cache holds one
+        // client per subscription and Secret, never one per version seen.
+        let version = secret
+            .as_ref()
+            .and_then(|s| s.metadata.resource_version.clone())
+            .unwrap_or_default();
         if let Some(client) = self
             .clients
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
+            .current(&key, &version)
         {
-            return Ok(client.clone());
+            return Ok(client);
         }
         let credential = match secret {
             Some(secret) => {
@@ -174,7 +215,7 @@ impl Context {
         self.clients
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(key, client.clone());
+            .insert(key, version, client.clone());
         Ok(client)
     }
 
@@ -230,32 +271,25 @@ impl Context {
                 >,
             >,
     {
-        let mut lists = self.lists.lock().await;
-        if let Some(cached) = lists.get(key)
-            && cached.fetched_at.elapsed() < max_age.max(cached.took * 4)
-            && fresh_after.is_none_or(|after| cached.fetched_at >= after)
-        {
-            return Ok(cached.list.clone());
+        Ok(self.lists.get(key, max_age, fresh_after, fetch).await?)
+    }
+
+    /// Reconciles these machines now, not at their next requeue.
+    pub fn wake_machines(
+        &self,
+        machines: impl IntoIterator<
+            Item = kube::runtime::reflector::ObjectRef<cutover_api::ReplicatedMachine>,
+        >,
+    ) {
+        for machine in machines {
+            // Closed only when the controller stops; nothing is left to wake then.
+            let _ = self.machine_wakeups.unbounded_send(machine);
         }
-        // A list is as fresh as the moment its first page was asked for.
-        let fetched_at = std::time::Instant::now();
-        let list = Arc::new(fetch().await?);
-        lists.insert(
-            key.to_owned(),
-            SharedList {
-                fetched_at,
-                // A long (many-paged) list is fetched at most a quarter of the time, so lists
-                // never crowd out the rest of the ARM budget however many machines there are.
-                took: fetched_at.elapsed(),
-                list: list.clone(),
-            },
-        );
-        Ok(list)
     }
 
     /// Drops a cached list (after a write that changes it).
     pub async fn forget_list(&self, key: &str) {
-        self.lists.lock().await.remove(key);
+        self.lists.forget(key).await;
     }
 
     /// Forgets an object's failures after a successful pass.
@@ -264,5 +298,30 @@ impl Context {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rotated_secret_replaces_its_client() {
+        let mut clients = Versioned::default();
+        let key = "sub/secret/ns/azure-sp".to_owned();
+        clients.insert(key.clone(), "1".into(), "client made from version 1");
+        assert_eq!(
+            clients.current(&key, "1"),
+            Some("client made from version 1")
+        );
+        assert_eq!(
+            clients.current(&key, "2"),
+            None,
+            "a new version is a new client"
+        );
+        for version in 2..100 {
+            clients.insert(key.clone(), version.to_string(), "a later client");
+        }
+        assert_eq!(clients.len(), 1, "one client per Secret, not per version");
     }
 }

@@ -1,5 +1,5 @@
-//! What every controller does after a failed pass: one Warning Event (the only place failures
-//! become Events), then wait: for a spec change when the spec is at fault, for `Retry-After`
+//! What every controller does after a failed pass: one Warning Event (unless the status writer
+//! published it with the condition that says the failure), then wait: for a spec change when the spec is at fault, for `Retry-After`
 //! when ARM throttles, otherwise with per-object exponential backoff. Progress (a teardown
 //! step) is not a failure and does not back off.
 
@@ -16,7 +16,7 @@ where
     K: Resource<DynamicType = ()>,
 {
     let key = object.uid().unwrap_or_default();
-    if error.is_warning() {
+    if error.needs_event() {
         tracing::warn!(kind = %K::kind(&()), name = %object.name_any(), namespace = object.namespace().unwrap_or_default(), reason = error.reason(), %error, "reconcile failed");
         let reference = object.object_ref(&());
         let (reason, note) = (error.reason(), error.to_string());

@@ -102,7 +102,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         resync: Duration::from_secs_f64(args.resync_seconds.max(1.0)),
         max_backoff: Duration::from_secs(300),
     };
-    let ctx = Arc::new(Context::new(client.clone(), settings, credential, timing));
+    let (machine_wakeups, woken_machines) = futures::channel::mpsc::unbounded();
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        settings,
+        credential,
+        timing,
+        machine_wakeups,
+    ));
     let vaults: Api<RecoveryVault> = scoped(&client, args.namespace.as_deref());
     let machines: Api<ReplicatedMachine> = scoped(&client, args.namespace.as_deref());
     let plans: Api<MigrationPlan> = scoped(&client, args.namespace.as_deref());
@@ -132,25 +139,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     )
     .applied_objects()
     .predicate_filter(changes::<ReplicatedMachine>(), Default::default());
-    // A vault that becomes Ready, and a plan that approves or releases, reach their machines at
-    // once, not at their next requeue. Vaults and plans are few: their own watches are cheap.
-    let vault_readiness = watcher(vaults, watcher::Config::default().any_semantic())
-        .default_backoff()
-        .applied_objects()
-        .predicate_filter(relations::vault_readiness, Default::default());
-    let plan_releases = watcher(plans.clone(), watcher::Config::default().any_semantic())
-        .default_backoff()
-        .applied_objects()
-        .predicate_filter(relations::plan_releases, Default::default());
-    let users_of_vault = machine_store.clone();
-    let machines_of_plan = machine_store.clone();
+    // A vault that becomes Ready, and a plan that approves or releases, wake their machines
+    // through the channel their reconcilers send on, not at the machines' next requeue.
     let machine_controller = Controller::for_stream(machine_triggers, machine_store.clone())
-        .watches_stream(vault_readiness, move |vault: RecoveryVault| {
-            relations::machines_using_vault(&vault, &users_of_vault.state())
-        })
-        .watches_stream(plan_releases, move |plan: MigrationPlan| {
-            relations::machines_of_plan(&plan, &machines_of_plan.state())
-        })
+        .reconcile_on(woken_machines)
         .graceful_shutdown_on(shutdown_signal())
         .run(
             |machine, ctx| {

@@ -166,6 +166,19 @@ async fn a_plan_waits_for_approval_and_its_window() -> Result<()> {
         "tested and ready, nothing more"
     );
     assert_eq!(failovers(&sim).await?, 0);
+    // A plan without waves is one wave, "all", and each machine says so.
+    let machines = Api::<ReplicatedMachine>::namespaced(client.clone(), &ns)
+        .list(&Default::default())
+        .await?;
+    assert_eq!(machines.items.len(), 3);
+    for machine in &machines.items {
+        assert_eq!(
+            machine.status.as_ref().and_then(|s| s.wave.as_deref()),
+            Some("all"),
+            "{:?}",
+            machine.metadata.name
+        );
+    }
 
     let next_year = json!({"spec": {"cutover": {"approved": true, "window": {"start": "2027-11-23T22:00:00Z", "end": "2027-11-24T04:00:00Z"}}}});
     api.patch(

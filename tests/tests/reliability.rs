@@ -555,9 +555,28 @@ async fn drive_with_interruption(
             bail!("the controller exited:\n{}", controller.log());
         }
         if Instant::now() > deadline {
+            let said: Vec<String> = machines
+                .list(&ListParams::default())
+                .await?
+                .items
+                .iter()
+                .map(|m| {
+                    let ready = m
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"));
+                    format!(
+                        "{}: {:?} {}",
+                        m.metadata.name.as_deref().unwrap_or_default(),
+                        machine_phase(m),
+                        ready.map_or(String::new(), |c| format!("{}: {}", c.reason, c.message))
+                    )
+                })
+                .collect();
             bail!(
-                "the plan did not complete (interrupted: {})\n{}",
+                "the plan did not complete (interrupted: {}); machines:\n{}\n{}",
                 interrupt.is_none(),
+                said.join("\n"),
                 controller.log()
             );
         }

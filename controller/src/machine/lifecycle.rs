@@ -124,6 +124,8 @@ pub struct Memory {
     pub protected_once: bool,
     /// The migration was completed (replication stopped, VM kept).
     pub completed: bool,
+    /// Why the machine failed (the reason and message it said then), while it is Failed.
+    pub failure: Option<(String, String)>,
 }
 
 /// The one action a pass may take.
@@ -247,12 +249,25 @@ pub fn decide(
     use MachinePhase as P;
 
     if memory.phase == Some(P::Failed) && !gate.retry {
-        return Decision::wait(
-            P::Failed,
-            "Failed",
-            "the machine failed; annotate it cutover.dev/retry=true to try again",
-            Next::OnChange,
-        );
+        // Later passes keep saying why it failed: ASR's error is what a person acts on.
+        return match &memory.failure {
+            Some((reason, message)) => Decision::wait(
+                P::Failed,
+                if reason == "JobFailed" {
+                    "JobFailed"
+                } else {
+                    "Failed"
+                },
+                message.clone(),
+                Next::OnChange,
+            ),
+            None => Decision::wait(
+                P::Failed,
+                "Failed",
+                "the machine failed; annotate it cutover.dev/retry=true to try again",
+                Next::OnChange,
+            ),
+        };
     }
     if memory.completed {
         return Decision::wait(
@@ -547,6 +562,7 @@ mod tests {
             job: None,
             protected_once: true,
             completed: false,
+            failure: None,
         }
     }
 
@@ -606,6 +622,35 @@ mod tests {
             (self.phase, self.action, self.reason) = (phase, action, reason);
             self
         }
+    }
+
+    #[test]
+    fn a_failed_machine_keeps_saying_why_it_failed() {
+        let failed = decide(
+            &memory(P::EnablingProtection),
+            &Source::Found,
+            None,
+            Some(&job("EnableDr", JobState::Failed)),
+            &Gate::default(),
+        );
+        assert_eq!((failed.phase, failed.reason), (P::Failed, "JobFailed"));
+        // The next pass, with what the first wrote to status.
+        let remembered = Memory {
+            failure: Some((failed.reason.to_owned(), failed.message.clone())),
+            ..memory(P::Failed)
+        };
+        let again = decide(
+            &remembered,
+            &Source::Found,
+            Some(&protected()),
+            None,
+            &Gate::default(),
+        );
+        assert_eq!(
+            (again.phase, again.reason, again.message.as_str()),
+            (P::Failed, "JobFailed", failed.message.as_str())
+        );
+        assert!(again.message.contains("70094"), "{}", again.message);
     }
 
     #[test]

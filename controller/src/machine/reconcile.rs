@@ -41,14 +41,14 @@ pub async fn reconcile(machine: Arc<ReplicatedMachine>, ctx: Arc<Context>) -> Re
         &machine.namespace().unwrap_or_default(),
     );
     let key = machine.uid().unwrap_or_default();
-    let action = finalizer(&api, FINALIZER, machine, |event| async {
+    let outcome = finalizer(&api, FINALIZER, machine, |event| async {
         match event {
             Event::Apply(machine) => apply(&machine, &ctx).await,
             Event::Cleanup(machine) => cleanup(&machine, &ctx).await,
         }
     })
-    .await
-    .map_err(|e| Error::Finalizer(Box::new(e)))?;
+    .await;
+    let action = crate::error::settle_cleanup(outcome, ctx.timing.poll)?;
     ctx.reset_backoff(&key);
     Ok(action)
 }
@@ -237,6 +237,15 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
         // Protection was enabled if status says so, or says which item it is.
         protected_once: status.bound.is_some() || status.protected_item_id.is_some(),
         completed: status.completed_at.is_some(),
+        failure: (status.phase == Some(MachinePhase::Failed))
+            .then(|| {
+                status
+                    .conditions
+                    .iter()
+                    .find(|c| c.type_ == READY)
+                    .map(|c| (c.reason.clone(), c.message.clone()))
+            })
+            .flatten(),
     };
     let mut decision = lifecycle::decide(
         &memory,
@@ -274,10 +283,7 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
         plan: plan.as_ref().map(|p| {
             (
                 p.name_any(),
-                crate::plan::orchestrate::waves(&p.spec, &[])
-                    .into_iter()
-                    .find(|(_, _, m)| m.contains(&name))
-                    .map(|(w, _, _)| w),
+                Some(crate::plan::orchestrate::wave_of(&p.spec, &name)),
             )
         }),
         ..Default::default()
@@ -1110,9 +1116,12 @@ async fn cleanup(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> 
         return Ok(Requeue::await_change());
     }
     let Ok(view) = vault_of(machine, ctx, VaultNeed::Recorded).await? else {
-        return Err(Error::DeletionBlocked(
-            "the vault is gone or never provisioned; replication cannot be disabled".into(),
-        ));
+        let message = format!(
+            "the RecoveryVault {} is gone or never provisioned: replication of {} cannot be disabled through it; set deletionPolicy: Retain to let the machine go",
+            machine.spec.vault_ref.name, machine.spec.source.name
+        );
+        write_deletion_status(machine, ctx, "DeletionBlocked", &message).await?;
+        return Err(Error::DeletionBlocked(message));
     };
     let Some(item) =
         arm::get_protected_item(&view.arm, item_id.as_deref().unwrap_or_default()).await?

@@ -89,6 +89,16 @@ pub fn waves(
     waves
 }
 
+/// The wave a machine of the plan is in, as [`waves`] places it: the one that names it, else
+/// the last (where adopted machines no wave names go), or "all" when the plan has no waves.
+pub fn wave_of(spec: &MigrationPlanSpec, machine: &str) -> String {
+    spec.waves
+        .iter()
+        .find(|w| w.machines.iter().any(|m| m == machine))
+        .or(spec.waves.last())
+        .map_or_else(|| "all".to_owned(), |w| w.name.clone())
+}
+
 pub fn orchestrate(
     spec: &MigrationPlanSpec,
     machines: &[MachineView],
@@ -310,6 +320,36 @@ mod tests {
 
     fn now() -> jiff::Timestamp {
         "2026-12-05T23:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn every_machine_is_in_the_wave_the_plan_places_it_in() {
+        let spec = |yaml: &str| -> MigrationPlanSpec {
+            serde_yaml_ng::from_str(&format!(
+                "vaultRef: {{name: v}}\nmachines: {{templates: []}}\n{yaml}"
+            ))
+            .unwrap()
+        };
+        let waved = spec("waves: [{name: one, machines: [a]}, {name: two, machines: [b]}]");
+        let machines: Vec<MachineView> = ["a", "b", "adopted"]
+            .iter()
+            .map(|name| MachineView {
+                name: (*name).into(),
+                phase: MachinePhase::Pending,
+                progress: None,
+                message: String::new(),
+            })
+            .collect();
+        for (machine, wave) in [("a", "one"), ("b", "two"), ("adopted", "two")] {
+            assert_eq!(wave_of(&waved, machine), wave, "{machine}");
+            // The same as the plan's own waves say.
+            let placed = waves(&waved, &machines)
+                .into_iter()
+                .find(|(_, _, names)| names.iter().any(|n| n == machine))
+                .map(|(name, _, _)| name);
+            assert_eq!(placed.as_deref(), Some(wave), "{machine}");
+        }
+        assert_eq!(wave_of(&spec("waves: []"), "a"), "all");
     }
 
     #[test]

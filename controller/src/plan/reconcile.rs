@@ -13,6 +13,7 @@ use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::core::{Selector, SelectorExt};
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::finalizer::{Event, finalizer};
+use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 
@@ -30,14 +31,14 @@ pub async fn reconcile(plan: Arc<MigrationPlan>, ctx: Arc<Context>) -> Result<Re
     let api =
         Api::<MigrationPlan>::namespaced(ctx.client.clone(), &plan.namespace().unwrap_or_default());
     let key = plan.uid().unwrap_or_default();
-    let action = finalizer(&api, FINALIZER, plan, |event| async {
+    let outcome = finalizer(&api, FINALIZER, plan, |event| async {
         match event {
             Event::Apply(plan) => apply(&plan, &ctx).await,
             Event::Cleanup(plan) => cleanup(&plan, &ctx).await,
         }
     })
-    .await
-    .map_err(|e| Error::Finalizer(Box::new(e)))?;
+    .await;
+    let action = crate::error::settle_cleanup(outcome, ctx.timing.poll)?;
     ctx.reset_backoff(&key);
     Ok(action)
 }
@@ -264,6 +265,14 @@ async fn write_status(
             &patch,
         )
         .await?;
+        // What the plan's machines act on changed: its spec (approval, window, test rules) or
+        // what it releases. They look now, not at their next requeue.
+        if status.released != previous.released
+            || previous.observed_generation != plan.metadata.generation
+        {
+            let machines = machines_of(plan, ctx).await?;
+            ctx.wake_machines(machines.iter().map(ObjectRef::from_obj));
+        }
     }
     if previous.phase != status.phase {
         let warning = matches!(status.phase, Some(PlanPhase::Failed));

@@ -31,14 +31,14 @@ pub async fn reconcile(vault: Arc<RecoveryVault>, ctx: Arc<Context>) -> Result<A
     let namespace = vault.namespace().unwrap_or_default();
     let api = Api::<RecoveryVault>::namespaced(ctx.client.clone(), &namespace);
     let key = vault.uid().unwrap_or_default();
-    let action = finalizer(&api, FINALIZER, vault, |event| async {
+    let outcome = finalizer(&api, FINALIZER, vault, |event| async {
         match event {
             Event::Apply(vault) => apply(&vault, &ctx).await,
             Event::Cleanup(vault) => cleanup(&vault, &ctx).await,
         }
     })
-    .await
-    .map_err(|e| Error::Finalizer(Box::new(e)))?;
+    .await;
+    let action = crate::error::settle_cleanup(outcome, ctx.timing.poll)?;
     ctx.reset_backoff(&key);
     Ok(action)
 }
@@ -86,7 +86,7 @@ async fn apply(vault: &RecoveryVault, ctx: &Context) -> Result<Action> {
                 message.clone(),
             )];
             write_status(vault, ctx, &observed, None, None, None).await?;
-            return Err(Error::Credentials(message));
+            return Err(Error::Credentials(message).reported());
         }
         Err(other) => return Err(other),
     };
@@ -101,7 +101,7 @@ async fn apply(vault: &RecoveryVault, ctx: &Context) -> Result<Action> {
                 error.to_string(),
             )];
             write_status(vault, ctx, &observed, None, None, None).await?;
-            return Err(error);
+            return Err(error.reported());
         }
     };
 
@@ -304,6 +304,22 @@ async fn write_status(
         .await?;
     }
     let reference = vault.object_ref(&());
+    let became_ready = conditions::changed(&previous.conditions, observed)
+        .iter()
+        .any(|c| c.type_ == READY && c.status);
+    if became_ready {
+        // Its machines waiting for it start now, not at their next requeue.
+        let machines = Api::<ReplicatedMachine>::namespaced(
+            ctx.client.clone(),
+            &vault.namespace().unwrap_or_default(),
+        )
+        .list(&ListParams::default())
+        .await?;
+        ctx.wake_machines(crate::relations::machines_using_vault(
+            vault,
+            &machines.items,
+        ));
+    }
     for change in conditions::changed(&previous.conditions, observed) {
         let warning = !change.status
             && (matches!(

@@ -79,7 +79,14 @@ struct Figures {
     steady_machine_urls: usize,
     peak_rss_bytes: u64,
     cpu_seconds: f64,
+    /// From a vault's Ready to the first enable of its machines (the slowest vault).
+    vault_ready_to_enable: Option<Duration>,
+    /// From the plans' approval to the first failover ARM accepted.
+    approval_to_failover: Option<Duration>,
 }
+
+/// The controller's memory limit in the shipped Deployment and the chart's defaults.
+const SHIPPED_MEMORY_LIMIT_BYTES: u64 = 256 * 1024 * 1024;
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -115,6 +122,11 @@ async fn run(args: &Args, n: usize) -> Result<Figures> {
         "--page-size",
         &page_size,
     ])?;
+    // azure-sim logs each request's real milliseconds since it started: close enough to now.
+    let sim_started = jiff::Timestamp::now();
+    let at = |request: &Value| {
+        sim_started + jiff::SignedDuration::from_millis(request["elapsed_ms"].as_i64().unwrap_or(0))
+    };
     let ns = "bench";
     plane.kubectl_ok(&["create", "namespace", ns])?;
     let vault_names: Vec<String> = (0..args.vaults).map(|v| format!("bench-{v}")).collect();
@@ -197,6 +209,7 @@ async fn run(args: &Args, n: usize) -> Result<Figures> {
         })
         .count();
 
+    let approved_at = jiff::Timestamp::now();
     for p in 0..args.plans {
         plans
             .patch(
@@ -228,6 +241,55 @@ async fn run(args: &Args, n: usize) -> Result<Figures> {
     let (_, scrape) = controller.get("/metrics").await?;
     let (reconciles, reconcile_p50, reconcile_p99) = reconcile_figures(&scrape);
     let log = sim.requests("").await?;
+    let since = |from: jiff::Timestamp, to: jiff::Timestamp| {
+        Duration::try_from(to.duration_since(from)).unwrap_or_default()
+    };
+    let first = |what: &dyn Fn(&str, &str) -> bool| {
+        log.iter()
+            .filter(|r| {
+                (200..300).contains(&r["status"].as_u64().unwrap_or(0))
+                    && what(
+                        r["method"].as_str().unwrap_or_default(),
+                        r["path"].as_str().unwrap_or_default(),
+                    )
+            })
+            .map(at)
+            .min()
+    };
+    let approval_to_failover = first(&|method, path| {
+        method == "POST"
+            && (path.ends_with("/unplannedFailover") || path.ends_with("/plannedFailover"))
+    })
+    .map(|failover| since(approved_at, failover));
+    let mut vault_ready_to_enable = None;
+    for vault in vaults.list(&ListParams::default()).await?.items {
+        let Some(ready) = vault.status.as_ref().and_then(|s| {
+            s.conditions
+                .iter()
+                .find(|c| c.type_ == "Ready" && c.status == "True")
+                .map(|c| c.last_transition_time.0)
+        }) else {
+            continue;
+        };
+        let vault_name = vault
+            .status
+            .as_ref()
+            .and_then(|s| s.resources.vault_id.as_deref())
+            .and_then(|id| id.rsplit('/').next())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let enabled = first(&|method, path| {
+            method == "PUT"
+                && path.contains("/replicationProtectedItems/")
+                && path
+                    .to_ascii_lowercase()
+                    .contains(&format!("/vaults/{vault_name}/"))
+        });
+        if let Some(enabled) = enabled {
+            let latency = since(ready, enabled);
+            vault_ready_to_enable = vault_ready_to_enable.max(Some(latency));
+        }
+    }
     let mut figures = Figures {
         machines: n,
         to_protected,
@@ -240,6 +302,8 @@ async fn run(args: &Args, n: usize) -> Result<Figures> {
         steady_machine_urls,
         peak_rss_bytes,
         cpu_seconds,
+        vault_ready_to_enable,
+        approval_to_failover,
         ..Figures::default()
     };
     let mut vault_put_paths = BTreeMap::new();
@@ -558,9 +622,25 @@ fn print_table(args: &Args, results: &[Figures]) {
         "  of them per-machine URLs",
         col(&|r| r.steady_machine_urls.to_string()),
     ));
+    let latency =
+        |d: Option<Duration>| d.map_or("-".to_owned(), |d| format!("{:.2} s", d.as_secs_f64()));
     rows.push((
-        "controller peak RSS",
-        col(&|r| format!("{:.1} MiB", r.peak_rss_bytes as f64 / 1048576.0)),
+        "vault Ready -> its machines' first enable",
+        col(&|r| latency(r.vault_ready_to_enable)),
+    ));
+    rows.push((
+        "approval -> first failover accepted",
+        col(&|r| latency(r.approval_to_failover)),
+    ));
+    rows.push((
+        "controller peak RSS / shipped limit (256 MiB)",
+        col(&|r| {
+            format!(
+                "{:.1} MiB = {:.0} %",
+                r.peak_rss_bytes as f64 / 1048576.0,
+                100.0 * r.peak_rss_bytes as f64 / SHIPPED_MEMORY_LIMIT_BYTES as f64
+            )
+        }),
     ));
     rows.push((
         "  per machine",
@@ -603,6 +683,13 @@ fn check(results: &[Figures]) -> Result<()> {
             failures.push(format!(
                 "N = {}: {} machine actions were accepted twice on the same item",
                 r.machines, r.repeated_actions
+            ));
+        }
+        if r.peak_rss_bytes > SHIPPED_MEMORY_LIMIT_BYTES {
+            failures.push(format!(
+                "N = {}: the controller peaked at {:.0} MiB, above the shipped limit of 256 MiB: it would be OOM-killed",
+                r.machines,
+                r.peak_rss_bytes as f64 / 1048576.0
             ));
         }
         if r.steady_machine_urls > 0 {
