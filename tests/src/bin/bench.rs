@@ -125,7 +125,7 @@ async fn run(args: &Args, n: usize) -> Result<Figures> {
     // azure-sim logs each request's real milliseconds since it started: close enough to now.
     let sim_started = jiff::Timestamp::now();
     let at = |request: &Value| {
-        sim_started + jiff::SignedDuration::from_millis(request["elapsed_ms"].as_i64().unwrap_or(0))
+        sim_started + jiff::SignedDuration::from_millis(request["elapsedMs"].as_i64().unwrap_or(0))
     };
     let ns = "bench";
     plane.kubectl_ok(&["create", "namespace", ns])?;
@@ -241,8 +241,9 @@ async fn run(args: &Args, n: usize) -> Result<Figures> {
     let (_, scrape) = controller.get("/metrics").await?;
     let (reconciles, reconcile_p50, reconcile_p99) = reconcile_figures(&scrape);
     let log = sim.requests("").await?;
+    // None when the clocks disagree (a request logged before the moment it is measured from).
     let since = |from: jiff::Timestamp, to: jiff::Timestamp| {
-        Duration::try_from(to.duration_since(from)).unwrap_or_default()
+        Duration::try_from(to.duration_since(from)).ok()
     };
     let first = |what: &dyn Fn(&str, &str) -> bool| {
         log.iter()
@@ -260,7 +261,7 @@ async fn run(args: &Args, n: usize) -> Result<Figures> {
         method == "POST"
             && (path.ends_with("/unplannedFailover") || path.ends_with("/plannedFailover"))
     })
-    .map(|failover| since(approved_at, failover));
+    .and_then(|failover| since(approved_at, failover));
     let mut vault_ready_to_enable = None;
     for vault in vaults.list(&ListParams::default()).await?.items {
         let Some(ready) = vault.status.as_ref().and_then(|s| {
@@ -285,8 +286,7 @@ async fn run(args: &Args, n: usize) -> Result<Figures> {
                     .to_ascii_lowercase()
                     .contains(&format!("/vaults/{vault_name}/"))
         });
-        if let Some(enabled) = enabled {
-            let latency = since(ready, enabled);
+        if let Some(latency) = enabled.and_then(|enabled| since(ready, enabled)) {
             vault_ready_to_enable = vault_ready_to_enable.max(Some(latency));
         }
     }
