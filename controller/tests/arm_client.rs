@@ -24,6 +24,23 @@ struct Fixture {
 }
 
 async fn fixture(settings: Settings) -> Fixture {
+    fixture_signed_in(settings, |arm, settings| {
+        credentials::client_secret(
+            arm,
+            &settings.tenant,
+            settings.client_id.clone(),
+            settings.client_secret.clone(),
+        )
+        .unwrap()
+    })
+    .await
+}
+
+/// azure-sim over HTTPS, and an ARM client with the credential `sign_in` makes.
+async fn fixture_signed_in(
+    settings: Settings,
+    sign_in: impl FnOnce(&ArmSettings, &Settings) -> Arc<dyn azure_core::credentials::TokenCredential>,
+) -> Fixture {
     let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let sim = azure_sim::start(listen, settings.clone(), Persistence::default(), None)
         .await
@@ -38,13 +55,7 @@ async fn fixture(settings: Settings) -> Fixture {
         REQUEST_TIMEOUT,
     )
     .unwrap();
-    let credential = credentials::client_secret(
-        &arm,
-        &settings.tenant,
-        settings.client_id.clone(),
-        settings.client_secret.clone(),
-    )
-    .unwrap();
+    let credential = sign_in(&arm, &settings);
     let client = ArmClient::new(
         &arm,
         credential,
@@ -536,34 +547,12 @@ async fn a_service_principal_signs_in_with_its_certificate() {
             client_certificate: certificate,
             ..Settings::default()
         };
-        let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
-        let sim = azure_sim::start(listen, settings.clone(), Persistence::default(), None)
-            .await
-            .unwrap();
-        let ca = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(ca.path(), &sim.certificate_pem).unwrap();
-        let url = Url::parse(sim.base_url()).unwrap();
-        let arm = ArmSettings::new(
-            url.clone(),
-            Some(url),
-            Some(ca.path().to_path_buf()),
-            REQUEST_TIMEOUT,
-        )
-        .unwrap();
-        let credential = credentials::client_certificate(
-            &arm,
-            &settings.tenant,
-            settings.client_id.clone(),
-            &pem,
-        )
-        .unwrap();
-        let client = ArmClient::new(
-            &arm,
-            credential,
-            Arc::new(Budget::default()),
-            Arc::new(RequestStats::default()),
-        );
-        let answer = client.get::<Value>(&group_path("rg-cert"), RG).await;
+        let f = fixture_signed_in(settings, |arm, settings| {
+            credentials::client_certificate(arm, &settings.tenant, settings.client_id.clone(), &pem)
+                .unwrap()
+        })
+        .await;
+        let answer = f.client.get::<Value>(&group_path("rg-cert"), RG).await;
         match (signs_in, answer) {
             // Signed in: ARM answers that the group does not exist.
             (true, Ok(None)) => {}
