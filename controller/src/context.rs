@@ -1,16 +1,18 @@
-//! What every reconcile shares: the Kubernetes client, the Event recorder, ARM clients (one
-//! per identity, so each keeps its token cache), budgets per subscription, request counts,
-//! timing, and per-object backoff.
+//! What every reconcile shares: the Kubernetes client, the caches of the three kinds, the
+//! Event recorder, ARM clients (one per identity, so each keeps its token cache), budgets per
+//! subscription, request counts, timing, and per-object backoff.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use azure_core::credentials::TokenCredential;
 use cutover_api::vault::Credentials;
+use cutover_api::{MigrationPlan, RecoveryVault, ReplicatedMachine};
 use k8s_openapi::api::core::v1::{ObjectReference, Secret};
 use kube::Api;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::{ObjectRef, Store};
 
 use crate::azure::budget::Budget;
 use crate::azure::stats::RequestStats;
@@ -19,9 +21,10 @@ use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 
 /// One value per key, for the version of its source it was made from; a new version replaces
-/// the old value instead of sitting beside it.
+/// the old value instead of sitting beside it. Each entry remembers when its version was last
+/// confirmed, so a caller may trust it for a while without asking the source again.
 pub struct Versioned<T> {
-    entries: HashMap<String, (String, T)>,
+    entries: HashMap<String, (String, Instant, T)>,
 }
 
 impl<T> Default for Versioned<T> {
@@ -34,15 +37,26 @@ impl<T> Default for Versioned<T> {
 
 impl<T: Clone> Versioned<T> {
     /// The value for `key`, if it was made from `version`.
-    pub fn current(&self, key: &str, version: &str) -> Option<T> {
+    pub fn current(&mut self, key: &str, version: &str) -> Option<T> {
+        self.entries
+            .get_mut(key)
+            .filter(|(made_from, _, _)| made_from == version)
+            .map(|(_, confirmed, value)| {
+                *confirmed = Instant::now();
+                value.clone()
+            })
+    }
+
+    /// The value for `key` whatever its version, if that version was confirmed within `max_age`.
+    pub fn recent(&self, key: &str, max_age: Duration) -> Option<T> {
         self.entries
             .get(key)
-            .filter(|(made_from, _)| made_from == version)
-            .map(|(_, value)| value.clone())
+            .filter(|(_, confirmed, _)| confirmed.elapsed() < max_age)
+            .map(|(_, _, value)| value.clone())
     }
 
     pub fn insert(&mut self, key: String, version: String, value: T) {
-        self.entries.insert(key, (version, value));
+        self.entries.insert(key, (version, Instant::now(), value));
     }
 
     pub fn len(&self) -> usize {
@@ -52,6 +66,14 @@ impl<T: Clone> Versioned<T> {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+}
+
+/// Whether a pass must read the Secret its ARM client is made from, or may use a client made
+/// from it a little while ago.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecretFreshness {
+    Read,
+    Recent,
 }
 
 /// How often to look again.
@@ -65,8 +87,56 @@ pub struct Timing {
     pub max_backoff: Duration,
 }
 
+/// The reflector stores the controllers keep: a pass reads the objects it relates to (its
+/// vault, its plan, a plan's machines) from memory, never from the API server. Each store is
+/// written before the event that reached a reconcile is passed on, so what woke a pass is in
+/// the store when the pass reads it.
+#[derive(Clone)]
+pub struct Caches {
+    pub vaults: Store<RecoveryVault>,
+    pub machines: Store<ReplicatedMachine>,
+    pub plans: Store<MigrationPlan>,
+}
+
+impl Caches {
+    pub fn vault(&self, namespace: &str, name: &str) -> Option<Arc<RecoveryVault>> {
+        self.vaults.get(&ObjectRef::new(name).within(namespace))
+    }
+
+    pub fn plan(&self, namespace: &str, name: &str) -> Option<Arc<MigrationPlan>> {
+        self.plans.get(&ObjectRef::new(name).within(namespace))
+    }
+
+    pub fn plans_in(&self, namespace: &str) -> Vec<Arc<MigrationPlan>> {
+        in_namespace(&self.plans, namespace)
+    }
+
+    pub fn machines_in(&self, namespace: &str) -> Vec<Arc<ReplicatedMachine>> {
+        in_namespace(&self.machines, namespace)
+    }
+}
+
+fn in_namespace<K>(store: &Store<K>, namespace: &str) -> Vec<Arc<K>>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + 'static,
+{
+    let mut objects: Vec<Arc<K>> = store
+        .state()
+        .into_iter()
+        .filter(|o| o.meta().namespace.as_deref() == Some(namespace))
+        .collect();
+    // The store is a hash map: sorted, a pass sees the same order every time.
+    objects.sort_by(|a, b| a.meta().name.cmp(&b.meta().name));
+    objects
+}
+
+/// How long a Secret's ARM client is used without reading the Secret again: a rotated secret
+/// is picked up within this, and a machine's pass does not read its vault's Secret each time.
+const SECRET_RECHECK: Duration = Duration::from_secs(60);
+
 pub struct Context {
     pub client: kube::Client,
+    pub caches: Caches,
     pub recorder: Recorder,
     pub arm_settings: ArmSettings,
     pub timing: Timing,
@@ -77,11 +147,6 @@ pub struct Context {
     clients: Mutex<Versioned<ArmClient>>,
     failures: Mutex<HashMap<String, u32>>,
     lists: crate::lists::SharedLists,
-    /// Machines to reconcile now because what they act on changed (a vault became Ready, a plan
-    /// approved or released them): the machine controller's `reconcile_on` stream.
-    machine_wakeups: futures::channel::mpsc::UnboundedSender<
-        kube::runtime::reflector::ObjectRef<cutover_api::ReplicatedMachine>,
-    >,
 }
 
 impl Context {
@@ -90,9 +155,8 @@ impl Context {
         arm_settings: ArmSettings,
         default_credential: std::result::Result<Arc<dyn TokenCredential>, String>,
         timing: Timing,
-        machine_wakeups: futures::channel::mpsc::UnboundedSender<
-            kube::runtime::reflector::ObjectRef<cutover_api::ReplicatedMachine>,
-        >,
+        caches: Caches,
+        metrics: Arc<Metrics>,
     ) -> Context {
         let reporter = Reporter {
             controller: "cutover".into(),
@@ -101,16 +165,16 @@ impl Context {
         Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
+            caches,
             arm_settings,
             timing,
             stats: Arc::new(RequestStats::default()),
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             default_credential,
             budgets: Mutex::default(),
             clients: Mutex::default(),
             failures: Mutex::default(),
             lists: crate::lists::SharedLists::default(),
-            machine_wakeups,
         }
     }
 
@@ -123,16 +187,29 @@ impl Context {
     }
 
     /// The ARM client for a subscription, with the credentials a vault names or the
-    /// controller's own identity.
+    /// controller's own identity. The vault's pass reads its Secret every time (so it says at
+    /// once when the Secret is gone); a machine's pass reuses a client whose Secret was read
+    /// within [`SECRET_RECHECK`].
     pub async fn arm(
         &self,
         namespace: &str,
         subscription: &str,
         credentials: Option<&Credentials>,
+        freshness: SecretFreshness,
     ) -> Result<ArmClient> {
         let (key, secret) = match credentials {
             Some(reference) => {
                 let name = &reference.secret_ref.name;
+                let key = format!("{subscription}/secret/{namespace}/{name}");
+                if freshness == SecretFreshness::Recent
+                    && let Some(client) = self
+                        .clients
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .recent(&key, SECRET_RECHECK)
+                {
+                    return Ok(client);
+                }
                 let secret = Api::<Secret>::namespaced(self.client.clone(), namespace)
                     .get_opt(name)
                     .await?
@@ -141,10 +218,7 @@ impl Context {
                             "the Secret {namespace}/{name} named in spec.credentials does not exist"
                         ))
                     })?;
-                (
-                    format!("{subscription}/secret/{namespace}/{name}"),
-                    Some(secret),
-                )
+                (key, Some(secret))
             }
             None => (format!("{subscription}/default"), None),
         };
@@ -274,19 +348,6 @@ impl Context {
         Ok(self.lists.get(key, max_age, fresh_after, fetch).await?)
     }
 
-    /// Reconciles these machines now, not at their next requeue.
-    pub fn wake_machines(
-        &self,
-        machines: impl IntoIterator<
-            Item = kube::runtime::reflector::ObjectRef<cutover_api::ReplicatedMachine>,
-        >,
-    ) {
-        for machine in machines {
-            // Closed only when the controller stops; nothing is left to wake then.
-            let _ = self.machine_wakeups.unbounded_send(machine);
-        }
-    }
-
     /// Drops a cached list (after a write that changes it).
     pub async fn forget_list(&self, key: &str) {
         self.lists.forget(key).await;
@@ -323,5 +384,22 @@ mod tests {
             clients.insert(key.clone(), version.to_string(), "a later client");
         }
         assert_eq!(clients.len(), 1, "one client per Secret, not per version");
+    }
+
+    #[test]
+    fn a_client_is_reused_without_its_secret_only_while_recently_confirmed() {
+        let mut clients = Versioned::default();
+        let key = "sub/secret/ns/azure-sp".to_owned();
+        assert_eq!(clients.recent(&key, Duration::from_secs(60)), None::<&str>);
+        clients.insert(key.clone(), "1".into(), "client");
+        assert_eq!(
+            clients.recent(&key, Duration::from_secs(60)),
+            Some("client")
+        );
+        assert_eq!(
+            clients.recent(&key, Duration::ZERO),
+            None,
+            "older than asked: the Secret is read again"
+        );
     }
 }

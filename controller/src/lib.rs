@@ -14,4 +14,5 @@ pub mod plan;
 pub mod policy;
 pub mod relations;
 pub mod run;
+pub mod status;
 pub mod vault;

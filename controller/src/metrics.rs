@@ -33,6 +33,49 @@ pub struct ErrorLabels {
     pub reason: &'static str,
 }
 
+/// A request the controller made to the Kubernetes API server.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KubeRequestLabels {
+    /// `get`, `list`, `watch`, `create`, `update`, `patch` or `delete`, as the API server's own
+    /// `apiserver_request_total` names them.
+    pub verb: &'static str,
+    /// The resource (its plural), with `/status` for the status subresource.
+    pub resource: String,
+}
+
+/// The verb and resource of a request to the API server, from its method and URL
+/// (`/api/v1/...` or `/apis/{group}/{version}/...`, namespaced or not).
+pub fn kube_request_labels(method: &str, path: &str, query: Option<&str>) -> KubeRequestLabels {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let rest = match segments.first() {
+        Some(&"api") => segments.get(2..),
+        Some(&"apis") => segments.get(3..),
+        _ => None,
+    }
+    .unwrap_or_default();
+    let rest = match rest {
+        ["namespaces", _, resource @ ..] if !resource.is_empty() => resource,
+        other => other,
+    };
+    let resource = match rest {
+        [resource, _, subresource, ..] => format!("{resource}/{subresource}"),
+        [resource, ..] => (*resource).to_owned(),
+        [] => String::new(),
+    };
+    let watch = query.is_some_and(|q| q.split('&').any(|p| p == "watch=true" || p == "watch=1"));
+    let verb = match method {
+        "GET" if watch => "watch",
+        "GET" if rest.len() < 2 => "list",
+        "GET" => "get",
+        "POST" => "create",
+        "PUT" => "update",
+        "PATCH" => "patch",
+        "DELETE" => "delete",
+        _ => "other",
+    };
+    KubeRequestLabels { verb, resource }
+}
+
 type HistogramFamily = Family<KindLabels, Histogram, fn() -> Histogram>;
 
 /// What the controllers count as they work.
@@ -42,6 +85,7 @@ pub struct Metrics {
     reconcile_errors: Family<ErrorLabels, Counter>,
     reconcile_duration: HistogramFamily,
     leader: Gauge,
+    kube_requests: Family<KubeRequestLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -55,6 +99,7 @@ impl Default for Metrics {
             reconcile_errors: Family::default(),
             reconcile_duration: Family::new_with_constructor(buckets),
             leader: Gauge::default(),
+            kube_requests: Family::default(),
         }
     }
 }
@@ -75,6 +120,13 @@ impl Metrics {
                 })
                 .inc();
         }
+    }
+
+    /// Counts a request to the API server (the kube client's layer calls this for each).
+    pub fn kube_request(&self, method: &str, path: &str, query: Option<&str>) {
+        self.kube_requests
+            .get_or_create(&kube_request_labels(method, path, query))
+            .inc();
     }
 
     pub fn set_leader(&self, leading: bool) {
@@ -104,6 +156,11 @@ impl Metrics {
             "leader",
             "1 while this replica holds the leader lease (or runs without leader election)",
             self.leader.clone(),
+        );
+        registry.register(
+            "kube_requests",
+            "Requests to the Kubernetes API server, by verb and resource",
+            self.kube_requests.clone(),
         );
         registry.register_collector(Box::new(ArmCollector(stats)));
         registry.register_collector(Box::new(objects));
@@ -313,5 +370,90 @@ impl Readiness {
 
     pub fn get(&self) -> bool {
         self.0.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_to_the_api_server_is_counted_by_verb_and_resource() {
+        let cases = [
+            (
+                "GET",
+                "/apis/cutover.dev/v1alpha1/namespaces/n/recoveryvaults/v",
+                None,
+                "get",
+                "recoveryvaults",
+            ),
+            (
+                "GET",
+                "/apis/cutover.dev/v1alpha1/namespaces/n/replicatedmachines",
+                Some("labelSelector=a%3Db"),
+                "list",
+                "replicatedmachines",
+            ),
+            (
+                "GET",
+                "/apis/cutover.dev/v1alpha1/replicatedmachines",
+                Some("watch=true&resourceVersion=1"),
+                "watch",
+                "replicatedmachines",
+            ),
+            (
+                "GET",
+                "/apis/cutover.dev/v1alpha1/replicatedmachines",
+                None,
+                "list",
+                "replicatedmachines",
+            ),
+            (
+                "PATCH",
+                "/apis/cutover.dev/v1alpha1/namespaces/n/replicatedmachines/m/status",
+                Some("fieldManager=cutover"),
+                "patch",
+                "replicatedmachines/status",
+            ),
+            (
+                "GET",
+                "/api/v1/namespaces/n/secrets/azure-sp",
+                None,
+                "get",
+                "secrets",
+            ),
+            ("GET", "/api/v1/namespaces/n", None, "get", "namespaces"),
+            (
+                "POST",
+                "/apis/events.k8s.io/v1/namespaces/n/events",
+                None,
+                "create",
+                "events",
+            ),
+            (
+                "PUT",
+                "/apis/coordination.k8s.io/v1/namespaces/n/leases/cutover",
+                None,
+                "update",
+                "leases",
+            ),
+            (
+                "DELETE",
+                "/apis/cutover.dev/v1alpha1/namespaces/n/replicatedmachines/m",
+                None,
+                "delete",
+                "replicatedmachines",
+            ),
+        ];
+        for (method, path, query, verb, resource) in cases {
+            assert_eq!(
+                kube_request_labels(method, path, query),
+                KubeRequestLabels {
+                    verb,
+                    resource: resource.into()
+                },
+                "{method} {path}"
+            );
+        }
     }
 }

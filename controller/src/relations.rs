@@ -2,6 +2,8 @@
 //! it, a plan's approval and releases reach its machines, and a machine's progress reaches the
 //! plan that created or adopted it. Pure, table-tested.
 
+use std::sync::Arc;
+
 use cutover_api::{MigrationPlan, RecoveryVault, ReplicatedMachine};
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
@@ -11,19 +13,31 @@ use crate::plan::reconcile::{PLAN_LABEL, adopts};
 /// The machines in `vault`'s namespace whose `vaultRef` names it.
 pub fn machines_using_vault(
     vault: &RecoveryVault,
-    machines: &[ReplicatedMachine],
+    machines: &[Arc<ReplicatedMachine>],
 ) -> Vec<ObjectRef<ReplicatedMachine>> {
     machines
         .iter()
         .filter(|m| m.namespace() == vault.namespace() && m.spec.vault_ref.name == vault.name_any())
-        .map(ObjectRef::from_obj)
+        .map(|m| ObjectRef::from_obj(m.as_ref()))
+        .collect()
+}
+
+/// The machines `plan` drives (see [`drives`]).
+pub fn machines_of_plan(
+    plan: &MigrationPlan,
+    machines: &[Arc<ReplicatedMachine>],
+) -> Vec<ObjectRef<ReplicatedMachine>> {
+    machines
+        .iter()
+        .filter(|m| m.namespace() == plan.namespace() && drives(plan, m))
+        .map(|m| ObjectRef::from_obj(m.as_ref()))
         .collect()
 }
 
 /// The plans that drive `machine`.
 pub fn plans_of_machine(
     machine: &ReplicatedMachine,
-    plans: &[std::sync::Arc<MigrationPlan>],
+    plans: &[Arc<MigrationPlan>],
 ) -> Vec<ObjectRef<MigrationPlan>> {
     plans
         .iter()
@@ -32,7 +46,8 @@ pub fn plans_of_machine(
         .collect()
 }
 
-fn drives(plan: &MigrationPlan, machine: &ReplicatedMachine) -> bool {
+/// Whether `plan` drives `machine`: it created it (its label), or its selector adopts it.
+pub fn drives(plan: &MigrationPlan, machine: &ReplicatedMachine) -> bool {
     match machine.labels().get(PLAN_LABEL) {
         Some(name) => *name == plan.name_any(),
         None => adopts(plan, machine.labels()),
@@ -41,19 +56,19 @@ fn drives(plan: &MigrationPlan, machine: &ReplicatedMachine) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use serde_json::json;
 
     use super::*;
 
-    fn machine(name: &str, vault: &str, labels: serde_json::Value) -> ReplicatedMachine {
-        serde_json::from_value(json!({
-            "apiVersion": "cutover.dev/v1alpha1", "kind": "ReplicatedMachine",
-            "metadata": {"name": name, "namespace": "n", "labels": labels},
-            "spec": {"vaultRef": {"name": vault}, "source": {"name": name}, "osType": "Linux"}
-        }))
-        .unwrap()
+    fn machine(name: &str, vault: &str, labels: serde_json::Value) -> Arc<ReplicatedMachine> {
+        Arc::new(
+            serde_json::from_value(json!({
+                "apiVersion": "cutover.dev/v1alpha1", "kind": "ReplicatedMachine",
+                "metadata": {"name": name, "namespace": "n", "labels": labels},
+                "spec": {"vaultRef": {"name": vault}, "source": {"name": name}, "osType": "Linux"}
+            }))
+            .unwrap(),
+        )
     }
 
     fn plan(name: &str, selector: serde_json::Value) -> Arc<MigrationPlan> {
@@ -96,6 +111,15 @@ mod tests {
             json!({"matchExpressions": [{"key": "env", "operator": "In", "values": ["prod"]}]}),
         );
         let wave_plan = plan("wave-plan", json!({"matchLabels": {"app": "web"}}));
+        assert_eq!(
+            names(machines_of_plan(&wave_plan, &machines)),
+            ["created", "adopted"],
+            "the machine it created and the one its selector adopts"
+        );
+        assert_eq!(
+            names(machines_of_plan(&by_expression, &machines)),
+            ["adopted"]
+        );
         let plans = vec![by_expression, wave_plan];
         assert_eq!(names(plans_of_machine(&machines[0], &plans)), ["wave-plan"]);
         assert_eq!(

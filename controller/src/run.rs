@@ -16,7 +16,7 @@ use kube::runtime::utils::Predicate;
 use kube::runtime::{Controller, WatchStreamExt, predicates, reflector, watcher};
 
 use crate::azure::{ArmSettings, credentials};
-use crate::context::{Context, Timing};
+use crate::context::{Caches, Context, Timing};
 use crate::endpoints;
 use crate::leader::{LeaderArgs, Leadership};
 use crate::metrics::{Objects, Readiness};
@@ -79,7 +79,8 @@ pub fn init_logging(format: &str) {
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     init_logging(&args.log_format);
-    let client = kube::Client::try_default().await?;
+    let metrics = Arc::new(crate::metrics::Metrics::default());
+    let client = counted_client(metrics.clone()).await?;
     let settings = ArmSettings::new(
         args.arm_endpoint.clone(),
         args.authority_host.clone(),
@@ -102,29 +103,37 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         resync: Duration::from_secs_f64(args.resync_seconds.max(1.0)),
         max_backoff: Duration::from_secs(300),
     };
-    let (machine_wakeups, woken_machines) = futures::channel::mpsc::unbounded();
+    let vaults: Api<RecoveryVault> = scoped(&client, args.namespace.as_deref());
+    let machines: Api<ReplicatedMachine> = scoped(&client, args.namespace.as_deref());
+    let plans: Api<MigrationPlan> = scoped(&client, args.namespace.as_deref());
+
+    // Each kind is watched once. Its reflector fills the store every pass reads from, then
+    // hands the event on: to its own controller, and to the subscribers of the controllers it
+    // wakes, so a pass woken by a change finds that change in the store.
+    let (vault_store, vault_writer) = reflector::store_shared(SUBSCRIBER_BUFFER);
+    let (machine_store, machine_writer) = reflector::store_shared(SUBSCRIBER_BUFFER);
+    let (plan_store, plan_writer) = reflector::store_shared(SUBSCRIBER_BUFFER);
+    let vault_events = subscriber(&vault_writer);
+    let machine_events = subscriber(&machine_writer);
+    let plan_events = subscriber(&plan_writer);
     let ctx = Arc::new(Context::new(
         client.clone(),
         settings,
         credential,
         timing,
-        machine_wakeups,
+        Caches {
+            vaults: vault_store.clone(),
+            machines: machine_store.clone(),
+            plans: plan_store.clone(),
+        },
+        metrics,
     ));
-    let vaults: Api<RecoveryVault> = scoped(&client, args.namespace.as_deref());
-    let machines: Api<ReplicatedMachine> = scoped(&client, args.namespace.as_deref());
-    let plans: Api<MigrationPlan> = scoped(&client, args.namespace.as_deref());
 
     // Nothing below is polled, so nothing is watched, until this replica may act.
     // Only changes a reconcile must react to start one: not the status it writes itself.
-    let (vault_store, vault_writer) = reflector::store();
-    let (machine_store, machine_writer) = reflector::store();
-    let (plan_store, plan_writer) = reflector::store();
-    let vault_triggers = reflector(
-        vault_writer,
-        watcher(vaults.clone(), watcher::Config::default().any_semantic()).default_backoff(),
-    )
-    .applied_objects()
-    .predicate_filter(changes::<RecoveryVault>(), Default::default());
+    let vault_triggers = reflector(vault_writer, watched(vaults))
+        .applied_objects()
+        .predicate_filter(changes::<RecoveryVault>(), Default::default());
     let vault_controller = Controller::for_stream(vault_triggers, vault_store.clone())
         .graceful_shutdown_on(shutdown_signal())
         .run(
@@ -133,16 +142,22 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             ctx.clone(),
         )
         .for_each(|result| async move { log_result("RecoveryVault", result) });
-    let machine_triggers = reflector(
-        machine_writer,
-        watcher(machines.clone(), watcher::Config::default().any_semantic()).default_backoff(),
-    )
-    .applied_objects()
-    .predicate_filter(changes::<ReplicatedMachine>(), Default::default());
-    // A vault that becomes Ready, and a plan that approves or releases, wake their machines
-    // through the channel their reconcilers send on, not at the machines' next requeue.
+    let machine_triggers = reflector(machine_writer, watched(machines))
+        .applied_objects()
+        .predicate_filter(changes::<ReplicatedMachine>(), Default::default());
+    // A vault that becomes Ready, and a plan that approves or releases, reconcile their
+    // machines at once, not at the machines' next requeue.
+    let machines_of_vault = machine_store.clone();
+    let machines_of_plan = machine_store.clone();
     let machine_controller = Controller::for_stream(machine_triggers, machine_store.clone())
-        .reconcile_on(woken_machines)
+        .watches_stream(
+            owned(vault_events).predicate_filter(what_machines_read_of_a_vault, Default::default()),
+            move |vault| relations::machines_using_vault(&vault, &machines_of_vault.state()),
+        )
+        .watches_stream(
+            owned(plan_events).predicate_filter(what_machines_read_of_a_plan, Default::default()),
+            move |plan| relations::machines_of_plan(&plan, &machines_of_plan.state()),
+        )
         .graceful_shutdown_on(shutdown_signal())
         .run(
             |machine, ctx| {
@@ -157,23 +172,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             ctx.clone(),
         )
         .for_each(|result| async move { log_result("ReplicatedMachine", result) });
-    let plan_triggers = reflector(
-        plan_writer,
-        watcher(plans, watcher::Config::default().any_semantic()).default_backoff(),
-    )
-    .applied_objects()
-    .predicate_filter(changes::<MigrationPlan>(), Default::default());
+    let plan_triggers = reflector(plan_writer, watched(plans))
+        .applied_objects()
+        .predicate_filter(changes::<MigrationPlan>(), Default::default());
     // A machine's progress (its status) moves on the plan that created it or adopted it (an
     // adopted machine has no owner reference).
     let plans_of_machine = plan_store.clone();
     let plan_controller = Controller::for_stream(plan_triggers, plan_store.clone())
-        .watches(
-            machines,
-            watcher::Config::default().any_semantic(),
-            move |machine: ReplicatedMachine| {
-                relations::plans_of_machine(&machine, &plans_of_machine.state())
-            },
-        )
+        .watches_shared_stream(machine_events, move |machine| {
+            relations::plans_of_machine(&machine, &plans_of_machine.state())
+        })
         .graceful_shutdown_on(shutdown_signal())
         .run(
             |plan, ctx| {
@@ -249,6 +257,78 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let _ = server.await;
     tracing::info!("cutover controller stopped");
     Ok(())
+}
+
+/// The Kubernetes client from the environment (in-cluster, or kubeconfig), counting each
+/// request it makes in `cutover_kube_requests_total`.
+async fn counted_client(metrics: Arc<crate::metrics::Metrics>) -> anyhow::Result<kube::Client> {
+    let config = kube::Config::infer().await?;
+    let count = tower::util::MapRequestLayer::new(
+        move |request: axum::http::Request<kube::client::Body>| {
+            let uri = request.uri();
+            metrics.kube_request(request.method().as_str(), uri.path(), uri.query());
+            request
+        },
+    );
+    Ok(kube::client::ClientBuilder::try_from(config)?
+        .with_layer(&count)
+        .build())
+}
+
+/// Object references a reflector may hold for its subscribers before it waits for them.
+const SUBSCRIBER_BUFFER: usize = 1024;
+
+/// A watch of `api` for the stores: restarted with backoff, without `managedFields` (a few
+/// kilobytes per object that no pass reads).
+fn watched<K>(api: Api<K>) -> impl futures::Stream<Item = watcher::Result<watcher::Event<K>>>
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    watcher(api, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .modify(|object| object.meta_mut().managed_fields = None)
+}
+
+fn subscriber<K>(writer: &reflector::store::Writer<K>) -> reflector::ReflectHandle<K>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    writer
+        .subscribe()
+        .expect("a store made by store_shared can be subscribed to")
+}
+
+/// A subscriber's objects as a watch stream's, for `predicate_filter`.
+fn owned<K: Clone>(
+    events: impl futures::Stream<Item = Arc<K>>,
+) -> impl futures::Stream<Item = watcher::Result<K>> {
+    events.map(|object| Ok(K::clone(&object)))
+}
+
+/// What a machine's pass reads of its vault: its spec and whether it is Ready.
+fn what_machines_read_of_a_vault(vault: &RecoveryVault) -> Option<u64> {
+    let ready = vault.status.as_ref().and_then(|s| {
+        s.conditions
+            .iter()
+            .find(|c| c.type_ == cutover_api::conditions::READY)
+            .map(|c| c.status.clone())
+    });
+    Some(hashed(&(vault.metadata.generation, ready)))
+}
+
+/// What a machine's pass reads of its plan: its spec (approval, window, test rules) and what it
+/// releases.
+fn what_machines_read_of_a_plan(plan: &MigrationPlan) -> Option<u64> {
+    let released = plan
+        .status
+        .as_ref()
+        .map(|s| serde_json::to_string(&s.released).unwrap_or_default());
+    Some(hashed(&(plan.metadata.generation, released)))
+}
+
+fn hashed(value: &impl std::hash::Hash) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(value)
 }
 
 fn scoped<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>

@@ -13,7 +13,7 @@ use cutover_api::machine::{
 use cutover_api::vault::{RecoveryVault, SourceKind, SourceSite};
 use cutover_api::{DeletionPolicy, MachinePhase};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{ListParams, Patch, PatchParams};
+use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::finalizer::{Event, finalizer};
 use kube::{Api, Resource, ResourceExt};
@@ -29,7 +29,6 @@ use crate::error::{Error, Result};
 
 /// Keeps the machine until `deletionPolicy` has been carried out.
 pub const FINALIZER: &str = "cutover.dev/replication";
-const FIELD_MANAGER: &str = "cutover";
 /// Annotation asking a Failed machine to try again.
 pub const RETRY_ANNOTATION: &str = "cutover.dev/retry";
 /// Annotation saying the test VM was validated, so it may be cleaned up.
@@ -55,7 +54,7 @@ pub async fn reconcile(machine: Arc<ReplicatedMachine>, ctx: Arc<Context>) -> Re
 
 /// What a machine needs from its vault: the vault object and the ARM client for it.
 struct VaultView {
-    vault: RecoveryVault,
+    vault: Arc<RecoveryVault>,
     arm: ArmClient,
     vault_id: String,
 }
@@ -75,10 +74,7 @@ async fn vault_of(
 ) -> Result<std::result::Result<VaultView, (&'static str, String)>> {
     let namespace = machine.namespace().unwrap_or_default();
     let name = &machine.spec.vault_ref.name;
-    let Some(vault) = Api::<RecoveryVault>::namespaced(ctx.client.clone(), &namespace)
-        .get_opt(name)
-        .await?
-    else {
+    let Some(vault) = ctx.caches.vault(&namespace, name) else {
         return Ok(Err((
             "VaultNotFound",
             format!("no RecoveryVault {name} in namespace {namespace}"),
@@ -104,6 +100,7 @@ async fn vault_of(
             &namespace,
             &vault.spec.subscription_id,
             vault.spec.credentials.as_ref(),
+            crate::context::SecretFreshness::Recent,
         )
         .await?;
     Ok(Ok(VaultView {
@@ -174,7 +171,7 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
         find_source(machine, &view, ctx).await?
     };
     let annotation = |name: &str| machine.annotations().get(name).is_some_and(|v| v == "true");
-    let plan = plan_of(machine, ctx).await?;
+    let plan = plan_of(machine, ctx);
     // The VMs failovers create, checked only when one should exist (no steady-state cost).
     let (test_vm_id, target_vm_id) = item.map(vm_ids).unwrap_or_default();
     let observed_item = item.map(observe::item);
@@ -397,20 +394,16 @@ fn vm_ids(item: &ArmResource) -> (Option<String>, Option<String>) {
 
 /// The MigrationPlan that drives a machine: the one that created it (its label), or one whose
 /// selector matches its labels.
-async fn plan_of(machine: &ReplicatedMachine, ctx: &Context) -> Result<Option<MigrationPlan>> {
-    let api = Api::<MigrationPlan>::namespaced(
-        ctx.client.clone(),
-        &machine.namespace().unwrap_or_default(),
-    );
+fn plan_of(machine: &ReplicatedMachine, ctx: &Context) -> Option<Arc<MigrationPlan>> {
+    let namespace = machine.namespace().unwrap_or_default();
     if let Some(name) = machine.labels().get(crate::plan::reconcile::PLAN_LABEL) {
-        return Ok(api.get_opt(name).await?);
+        return ctx.caches.plan(&namespace, name);
     }
     let labels = machine.labels();
-    let plans = api.list(&ListParams::default()).await?;
-    Ok(plans
-        .items
+    ctx.caches
+        .plans_in(&namespace)
         .into_iter()
-        .find(|plan| crate::plan::reconcile::adopts(plan, labels)))
+        .find(|plan| crate::plan::reconcile::adopts(plan, labels))
 }
 
 /// Finds the source machine among the protectable items of the vault's containers, or, for
@@ -1201,20 +1194,7 @@ async fn apply_status(
     ctx: &Context,
     status: &ReplicatedMachineStatus,
 ) -> Result<()> {
-    let patch = Patch::Apply(
-        json!({ "apiVersion": "cutover.dev/v1alpha1", "kind": "ReplicatedMachine", "status": status }),
-    );
-    Api::<ReplicatedMachine>::namespaced(
-        ctx.client.clone(),
-        &machine.namespace().unwrap_or_default(),
-    )
-    .patch_status(
-        &machine.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &patch,
-    )
-    .await?;
-    Ok(())
+    crate::status::write(ctx, machine, status).await
 }
 
 /// What a pass learned, for status.

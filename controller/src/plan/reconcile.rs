@@ -7,13 +7,12 @@ use std::sync::Arc;
 
 use cutover_api::conditions::{READY, reason};
 use cutover_api::plan::{MigrationPlan, MigrationPlanStatus, PlanPhase};
-use cutover_api::{DeletionPolicy, MachinePhase, RecoveryVault, ReplicatedMachine};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use cutover_api::{DeletionPolicy, MachinePhase, ReplicatedMachine};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
+use kube::api::{DeleteParams, Patch};
 use kube::core::{Selector, SelectorExt};
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::finalizer::{Event, finalizer};
-use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 
@@ -25,7 +24,6 @@ use crate::error::{Error, Result};
 pub const FINALIZER: &str = "cutover.dev/plan";
 /// Label on the machines a plan created from its templates.
 pub const PLAN_LABEL: &str = "cutover.dev/plan";
-const FIELD_MANAGER: &str = "cutover";
 
 pub async fn reconcile(plan: Arc<MigrationPlan>, ctx: Arc<Context>) -> Result<Requeue> {
     let api =
@@ -59,120 +57,176 @@ pub fn adopts(plan: &MigrationPlan, labels: &BTreeMap<String, String>) -> bool {
     selector_of(plan).is_some_and(|selector| selector.matches(labels))
 }
 
-/// The machines of a plan: those it created, and those its selector adopts.
-pub async fn machines_of(plan: &MigrationPlan, ctx: &Context) -> Result<Vec<ReplicatedMachine>> {
-    let api = Api::<ReplicatedMachine>::namespaced(
-        ctx.client.clone(),
-        &plan.namespace().unwrap_or_default(),
-    );
-    let mut machines: BTreeMap<String, ReplicatedMachine> = BTreeMap::new();
-    for machine in api
-        .list(&ListParams::default().labels(&format!("{PLAN_LABEL}={}", plan.name_any())))
-        .await?
-    {
-        machines.insert(machine.name_any(), machine);
-    }
-    if let Some(selector) = selector_of(plan) {
-        for machine in api
-            .list(&ListParams::default().labels_from(&selector))
-            .await?
-        {
-            machines.entry(machine.name_any()).or_insert(machine);
-        }
-    }
-    Ok(machines
-        .into_values()
-        .filter(|m| m.metadata.deletion_timestamp.is_none())
-        .collect())
+/// The machines of a plan, from the cache: those it created (its label), and those its
+/// selector adopts; by name, without those being deleted.
+pub fn machines_of(
+    plan: &MigrationPlan,
+    machines: &[Arc<ReplicatedMachine>],
+) -> Vec<Arc<ReplicatedMachine>> {
+    machines
+        .iter()
+        .filter(|m| m.namespace() == plan.namespace() && m.metadata.deletion_timestamp.is_none())
+        .filter(|m| crate::relations::drives(plan, m))
+        .cloned()
+        .collect()
 }
 
-async fn apply(plan: &MigrationPlan, ctx: &Context) -> Result<Requeue> {
+/// What a plan's pass decided: the machines to create from a template or bring back to it,
+/// what `Ready` says, the phase or orchestration for status, and when to look again.
+#[derive(Debug)]
+pub struct PlanDecision {
+    /// Server-side apply bodies of ReplicatedMachines, by name.
+    pub machines: Vec<(String, serde_json::Value)>,
+    pub ready: Observed,
+    /// What orchestration decided, or the phase of a plan that cannot be orchestrated yet.
+    pub outcome: std::result::Result<Orchestration, PlanPhase>,
+    pub next: PlanNext,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlanNext {
+    /// Nothing changes until the spec does.
+    OnChange,
+    /// Machines are moving: look again soon.
+    Soon,
+    /// Waiting for something that may arrive (the vault): look again later.
+    Later,
+    /// Done: look again at the resync interval.
+    Resync,
+}
+
+/// A plan's pass, decided from the plan, whether its vault exists, and the machines in its
+/// namespace (all from the caches). Pure.
+pub fn decide(
+    plan: &MigrationPlan,
+    owner: &OwnerReference,
+    vault_exists: bool,
+    machines: &[Arc<ReplicatedMachine>],
+    now: jiff::Timestamp,
+) -> PlanDecision {
+    let waiting = |reason: &str, message: String, phase, next| PlanDecision {
+        machines: Vec::new(),
+        ready: Observed::not_ready(READY, reason, message),
+        outcome: Err(phase),
+        next,
+    };
     let report = plan.validate();
     if !report.is_valid() {
-        let observed = [Observed::not_ready(
-            READY,
+        return waiting(
             reason::INVALID_SPEC,
             report.error_message(),
-        )];
-        write_status(plan, ctx, &observed, Err(PlanPhase::Failed)).await?;
-        return Ok(Requeue::await_change());
+            PlanPhase::Failed,
+            PlanNext::OnChange,
+        );
     }
-    let namespace = plan.namespace().unwrap_or_default();
     // A plan on a vault that is not there says so, rather than waiting on machines that
-    // cannot start; the vault's creation is seen at the next resync.
-    let vault = &plan.spec.vault_ref.name;
-    if Api::<RecoveryVault>::namespaced(ctx.client.clone(), &namespace)
-        .get_opt(vault)
-        .await?
-        .is_none()
-    {
-        let observed = [Observed::not_ready(
-            READY,
+    // cannot start. Pending, not Failed: with GitOps the plan may simply have arrived first.
+    if !vault_exists {
+        return waiting(
             "VaultNotFound",
-            format!("no RecoveryVault {vault} in namespace {namespace}"),
-        )];
-        // Pending, not Failed: with GitOps the plan may simply have arrived before its vault.
-        write_status(plan, ctx, &observed, Err(PlanPhase::Pending)).await?;
-        return Ok(Requeue::requeue(ctx.timing.poll.saturating_mul(6)));
+            format!(
+                "no RecoveryVault {} in namespace {}",
+                plan.spec.vault_ref.name,
+                plan.namespace().unwrap_or_default()
+            ),
+            PlanPhase::Pending,
+            PlanNext::Later,
+        );
     }
-    let api = Api::<ReplicatedMachine>::namespaced(ctx.client.clone(), &namespace);
-    let existing = machines_of(plan, ctx).await?;
-
+    let existing = machines_of(plan, machines);
     // The templates' machines, created or brought back to what the template says.
-    let owner = plan
-        .controller_owner_ref(&())
-        .ok_or_else(|| Error::InvalidSpec("the plan has no name or UID yet".into()))?;
-    for template in &plan.spec.machines.templates {
-        let spec = template.machine_spec(&plan.spec);
-        let current = existing.iter().find(|m| m.name_any() == template.name);
-        if current.is_some_and(|m| m.spec == spec) {
-            continue;
-        }
-        let mut labels = template.labels.clone();
-        labels.insert(PLAN_LABEL.into(), plan.name_any());
-        let machine = json!({
-            "apiVersion": "cutover.dev/v1alpha1",
-            "kind": "ReplicatedMachine",
-            "metadata": { "name": template.name, "labels": labels, "ownerReferences": [owner] },
-            "spec": spec,
-        });
-        api.patch(
-            &template.name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(machine),
-        )
-        .await?;
-    }
-
-    let views: Vec<MachineView> = existing
+    let writes = plan
+        .spec
+        .machines
+        .templates
         .iter()
-        .map(|m| {
-            let status = m.status.clone().unwrap_or_default();
-            MachineView {
-                name: m.name_any(),
-                phase: status.phase.unwrap_or(MachinePhase::Pending),
-                progress: status.replication.and_then(|r| r.progress_percent),
-                message: status
-                    .conditions
-                    .iter()
-                    .find(|c| c.type_ == READY)
-                    .map(|c| c.message.clone())
-                    .unwrap_or_default(),
+        .filter_map(|template| {
+            let spec = template.machine_spec(&plan.spec);
+            let current = existing.iter().find(|m| m.name_any() == template.name);
+            if current.is_some_and(|m| m.spec == spec) {
+                return None;
             }
+            let mut labels = template.labels.clone();
+            labels.insert(PLAN_LABEL.into(), plan.name_any());
+            Some((
+                template.name.clone(),
+                json!({
+                    "apiVersion": "cutover.dev/v1alpha1",
+                    "kind": "ReplicatedMachine",
+                    "metadata": { "name": template.name, "labels": labels, "ownerReferences": [owner] },
+                    "spec": spec,
+                }),
+            ))
         })
         .collect();
-    let orchestration = orchestrate(&plan.spec, &views, jiff::Timestamp::now());
-    let ready = orchestration.phase == PlanPhase::Completed;
-    let observed = [if ready {
+    let views: Vec<MachineView> = existing.iter().map(|m| view_of(m)).collect();
+    let orchestration = orchestrate(&plan.spec, &views, now);
+    let done = orchestration.phase == PlanPhase::Completed;
+    let ready = if done {
         Observed::ready(READY, orchestration.reason, orchestration.message.clone())
     } else {
         Observed::not_ready(READY, orchestration.reason, orchestration.message.clone())
-    }];
-    write_status(plan, ctx, &observed, Ok(&orchestration)).await?;
-    Ok(if ready {
-        Requeue::requeue(ctx.timing.resync)
-    } else {
-        Requeue::requeue(ctx.timing.poll.saturating_mul(2))
+    };
+    PlanDecision {
+        machines: writes,
+        ready,
+        outcome: Ok(orchestration),
+        next: if done {
+            PlanNext::Resync
+        } else {
+            PlanNext::Soon
+        },
+    }
+}
+
+/// What orchestration needs of a machine.
+fn view_of(machine: &ReplicatedMachine) -> MachineView {
+    let status = machine.status.clone().unwrap_or_default();
+    MachineView {
+        name: machine.name_any(),
+        phase: status.phase.unwrap_or(MachinePhase::Pending),
+        progress: status.replication.and_then(|r| r.progress_percent),
+        message: status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == READY)
+            .map(|c| c.message.clone())
+            .unwrap_or_default(),
+    }
+}
+
+async fn apply(plan: &MigrationPlan, ctx: &Context) -> Result<Requeue> {
+    let namespace = plan.namespace().unwrap_or_default();
+    let owner = plan
+        .controller_owner_ref(&())
+        .ok_or_else(|| Error::InvalidSpec("the plan has no name or UID yet".into()))?;
+    let decision = decide(
+        plan,
+        &owner,
+        ctx.caches
+            .vault(&namespace, &plan.spec.vault_ref.name)
+            .is_some(),
+        &ctx.caches.machines_in(&namespace),
+        jiff::Timestamp::now(),
+    );
+    let api = Api::<ReplicatedMachine>::namespaced(ctx.client.clone(), &namespace);
+    for (name, machine) in &decision.machines {
+        api.patch(name, &crate::status::apply_params(), &Patch::Apply(machine))
+            .await?;
+    }
+    write_status(
+        plan,
+        ctx,
+        std::slice::from_ref(&decision.ready),
+        decision.outcome.as_ref().map_err(|phase| *phase),
+    )
+    .await?;
+    let poll = ctx.timing.poll;
+    Ok(match decision.next {
+        PlanNext::OnChange => Requeue::await_change(),
+        PlanNext::Soon => Requeue::requeue(poll.saturating_mul(2)),
+        PlanNext::Later => Requeue::requeue(poll.saturating_mul(6)),
+        PlanNext::Resync => Requeue::requeue(ctx.timing.resync),
     })
 }
 
@@ -188,17 +242,18 @@ async fn cleanup(plan: &MigrationPlan, ctx: &Context) -> Result<Requeue> {
         .await;
         return Ok(Requeue::await_change());
     }
-    let api = Api::<ReplicatedMachine>::namespaced(
-        ctx.client.clone(),
-        &plan.namespace().unwrap_or_default(),
-    );
-    let created = api
-        .list(&ListParams::default().labels(&format!("{PLAN_LABEL}={}", plan.name_any())))
-        .await?;
-    if created.items.is_empty() {
+    let namespace = plan.namespace().unwrap_or_default();
+    let api = Api::<ReplicatedMachine>::namespaced(ctx.client.clone(), &namespace);
+    let created: Vec<_> = ctx
+        .caches
+        .machines_in(&namespace)
+        .into_iter()
+        .filter(|m| m.labels().get(PLAN_LABEL) == Some(&plan.name_any()))
+        .collect();
+    if created.is_empty() {
         return Ok(Requeue::await_change());
     }
-    for machine in &created.items {
+    for machine in &created {
         if machine.metadata.deletion_timestamp.is_none() {
             api.delete(&machine.name_any(), &DeleteParams::default())
                 .await?;
@@ -206,7 +261,7 @@ async fn cleanup(plan: &MigrationPlan, ctx: &Context) -> Result<Requeue> {
     }
     Err(Error::TeardownInProgress(format!(
         "deleting {} machine(s) of the plan",
-        created.items.len()
+        created.len()
     )))
 }
 
@@ -252,27 +307,7 @@ async fn write_status(
         Err(phase) => status.phase = Some(phase),
     }
     if status != previous {
-        let api = Api::<MigrationPlan>::namespaced(
-            ctx.client.clone(),
-            &plan.namespace().unwrap_or_default(),
-        );
-        let patch = Patch::Apply(
-            json!({ "apiVersion": "cutover.dev/v1alpha1", "kind": "MigrationPlan", "status": status }),
-        );
-        api.patch_status(
-            &plan.name_any(),
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &patch,
-        )
-        .await?;
-        // What the plan's machines act on changed: its spec (approval, window, test rules) or
-        // what it releases. They look now, not at their next requeue.
-        if status.released != previous.released
-            || previous.observed_generation != plan.metadata.generation
-        {
-            let machines = machines_of(plan, ctx).await?;
-            ctx.wake_machines(machines.iter().map(ObjectRef::from_obj));
-        }
+        crate::status::write(ctx, plan, &status).await?;
     }
     if previous.phase != status.phase {
         let warning = matches!(status.phase, Some(PlanPhase::Failed));
@@ -307,6 +342,146 @@ mod tests {
             "spec": {"vaultRef": {"name": "v"}, "machines": {"templates": [], "selector": selector}}
         }))
         .expect("a plan")
+    }
+
+    fn two_template_plan(change: impl FnOnce(&mut serde_json::Value)) -> MigrationPlan {
+        let mut plan = json!({
+            "apiVersion": "cutover.dev/v1alpha1", "kind": "MigrationPlan",
+            "metadata": {"name": "p", "namespace": "n", "uid": "u-1", "generation": 1},
+            "spec": {"vaultRef": {"name": "v"},
+                     "machines": {"templates": [
+                         {"name": "web", "source": {"name": "web01"}, "osType": "Linux"},
+                         {"name": "db", "source": {"name": "db01"}, "osType": "Linux"}]},
+                     "defaults": {"vmSize": "Standard_D2s_v5", "subnet": "servers"}}
+        });
+        change(&mut plan["spec"]);
+        serde_json::from_value(plan).expect("a plan")
+    }
+
+    /// The machine `plan`'s template `name` makes, in `phase`.
+    fn made(plan: &MigrationPlan, name: &str, phase: MachinePhase) -> Arc<ReplicatedMachine> {
+        let owner = plan.controller_owner_ref(&()).unwrap();
+        let decision = decide(plan, &owner, true, &[], jiff::Timestamp::UNIX_EPOCH);
+        let (_, body) = decision
+            .machines
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .expect("the template's machine");
+        let mut machine: serde_json::Value = body;
+        machine["metadata"]["namespace"] = json!("n");
+        machine["status"] = json!({ "phase": phase });
+        Arc::new(serde_json::from_value(machine).expect("a machine"))
+    }
+
+    #[test]
+    fn a_pass_writes_only_the_machines_that_differ_from_their_template() {
+        let plan = two_template_plan(|_| {});
+        let owner = plan.controller_owner_ref(&()).unwrap();
+        let now = jiff::Timestamp::UNIX_EPOCH;
+        let web = made(&plan, "web", MachinePhase::InitialReplication);
+        let db = made(&plan, "db", MachinePhase::Completed);
+        let changed =
+            two_template_plan(|spec| spec["defaults"]["vmSize"] = json!("Standard_D4s_v5"));
+        let stranger: Arc<ReplicatedMachine> = Arc::new(
+            serde_json::from_value(json!({
+                "apiVersion": "cutover.dev/v1alpha1", "kind": "ReplicatedMachine",
+                "metadata": {"name": "other", "namespace": "n", "labels": {PLAN_LABEL: "another-plan"}},
+                "spec": {"vaultRef": {"name": "v"}, "source": {"name": "x"}, "osType": "Linux"}
+            }))
+            .unwrap(),
+        );
+        let names = |d: &PlanDecision| {
+            d.machines
+                .iter()
+                .map(|(n, _)| n.clone())
+                .collect::<Vec<_>>()
+        };
+        for (what, plan, machines, writes) in [
+            ("none exists yet", &plan, vec![], vec!["web", "db"]),
+            ("one exists", &plan, vec![web.clone()], vec!["db"]),
+            (
+                "both exist as their templates say",
+                &plan,
+                vec![web.clone(), db.clone(), stranger.clone()],
+                vec![],
+            ),
+            (
+                "the defaults changed",
+                &changed,
+                vec![web.clone(), db.clone()],
+                vec!["web", "db"],
+            ),
+        ] {
+            let decision = decide(plan, &owner, true, &machines, now);
+            assert_eq!(names(&decision), writes, "{what}");
+            assert_eq!(decision.next, PlanNext::Soon, "{what}");
+        }
+        let body = &decide(&plan, &owner, true, &[], now).machines[0].1;
+        assert_eq!(
+            body["metadata"]["labels"][PLAN_LABEL], "p",
+            "labelled with its plan"
+        );
+        assert_eq!(
+            body["metadata"]["ownerReferences"][0]["uid"], "u-1",
+            "owned by its plan"
+        );
+        assert_eq!(
+            body["spec"]["target"]["vmSize"], "Standard_D2s_v5",
+            "the plan's defaults"
+        );
+    }
+
+    #[test]
+    fn a_plan_that_cannot_be_orchestrated_says_why_and_writes_no_machine() {
+        let now = jiff::Timestamp::UNIX_EPOCH;
+        let valid = two_template_plan(|_| {});
+        let owner = valid.controller_owner_ref(&()).unwrap();
+        let invalid = two_template_plan(|spec| {
+            spec["waves"] = json!([{"name": "w", "machines": ["nobody"]}]);
+        });
+        for (what, plan, vault_exists, phase, reason, next) in [
+            (
+                "an invalid spec",
+                &invalid,
+                true,
+                PlanPhase::Failed,
+                reason::INVALID_SPEC,
+                PlanNext::OnChange,
+            ),
+            (
+                "a vault not there yet",
+                &valid,
+                false,
+                PlanPhase::Pending,
+                "VaultNotFound",
+                PlanNext::Later,
+            ),
+        ] {
+            let decision = decide(plan, &owner, vault_exists, &[], now);
+            assert!(decision.machines.is_empty(), "{what}");
+            assert_eq!(decision.outcome.as_ref().err(), Some(&phase), "{what}");
+            assert_eq!(decision.ready.reason, reason, "{what}");
+            assert!(!decision.ready.status, "{what}");
+            assert_eq!(decision.next, next, "{what}");
+        }
+    }
+
+    #[test]
+    fn a_plan_whose_machines_all_completed_is_ready_and_resyncs() {
+        let plan = two_template_plan(|_| {});
+        let owner = plan.controller_owner_ref(&()).unwrap();
+        let machines = [
+            made(&plan, "web", MachinePhase::Completed),
+            made(&plan, "db", MachinePhase::Completed),
+        ];
+        let decision = decide(&plan, &owner, true, &machines, jiff::Timestamp::UNIX_EPOCH);
+        assert!(decision.machines.is_empty());
+        assert_eq!(
+            decision.outcome.as_ref().map(|o| o.phase).ok(),
+            Some(PlanPhase::Completed)
+        );
+        assert!(decision.ready.status);
+        assert_eq!(decision.next, PlanNext::Resync);
     }
 
     #[test]

@@ -9,23 +9,20 @@ use teardown::Teardown;
 use std::sync::Arc;
 use std::time::Duration;
 
+use cutover_api::DeletionPolicy;
 use cutover_api::conditions::vault::{self as vault_reason, WAITING_FOR_REGISTRATION};
 use cutover_api::conditions::{READY, reason};
 use cutover_api::vault::{ProvisionedIdentity, RecoveryVault, RecoveryVaultStatus, VaultPhase};
-use cutover_api::{DeletionPolicy, ReplicatedMachine};
-use kube::api::{ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{Event, finalizer};
 use kube::{Api, Resource, ResourceExt};
-use serde_json::json;
 
 use crate::conditions::{self, Observed};
-use crate::context::{Context, Timing};
+use crate::context::{Context, SecretFreshness, Timing};
 use crate::error::{Error, Result};
 
 /// Keeps the vault until `deletionPolicy` has been carried out.
 pub const FINALIZER: &str = "cutover.dev/cleanup";
-const FIELD_MANAGER: &str = "cutover";
 
 pub async fn reconcile(vault: Arc<RecoveryVault>, ctx: Arc<Context>) -> Result<Action> {
     let namespace = vault.namespace().unwrap_or_default();
@@ -75,6 +72,7 @@ async fn apply(vault: &RecoveryVault, ctx: &Context) -> Result<Action> {
             &vault.namespace().unwrap_or_default(),
             &spec.subscription_id,
             spec.credentials.as_ref(),
+            SecretFreshness::Read,
         )
         .await
     {
@@ -186,14 +184,12 @@ async fn cleanup(vault: &RecoveryVault, ctx: &Context) -> Result<Action> {
     }
     let namespace = vault.namespace().unwrap_or_default();
     let name = vault.name_any();
-    let machines = Api::<ReplicatedMachine>::namespaced(ctx.client.clone(), &namespace)
-        .list(&ListParams::default())
-        .await?;
-    let users: Vec<String> = machines
-        .items
+    let users: Vec<String> = ctx
+        .caches
+        .machines_in(&namespace)
         .iter()
         .filter(|m| m.spec.vault_ref.name == name && m.metadata.deletion_timestamp.is_none())
-        .map(ResourceExt::name_any)
+        .map(|m| m.name_any())
         .collect();
     if !users.is_empty() {
         let message = format!(
@@ -208,6 +204,7 @@ async fn cleanup(vault: &RecoveryVault, ctx: &Context) -> Result<Action> {
             &namespace,
             &vault.spec.subscription_id,
             vault.spec.credentials.as_ref(),
+            SecretFreshness::Read,
         )
         .await?;
     match teardown::next(&arm, vault).await? {
@@ -289,37 +286,9 @@ async fn write_status(
         provisioned: provisioned.or_else(|| previous.provisioned.clone()),
     };
     if status != previous {
-        let api = Api::<RecoveryVault>::namespaced(
-            ctx.client.clone(),
-            &vault.namespace().unwrap_or_default(),
-        );
-        let patch = Patch::Apply(
-            json!({ "apiVersion": "cutover.dev/v1alpha1", "kind": "RecoveryVault", "status": status }),
-        );
-        api.patch_status(
-            &vault.name_any(),
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &patch,
-        )
-        .await?;
+        crate::status::write(ctx, vault, &status).await?;
     }
     let reference = vault.object_ref(&());
-    let became_ready = conditions::changed(&previous.conditions, observed)
-        .iter()
-        .any(|c| c.type_ == READY && c.status);
-    if became_ready {
-        // Its machines waiting for it start now, not at their next requeue.
-        let machines = Api::<ReplicatedMachine>::namespaced(
-            ctx.client.clone(),
-            &vault.namespace().unwrap_or_default(),
-        )
-        .list(&ListParams::default())
-        .await?;
-        ctx.wake_machines(crate::relations::machines_using_vault(
-            vault,
-            &machines.items,
-        ));
-    }
     for change in conditions::changed(&previous.conditions, observed) {
         let warning = !change.status
             && (matches!(

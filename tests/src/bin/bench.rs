@@ -83,6 +83,11 @@ struct Figures {
     vault_ready_to_enable: Option<Duration>,
     /// From the plans' approval to the first failover ARM accepted.
     approval_to_failover: Option<Duration>,
+    /// The controller's requests to the API server, by verb (its `cutover_kube_requests_total`).
+    kube_requests: BTreeMap<String, f64>,
+    /// Of them, GETs of one RecoveryVault, ReplicatedMachine or MigrationPlan: every pass
+    /// reads those from the caches, so there must be none.
+    kube_object_gets: f64,
 }
 
 /// The controller's memory limit in the shipped Deployment and the chart's defaults.
@@ -240,6 +245,7 @@ async fn run(args: &Args, n: usize) -> Result<Figures> {
     let (peak_rss_bytes, cpu_seconds) = process_figures(controller.pid())?;
     let (_, scrape) = controller.get("/metrics").await?;
     let (reconciles, reconcile_p50, reconcile_p99) = reconcile_figures(&scrape);
+    let (kube_requests, kube_object_gets) = kube_figures(&scrape);
     let log = sim.requests("").await?;
     // None when the clocks disagree (a request logged before the moment it is measured from).
     let since = |from: jiff::Timestamp, to: jiff::Timestamp| {
@@ -304,6 +310,8 @@ async fn run(args: &Args, n: usize) -> Result<Figures> {
         cpu_seconds,
         vault_ready_to_enable,
         approval_to_failover,
+        kube_requests,
+        kube_object_gets,
         ..Figures::default()
     };
     let mut vault_put_paths = BTreeMap::new();
@@ -520,6 +528,38 @@ fn reconcile_figures(scrape: &str) -> (f64, f64, f64) {
     (count, quantile(0.5), quantile(0.99))
 }
 
+/// The controller's API server requests by verb, and its GETs of one of cutover's objects.
+fn kube_figures(scrape: &str) -> (BTreeMap<String, f64>, f64) {
+    let mut by_verb = BTreeMap::new();
+    let mut object_gets = 0.0;
+    for line in scrape.lines() {
+        let Some(labels) = line.strip_prefix("cutover_kube_requests_total{") else {
+            continue;
+        };
+        let Some((labels, value)) = labels.rsplit_once("} ") else {
+            continue;
+        };
+        let value: f64 = value.parse().unwrap_or(0.0);
+        let label = |name: &str| {
+            labels
+                .split(',')
+                .find_map(|l| l.strip_prefix(&format!("{name}=\"")))
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let (verb, resource) = (label("verb"), label("resource"));
+        if verb == "get"
+            && ["recoveryvaults", "replicatedmachines", "migrationplans"]
+                .contains(&resource.as_str())
+        {
+            object_gets += value;
+        }
+        *by_verb.entry(verb).or_default() += value;
+    }
+    (by_verb, object_gets)
+}
+
 fn print_table(args: &Args, results: &[Figures]) {
     println!(
         "\ncutover benchmark: P = {} plans, V = {} vaults, azure-sim time scale {} and page size {}, poll {} s, resync {} s\n",
@@ -622,6 +662,33 @@ fn print_table(args: &Args, results: &[Figures]) {
         "  of them per-machine URLs",
         col(&|r| r.steady_machine_urls.to_string()),
     ));
+    rows.push((
+        "API server reads (get + list) per reconcile",
+        col(&|r| {
+            let reads = r.kube_requests.get("get").copied().unwrap_or(0.0)
+                + r.kube_requests.get("list").copied().unwrap_or(0.0);
+            format!(
+                "{:.0} / {:.0} = {:.3}",
+                reads,
+                r.reconciles,
+                reads / r.reconciles.max(1.0)
+            )
+        }),
+    ));
+    rows.push((
+        "  GETs of one vault, machine or plan",
+        col(&|r| format!("{:.0}", r.kube_object_gets)),
+    ));
+    rows.push((
+        "API server writes (patch + create + update + delete)",
+        col(&|r| {
+            let writes: f64 = ["patch", "create", "update", "delete"]
+                .iter()
+                .filter_map(|v| r.kube_requests.get(*v))
+                .sum();
+            format!("{writes:.0}")
+        }),
+    ));
     let latency =
         |d: Option<Duration>| d.map_or("-".to_owned(), |d| format!("{:.2} s", d.as_secs_f64()));
     rows.push((
@@ -690,6 +757,12 @@ fn check(results: &[Figures]) -> Result<()> {
                 "N = {}: the controller peaked at {:.0} MiB, above the shipped limit of 256 MiB: it would be OOM-killed",
                 r.machines,
                 r.peak_rss_bytes as f64 / 1048576.0
+            ));
+        }
+        if r.kube_object_gets > 0.0 {
+            failures.push(format!(
+                "N = {}: the controller read {} vaults, machines or plans from the API server instead of its caches",
+                r.machines, r.kube_object_gets
             ));
         }
         if r.steady_machine_urls > 0 {
