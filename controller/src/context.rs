@@ -146,7 +146,9 @@ pub struct Context {
     budgets: Mutex<HashMap<String, Arc<Budget>>>,
     clients: Mutex<Versioned<ArmClient>>,
     failures: Mutex<HashMap<String, u32>>,
-    lists: crate::lists::SharedLists,
+    lists: crate::lists::SharedLists<crate::azure::resources::Resource>,
+    /// Each vault's protected items, typed: the list every machine of the vault reads.
+    items: crate::lists::SharedLists<crate::azure::models::ProtectedItem>,
 }
 
 impl Context {
@@ -175,6 +177,7 @@ impl Context {
             clients: Mutex::default(),
             failures: Mutex::default(),
             lists: crate::lists::SharedLists::default(),
+            items: crate::lists::SharedLists::default(),
         }
     }
 
@@ -348,9 +351,32 @@ impl Context {
         Ok(self.lists.get(key, max_age, fresh_after, fetch).await?)
     }
 
-    /// Drops a cached list (after a write that changes it).
-    pub async fn forget_list(&self, key: &str) {
-        self.lists.forget(key).await;
+    /// The protected items of a vault, shared as [`Context::shared_list`] shares lists.
+    pub async fn shared_items<F, Fut>(
+        &self,
+        vault_id: &str,
+        max_age: Duration,
+        fresh_after: Option<std::time::Instant>,
+        fetch: F,
+    ) -> Result<Arc<Vec<crate::azure::models::ProtectedItem>>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<
+                Output = std::result::Result<
+                    Vec<crate::azure::models::ProtectedItem>,
+                    crate::azure::ArmError,
+                >,
+            >,
+    {
+        Ok(self
+            .items
+            .get(vault_id, max_age, fresh_after, fetch)
+            .await?)
+    }
+
+    /// Drops a vault's cached protected items (after a write that changes them).
+    pub async fn forget_items(&self, vault_id: &str) {
+        self.items.forget(vault_id).await;
     }
 
     /// Forgets an object's failures after a successful pass.

@@ -8,24 +8,30 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::azure::ArmError;
-use crate::azure::resources::Resource;
 
 /// A list fetched from ARM: when, and how long it took.
-struct Fetched {
+struct Fetched<T> {
     at: Instant,
     took: Duration,
-    list: Arc<Vec<Resource>>,
+    list: Arc<Vec<T>>,
 }
 
-type Slot = Arc<tokio::sync::Mutex<Option<Fetched>>>;
+type Slot<T> = Arc<tokio::sync::Mutex<Option<Fetched<T>>>>;
 
-#[derive(Default)]
-pub struct SharedLists {
-    slots: Mutex<HashMap<String, Slot>>,
+pub struct SharedLists<T> {
+    slots: Mutex<HashMap<String, Slot<T>>>,
 }
 
-impl SharedLists {
-    fn slot(&self, key: &str) -> Slot {
+impl<T> Default for SharedLists<T> {
+    fn default() -> Self {
+        SharedLists {
+            slots: Mutex::default(),
+        }
+    }
+}
+
+impl<T> SharedLists<T> {
+    fn slot(&self, key: &str) -> Slot<T> {
         self.slots
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -42,10 +48,10 @@ impl SharedLists {
         max_age: Duration,
         fresh_after: Option<Instant>,
         fetch: F,
-    ) -> Result<Arc<Vec<Resource>>, ArmError>
+    ) -> Result<Arc<Vec<T>>, ArmError>
     where
         F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = Result<Vec<Resource>, ArmError>>,
+        Fut: std::future::Future<Output = Result<Vec<T>, ArmError>>,
     {
         let slot = self.slot(key);
         let mut cached = slot.lock().await;
@@ -90,7 +96,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_slow_list_holds_up_only_its_own_key() {
-        let lists = Arc::new(SharedLists::default());
+        let lists = Arc::new(SharedLists::<()>::default());
         let (release, released) = tokio::sync::oneshot::channel::<()>();
         let slow = {
             let lists = lists.clone();
@@ -119,7 +125,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_key_is_fetched_once_for_everyone_until_it_is_old_or_forgotten() {
-        let lists = SharedLists::default();
+        let lists = SharedLists::<()>::default();
         let fetches = AtomicUsize::new(0);
         let fetch = || async {
             fetches.fetch_add(1, Ordering::SeqCst);

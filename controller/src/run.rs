@@ -53,6 +53,10 @@ pub struct RunArgs {
     /// Seconds between drift checks of converged objects (varied by up to a tenth).
     #[arg(long, env = "CUTOVER_RESYNC_SECONDS", default_value_t = 300.0)]
     pub resync_seconds: f64,
+    /// Passes of one kind that run at once; the others wait their turn (memory stays bounded
+    /// however many machines there are).
+    #[arg(long, env = "CUTOVER_RECONCILE_CONCURRENCY", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
+    pub reconcile_concurrency: u16,
     /// Log format.
     #[arg(long, env = "CUTOVER_LOG_FORMAT", value_parser = ["text", "json"], default_value = "text")]
     pub log_format: String,
@@ -134,7 +138,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let vault_triggers = reflector(vault_writer, watched(vaults))
         .applied_objects()
         .predicate_filter(changes::<RecoveryVault>(), Default::default());
+    let config =
+        kube::runtime::controller::Config::default().concurrency(args.reconcile_concurrency);
     let vault_controller = Controller::for_stream(vault_triggers, vault_store.clone())
+        .with_config(config.clone())
         .graceful_shutdown_on(shutdown_signal())
         .run(
             |vault, ctx| measured("RecoveryVault", crate::vault::reconcile, vault, ctx),
@@ -150,6 +157,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let machines_of_vault = machine_store.clone();
     let machines_of_plan = machine_store.clone();
     let machine_controller = Controller::for_stream(machine_triggers, machine_store.clone())
+        .with_config(config.clone())
         .watches_stream(
             owned(vault_events).predicate_filter(what_machines_read_of_a_vault, Default::default()),
             move |vault| relations::machines_using_vault(&vault, &machines_of_vault.state()),
@@ -179,6 +187,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     // adopted machine has no owner reference).
     let plans_of_machine = plan_store.clone();
     let plan_controller = Controller::for_stream(plan_triggers, plan_store.clone())
+        .with_config(config)
         .watches_shared_stream(machine_events, move |machine| {
             relations::plans_of_machine(&machine, &plans_of_machine.state())
         })

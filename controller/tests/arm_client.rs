@@ -483,12 +483,16 @@ async fn site_recovery_operations_are_typed_and_their_jobs_followed() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(item.properties["protectionState"], "Protected");
+    assert_eq!(
+        item.properties.protection_state.as_deref(),
+        Some("Protected")
+    );
     assert!(
-        item.properties["allowedOperations"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("TestFailover"))
+        item.properties
+            .allowed_operations
+            .unwrap_or_default()
+            .iter()
+            .any(|o| o == "TestFailover")
     );
 
     let body = json!({"properties": {"failoverDirection": "PrimaryToRecovery", "providerSpecificDetails": {"instanceType": "InMageRcm", "networkId": vnet}}});
@@ -502,8 +506,10 @@ async fn site_recovery_operations_are_typed_and_their_jobs_followed() {
         .unwrap()
         .unwrap();
     // Site Recovery answers `/Subscriptions/...` (its 2025-08-01 examples): IDs compare in any casing.
-    let in_flight = running.properties["currentScenario"]["jobId"]
-        .as_str()
+    let in_flight = running
+        .properties
+        .current_scenario
+        .and_then(|s| s.job_id)
         .unwrap_or_default();
     assert!(
         in_flight.eq_ignore_ascii_case(&arm::job_id(&vault, &test_job)),

@@ -212,6 +212,18 @@ async fn a_controller_killed_in_every_phase_completes_the_plan_and_acts_once() -
             controller.kill()?;
             controller = Controller::start(plane, &sim, &ns, &[])?;
             killed_in.push(*phase);
+            // Azure's clock stands still until the new controller has its caches: on a loaded
+            // machine a slow start would otherwise let the next phase pass unseen.
+            let started = Instant::now();
+            while !matches!(controller.get("/readyz").await, Ok((200, _))) {
+                if started.elapsed() > Duration::from_secs(60) {
+                    bail!(
+                        "the restarted controller never became ready\n{}",
+                        controller.log()
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
         if Instant::now() > deadline {
             bail!(

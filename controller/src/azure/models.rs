@@ -187,6 +187,117 @@ pub fn process_server_of<'a>(
         })
 }
 
+/// A field read leniently: a value of another type than cutover expects reads as absent, so one
+/// odd field never costs the whole item (or the whole list it came in).
+fn lenient<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let value = serde_json::Value::deserialize(deserializer)?;
+    Ok(serde_json::from_value(value).ok())
+}
+
+/// `ReplicationProtectedItem` (`id`, `name`, `properties`): what cutover reads of a protected
+/// item, and nothing else, so a vault's list of them is small in memory.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct ProtectedItem {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub properties: ProtectedItemProperties,
+}
+
+/// `ReplicationProtectedItemProperties`: `friendlyName`, `protectionState`, `replicationHealth`,
+/// `allowedOperations` (`list[str]`), `activeLocation`, `lastSuccessfulTestFailoverTime`,
+/// `currentScenario` (`CurrentScenarioDetails`) and `providerSpecificDetails`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ProtectedItemProperties {
+    #[serde(default, deserialize_with = "lenient")]
+    pub friendly_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub protection_state: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub replication_health: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub allowed_operations: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub active_location: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub last_successful_test_failover_time: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub current_scenario: Option<CurrentScenario>,
+    #[serde(default)]
+    pub provider_specific_details: ReplicationDetails,
+}
+
+/// The part of `providerSpecificDetails` cutover reads, across the providers' models:
+/// `HyperVReplicaAzureReplicationDetails` (`initialReplicationDetails`, `recoveryAzureVmName`,
+/// `recoveryAzureResourceGroupId`), `InMageRcmReplicationDetails`
+/// (`initialReplicationProgressPercentage` as an integer, `targetVmName`,
+/// `targetResourceGroupId`) and `A2AReplicationDetails` (`monitoringPercentageCompletion`,
+/// `recoveryAzureVMName`, `recoveryAzureResourceGroupId`), with the replication figures.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplicationDetails {
+    #[serde(default, deserialize_with = "lenient")]
+    pub initial_replication_details: Option<InitialReplicationDetails>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub initial_replication_progress_percentage: Option<i32>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub monitoring_percentage_completion: Option<i32>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub recovery_azure_vm_name: Option<String>,
+    #[serde(default, rename = "recoveryAzureVMName", deserialize_with = "lenient")]
+    pub recovery_azure_vm_name_a2a: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub target_vm_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub recovery_azure_resource_group_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub target_resource_group_id: Option<String>,
+    #[serde(flatten)]
+    pub figures: ReplicationFigures,
+}
+
+/// `InitialReplicationDetails`: Hyper-V's `initialReplicationProgressPercentage`, a string.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct InitialReplicationDetails {
+    #[serde(default, deserialize_with = "lenient")]
+    pub initial_replication_progress_percentage: Option<String>,
+}
+
+impl ReplicationDetails {
+    /// Initial replication's progress: Hyper-V reports it as a string, InMage RCM and A2A as
+    /// numbers.
+    pub fn progress_percent(&self) -> Option<i32> {
+        self.initial_replication_details
+            .as_ref()
+            .and_then(|d| d.initial_replication_progress_percentage.as_deref())
+            .and_then(|p| p.parse().ok())
+            .or(self.initial_replication_progress_percentage)
+            .or(self.monitoring_percentage_completion)
+    }
+
+    /// The name and resource group of the VM a failover creates.
+    pub fn recovery_vm(&self) -> Option<(&str, &str)> {
+        let name = self
+            .recovery_azure_vm_name
+            .as_deref()
+            .or(self.target_vm_name.as_deref())
+            .or(self.recovery_azure_vm_name_a2a.as_deref())?;
+        let group = self
+            .recovery_azure_resource_group_id
+            .as_deref()
+            .or(self.target_resource_group_id.as_deref())?;
+        Some((name, group))
+    }
+}
+
 /// The replication figures of a protected item's `providerSpecificDetails`, as the providers
 /// name them: `HyperVReplicaAzureReplicationDetails` and `A2AReplicationDetails` have
 /// `rpoInSeconds`, `InMageRcmReplicationDetails` `lastRpoInSeconds`; Hyper-V and InMageRcm report
@@ -194,14 +305,14 @@ pub fn process_server_of<'a>(
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplicationFigures {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub rpo_in_seconds: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub last_rpo_in_seconds: Option<i64>,
     /// Times as text: one the service writes in a shape jiff does not read must not cost the RPO.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub last_recovery_point_received: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub last_rpo_calculated_time: Option<String>,
 }
 
@@ -379,5 +490,75 @@ mod tests {
             serde_json::from_value(json!({"statuses": [{"code": "PowerState/deallocated"}]}))
                 .unwrap();
         assert!(!stopped.running());
+    }
+
+    #[test]
+    fn a_protected_item_reads_as_each_provider_writes_it() {
+        // ReplicationProtectedItems_Get.json (2025-08-01), trimmed: an idle Hyper-V item.
+        let idle: ProtectedItem = serde_json::from_value(json!({
+            "id": "/Subscriptions/s/resourceGroups/g/providers/Microsoft.RecoveryServices/vaults/vault1/replicationFabrics/cloud1/replicationProtectionContainers/c/replicationProtectedItems/f849",
+            "name": "f849",
+            "properties": {
+                "friendlyName": "vm1", "protectedItemType": "HyperVVirtualMachine",
+                "protectionState": "Protected", "activeLocation": "Primary",
+                "allowedOperations": ["PlannedFailover", "UnplannedFailover", "DisableProtection", "TestFailover"],
+                "replicationHealth": "Normal",
+                "currentScenario": {"scenarioName": "None", "jobId": "/Subscriptions/s/resourceGroups/g/providers/Microsoft.RecoveryServices/vaults/vault1/replicationJobs/None", "startTime": "1753-01-01T01:01:01Z"},
+                "providerSpecificDetails": {"instanceType": "HyperVReplicaAzure"}
+            }
+        }))
+        .unwrap();
+        let p = &idle.properties;
+        assert_eq!(p.friendly_name.as_deref(), Some("vm1"));
+        assert_eq!(p.protection_state.as_deref(), Some("Protected"));
+        assert_eq!(p.allowed_operations.as_ref().map(Vec::len), Some(4));
+        assert_eq!(
+            p.current_scenario.as_ref().and_then(|c| c.running_job()),
+            None
+        );
+        assert_eq!(p.provider_specific_details.progress_percent(), None);
+
+        // The providers' details, as their models in azure-mgmt-recoveryservicessiterecovery
+        // type them: Hyper-V's progress a string, InMageRcm's and A2A's integers.
+        for (details, progress, vm) in [
+            (
+                json!({"instanceType": "HyperVReplicaAzure", "initialReplicationDetails": {"initialReplicationProgressPercentage": "42"},
+                       "recoveryAzureVmName": "web", "recoveryAzureResourceGroupId": "/subscriptions/s/resourceGroups/target", "rpoInSeconds": 30}),
+                Some(42),
+                Some(("web", "/subscriptions/s/resourceGroups/target")),
+            ),
+            (
+                json!({"instanceType": "InMageRcm", "initialReplicationProgressPercentage": 7,
+                       "targetVmName": "db", "targetResourceGroupId": "/subscriptions/s/resourceGroups/t2", "lastRpoInSeconds": 60}),
+                Some(7),
+                Some(("db", "/subscriptions/s/resourceGroups/t2")),
+            ),
+            (
+                json!({"instanceType": "A2A", "monitoringPercentageCompletion": 100,
+                       "recoveryAzureVMName": "app", "recoveryAzureResourceGroupId": "/subscriptions/s/resourceGroups/t3", "rpoInSeconds": 5}),
+                Some(100),
+                Some(("app", "/subscriptions/s/resourceGroups/t3")),
+            ),
+            // A field of an unexpected type reads as absent; the rest of the item still reads.
+            (
+                json!({"instanceType": "InMageRcm", "initialReplicationProgressPercentage": "seven",
+                       "targetVmName": "db", "lastRpoInSeconds": 60}),
+                None,
+                None,
+            ),
+        ] {
+            let item: ProtectedItem = serde_json::from_value(json!({
+                "id": "i", "properties": {"protectionState": "Protected", "providerSpecificDetails": details.clone()}
+            }))
+            .unwrap_or_else(|e| panic!("{details}: {e}"));
+            let d = &item.properties.provider_specific_details;
+            assert_eq!(d.progress_percent(), progress, "{details}");
+            assert_eq!(d.recovery_vm(), vm, "{details}");
+            assert!(d.figures.rpo_seconds().is_some(), "{details}");
+            assert_eq!(
+                item.properties.protection_state.as_deref(),
+                Some("Protected")
+            );
+        }
     }
 }

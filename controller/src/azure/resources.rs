@@ -572,7 +572,7 @@ pub async fn remove_container_mapping(
 pub async fn list_protected_items(
     arm: &ArmClient,
     vault_id: &str,
-) -> Result<Vec<Resource>, ArmError> {
+) -> Result<Vec<crate::azure::models::ProtectedItem>, ArmError> {
     arm.list(
         &format!("{vault_id}/replicationProtectedItems"),
         SITE_RECOVERY_API,
@@ -647,7 +647,10 @@ pub async fn enable_protection(
     .await
 }
 
-pub async fn get_protected_item(arm: &ArmClient, id: &str) -> Result<Option<Resource>, ArmError> {
+pub async fn get_protected_item(
+    arm: &ArmClient,
+    id: &str,
+) -> Result<Option<crate::azure::models::ProtectedItem>, ArmError> {
     arm.get(id, SITE_RECOVERY_API).await
 }
 

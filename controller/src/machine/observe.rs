@@ -6,57 +6,41 @@ use cutover_api::machine::{ReplicatedMachineSpec, ReplicationStatus};
 use serde_json::Value;
 
 use super::lifecycle::{Item, Job, JobState};
-use crate::azure::models::{CurrentScenario, ReplicationFigures};
+use crate::azure::models::ProtectedItem;
 use crate::azure::resources::Resource;
 
 /// The protected item as the lifecycle sees it.
-pub fn item(resource: &Resource) -> Item {
-    let p = &resource.properties;
-    let details = &p["providerSpecificDetails"];
-    // Hyper-V reports progress as a string, InMage RCM and A2A as numbers.
-    let progress = details["initialReplicationDetails"]["initialReplicationProgressPercentage"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .or_else(|| {
-            details["initialReplicationProgressPercentage"]
-                .as_i64()
-                .map(|v| v as i32)
-        })
-        .or_else(|| {
-            details["monitoringPercentageCompletion"]
-                .as_i64()
-                .map(|v| v as i32)
-        });
+pub fn item(item: &ProtectedItem) -> Item {
+    let p = &item.properties;
     Item {
-        id: resource.id.clone(),
-        protection_state: p["protectionState"].as_str().unwrap_or_default().to_owned(),
-        allowed_operations: p["allowedOperations"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|o| o.as_str().map(str::to_owned))
-            .collect(),
-        current_job: serde_json::from_value::<CurrentScenario>(p["currentScenario"].clone())
-            .ok()
+        id: item.id.clone(),
+        protection_state: p.protection_state.clone().unwrap_or_default(),
+        allowed_operations: p.allowed_operations.clone().unwrap_or_default(),
+        current_job: p
+            .current_scenario
+            .as_ref()
             .and_then(|scenario| scenario.running_job().map(str::to_owned)),
-        active_location: p["activeLocation"].as_str().unwrap_or("Primary").to_owned(),
-        replication_progress: progress,
-        tested: p["lastSuccessfulTestFailoverTime"]
-            .as_str()
+        active_location: p
+            .active_location
+            .clone()
+            .unwrap_or_else(|| "Primary".to_owned()),
+        replication_progress: p.provider_specific_details.progress_percent(),
+        tested: p
+            .last_successful_test_failover_time
+            .as_deref()
             .is_some_and(|t| !t.is_empty()),
     }
 }
 
 /// Replication progress, health and RPO for status.
-pub fn replication(resource: &Resource) -> ReplicationStatus {
-    let p = &resource.properties;
-    let details = &p["providerSpecificDetails"];
-    let figures: ReplicationFigures = serde_json::from_value(details.clone()).unwrap_or_default();
+pub fn replication(item: &ProtectedItem) -> ReplicationStatus {
+    let p = &item.properties;
+    let figures = &p.provider_specific_details.figures;
     ReplicationStatus {
-        progress_percent: item(resource).replication_progress,
-        health: p["replicationHealth"].as_str().map(str::to_owned),
+        progress_percent: p.provider_specific_details.progress_percent(),
+        health: p.replication_health.clone(),
         rpo_seconds: figures.rpo_seconds(),
-        protection_state: p["protectionState"].as_str().map(str::to_owned),
+        protection_state: p.protection_state.clone(),
         last_recovery_point: figures
             .last_recovery_point()
             .map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time),

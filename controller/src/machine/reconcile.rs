@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 
 use super::lifecycle::{self, Action, Decision, Gate, Memory, Next, Source};
 use super::observe;
+use crate::azure::models::ProtectedItem;
 use crate::azure::resources::{self as arm, ItemAction, Resource as ArmResource};
 use crate::azure::{ArmClient, ArmError};
 use crate::conditions::{self, Observed};
@@ -151,17 +152,16 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
     // machine whose job just ended asks for a list started after it saw the end (one refetch
     // serves every machine whose job ended in the meantime).
     let items = ctx
-        .shared_list(
-            &format!("items:{}", view.vault_id),
-            poll,
-            fresh_after,
-            || arm::list_protected_items(&view.arm, &view.vault_id),
-        )
+        .shared_items(&view.vault_id, poll, fresh_after, || {
+            arm::list_protected_items(&view.arm, &view.vault_id)
+        })
         .await?;
     let item = items.iter().find(|i| match &status.protected_item_id {
         Some(id) => i.id.eq_ignore_ascii_case(id),
         None => i
-            .friendly_name()
+            .properties
+            .friendly_name
+            .as_deref()
             .is_some_and(|n| n.eq_ignore_ascii_case(&machine.spec.source.name)),
     });
 
@@ -375,20 +375,13 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
 
 /// The IDs of the test VM and the migrated VM a protected item will have, from where ASR
 /// says it recovers to (ASR names the test VM after the VM, with `-test`).
-fn vm_ids(item: &ArmResource) -> (Option<String>, Option<String>) {
-    let details = &item.properties["providerSpecificDetails"];
-    let name = ["recoveryAzureVmName", "targetVmName", "recoveryAzureVMName"]
-        .iter()
-        .find_map(|k| details[*k].as_str());
-    let group = ["recoveryAzureResourceGroupId", "targetResourceGroupId"]
-        .iter()
-        .find_map(|k| details[*k].as_str());
-    match (name, group) {
-        (Some(name), Some(group)) => {
+fn vm_ids(item: &ProtectedItem) -> (Option<String>, Option<String>) {
+    match item.properties.provider_specific_details.recovery_vm() {
+        Some((name, group)) => {
             let id = format!("{group}/providers/Microsoft.Compute/virtualMachines/{name}");
             (Some(format!("{id}-test")), Some(id))
         }
-        _ => (None, None),
+        None => (None, None),
     }
 }
 
@@ -821,7 +814,7 @@ async fn perform(
     action: Action,
     machine: &ReplicatedMachine,
     view: &VaultView,
-    item: Option<&ArmResource>,
+    item: Option<&ProtectedItem>,
     protectable: Option<&ArmResource>,
 ) -> Result<(String, String)> {
     let accepted = match (action, item) {
@@ -1159,7 +1152,7 @@ async fn cleanup(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> 
         return Err(Error::DeletionBlocked(message));
     };
     write_deletion_status(machine, ctx, "Deleting", &step).await?;
-    ctx.forget_list(&format!("items:{}", view.vault_id)).await;
+    ctx.forget_items(&view.vault_id).await;
     Err(Error::TeardownInProgress(step))
 }
 
