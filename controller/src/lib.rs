@@ -6,6 +6,7 @@ pub mod context;
 pub mod crd_yaml;
 pub mod endpoints;
 pub mod error;
+pub mod finalize;
 pub mod leader;
 pub mod lists;
 pub mod machine;

@@ -188,9 +188,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let plans_of_machine = plan_store.clone();
     let plan_controller = Controller::for_stream(plan_triggers, plan_store.clone())
         .with_config(config)
-        .watches_shared_stream(machine_events, move |machine| {
-            relations::plans_of_machine(&machine, &plans_of_machine.state())
-        })
+        .watches_stream(
+            owned(machine_events)
+                .predicate_filter(what_plans_read_of_a_machine, Default::default()),
+            move |machine| relations::plans_of_machine(&machine, &plans_of_machine.state()),
+        )
         .graceful_shutdown_on(shutdown_signal())
         .run(
             |plan, ctx| {
@@ -333,6 +335,27 @@ fn what_machines_read_of_a_plan(plan: &MigrationPlan) -> Option<u64> {
         .as_ref()
         .map(|s| serde_json::to_string(&s.released).unwrap_or_default());
     Some(hashed(&(plan.metadata.generation, released)))
+}
+
+/// What a plan's pass reads of a machine: whether it is its machine (labels, deletion), its
+/// spec (the template it was made from), and its progress (phase, initial replication, what
+/// `Ready` says); not the RPO and health that change at every look.
+fn what_plans_read_of_a_machine(machine: &ReplicatedMachine) -> Option<u64> {
+    let status = machine.status.as_ref();
+    let ready = status.and_then(|s| {
+        s.conditions
+            .iter()
+            .find(|c| c.type_ == cutover_api::conditions::READY)
+            .map(|c| (c.reason.clone(), c.message.clone()))
+    });
+    Some(hashed(&(
+        &machine.metadata.labels,
+        machine.metadata.deletion_timestamp.is_some(),
+        machine.metadata.generation,
+        status.and_then(|s| s.phase),
+        status.and_then(|s| s.replication.as_ref().and_then(|r| r.progress_percent)),
+        ready,
+    )))
 }
 
 fn hashed(value: &impl std::hash::Hash) -> u64 {

@@ -11,8 +11,10 @@ pub mod credentials;
 pub mod error;
 pub mod lro;
 pub mod models;
+pub mod provider;
 pub mod resources;
 pub mod stats;
 
 pub use client::{ArmClient, ArmSettings};
 pub use error::{ArmError, ErrorClass};
+pub use provider::Provider;

@@ -11,6 +11,8 @@
 //! - a failed job puts the machine in `Failed` until a retry is asked for.
 
 use cutover_api::MachinePhase;
+use cutover_api::machine::ReplicatedMachineStatus;
+use cutover_api::plan::{MigrationPlanSpec, Releases};
 
 /// ASR's job states.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -496,10 +498,299 @@ fn decide_with_item(item: &Item, gate: &Gate) -> Decision {
     }
 }
 
+/// What a machine's plan says of it: the plan's spec and what it has released.
+#[derive(Clone, Copy, Debug)]
+pub struct PlanView<'a> {
+    pub spec: &'a MigrationPlanSpec,
+    pub released: &'a Releases,
+}
+
+/// What a person asked for with the machine's annotations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Asked {
+    /// `cutover.dev/test-validated=true`.
+    pub test_validated: bool,
+    /// `cutover.dev/retry=true`.
+    pub retry: bool,
+}
+
+impl Gate {
+    /// The gate of machine `name`: its plan decides replication by wave, the test rule and
+    /// cutover; alone, a machine replicates and waits, because cutting over is a plan's decision.
+    pub fn of(plan: Option<PlanView<'_>>, name: &str, asked: Asked, test_vm_up: bool) -> Gate {
+        match plan {
+            Some(PlanView { spec, released }) => {
+                let replicate = released.replicate.iter().any(|m| m == name);
+                Gate {
+                    replicate,
+                    test_required: spec.test_failover.required,
+                    test_allowed: replicate,
+                    auto_cleanup: spec.test_failover.auto_cleanup,
+                    test_validated: asked.test_validated,
+                    test_vm_up,
+                    cutover_allowed: released.cutover.iter().any(|m| m == name),
+                    planned: spec.cutover.shutdown_source,
+                    stop_replication: spec.completion.stop_replication,
+                    retry: asked.retry,
+                }
+            }
+            None => Gate {
+                replicate: true,
+                test_required: false,
+                test_allowed: false,
+                auto_cleanup: true,
+                test_validated: asked.test_validated,
+                test_vm_up,
+                cutover_allowed: false,
+                planned: true,
+                stop_replication: true,
+                retry: asked.retry,
+            },
+        }
+    }
+}
+
+impl Memory {
+    /// What the machine's status remembers.
+    pub fn of(status: &ReplicatedMachineStatus) -> Memory {
+        Memory {
+            phase: status.phase,
+            job: status.current_job.as_ref().map(|j| j.id.clone()),
+            // Protection was enabled if status says so, or says which item it is.
+            protected_once: status.bound.is_some() || status.protected_item_id.is_some(),
+            completed: status.completed_at.is_some(),
+            failure: (status.phase == Some(MachinePhase::Failed))
+                .then(|| {
+                    status
+                        .conditions
+                        .iter()
+                        .find(|c| c.type_ == cutover_api::conditions::READY)
+                        .map(|c| (c.reason.clone(), c.message.clone()))
+                })
+                .flatten(),
+        }
+    }
+}
+
+/// What status records beside the phase, decided with it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Records {
+    /// Bind the machine to its vault and source.
+    pub bind: bool,
+    /// Remove the retry annotation.
+    pub clear_retry: bool,
+    /// Stamp `completedAt`.
+    pub stamp_completed: bool,
+}
+
+/// The records of a pass that decided `decision`, with or without a protected item seen.
+pub fn records(
+    status: &ReplicatedMachineStatus,
+    item_seen: bool,
+    gate: &Gate,
+    decision: &Decision,
+) -> Records {
+    Records {
+        // An item seen is protection enabled, even if the status write after the enable was
+        // lost: from now on a vanished item means removal, never a reason to enable again.
+        bind: item_seen && status.bound.is_none(),
+        // A retry is acted on once: the annotation goes, so a later failure does not loop.
+        clear_retry: gate.retry
+            && status.phase == Some(MachinePhase::Failed)
+            && decision.phase != MachinePhase::Failed,
+        stamp_completed: decision.phase == MachinePhase::Completed && status.completed_at.is_none(),
+    }
+}
+
+/// A machine alone that is ready for cutover says how to cut it over.
+pub fn alone(mut decision: Decision) -> Decision {
+    if decision.phase == MachinePhase::ReadyForCutover && decision.reason == "WaitingForCutover" {
+        decision.message =
+            "ready for cutover: add the machine to a MigrationPlan to cut it over".into();
+    }
+    decision
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use MachinePhase as P;
+
+    #[test]
+    fn a_machine_alone_replicates_and_waits_and_a_planned_one_does_what_its_plan_released() {
+        let spec: MigrationPlanSpec = serde_json::from_value(serde_json::json!({
+            "vaultRef": {"name": "v"}, "machines": {"templates": []},
+            "testFailover": {"required": true, "autoCleanup": false},
+            "cutover": {"approved": true, "shutdownSource": false}
+        }))
+        .unwrap();
+        let released = Releases {
+            replicate: vec!["web".into(), "db".into()],
+            cutover: vec!["web".into()],
+        };
+        let plan = Some(PlanView {
+            spec: &spec,
+            released: &released,
+        });
+        let asked = Asked {
+            test_validated: true,
+            retry: false,
+        };
+        let alone = Gate::of(None, "web", asked, false);
+        assert!(alone.replicate && !alone.test_allowed && !alone.cutover_allowed);
+        assert!(alone.test_validated, "annotations count alone too");
+        let web = Gate::of(plan, "web", asked, true);
+        assert!(web.replicate && web.test_allowed && web.cutover_allowed && web.test_vm_up);
+        assert!(web.test_required && !web.auto_cleanup && !web.planned);
+        let db = Gate::of(plan, "db", Asked::default(), false);
+        assert!(
+            db.replicate && !db.cutover_allowed,
+            "released to replicate, not to cut over"
+        );
+        let later = Gate::of(plan, "app", Asked::default(), false);
+        assert!(
+            !later.replicate && !later.test_allowed,
+            "a later wave waits"
+        );
+    }
+
+    #[test]
+    fn status_remembers_the_binding_the_job_and_why_it_failed() {
+        let status: ReplicatedMachineStatus = serde_json::from_value(serde_json::json!({
+            "phase": "Failed",
+            "protectedItemId": "/items/web",
+            "currentJob": {"id": "/jobs/1", "name": "TestFailover", "state": "Failed"},
+            "conditions": [{"type": "Ready", "status": "False", "reason": "JobFailed", "message": "ASR said no",
+                            "lastTransitionTime": "2026-01-01T00:00:00Z"}]
+        }))
+        .unwrap();
+        let memory = Memory::of(&status);
+        assert_eq!(memory.phase, Some(P::Failed));
+        assert_eq!(memory.job.as_deref(), Some("/jobs/1"));
+        assert!(memory.protected_once, "an item ID is protection enabled");
+        assert_eq!(
+            memory.failure,
+            Some(("JobFailed".into(), "ASR said no".into()))
+        );
+        assert_eq!(
+            Memory::of(&ReplicatedMachineStatus::default()),
+            Memory::default()
+        );
+    }
+
+    #[test]
+    fn a_pass_binds_once_clears_a_retry_once_and_stamps_completion_once() {
+        let decided = |phase| Decision::wait(phase, "r", "", Next::Soon);
+        let failed = ReplicatedMachineStatus {
+            phase: Some(P::Failed),
+            ..Default::default()
+        };
+        let retrying = Gate {
+            retry: true,
+            ..gate()
+        };
+        let bound = ReplicatedMachineStatus {
+            bound: Some(cutover_api::machine::MachineBinding {
+                vault: "v".into(),
+                source_name: "web".into(),
+            }),
+            ..Default::default()
+        };
+        let done = ReplicatedMachineStatus {
+            completed_at: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                jiff::Timestamp::UNIX_EPOCH,
+            )),
+            ..Default::default()
+        };
+        for (what, status, item_seen, gate, phase, expected) in [
+            (
+                "an item seen binds",
+                &ReplicatedMachineStatus::default(),
+                true,
+                gate(),
+                P::Protected,
+                Records {
+                    bind: true,
+                    ..Default::default()
+                },
+            ),
+            (
+                "bound already",
+                &bound,
+                true,
+                gate(),
+                P::Protected,
+                Records::default(),
+            ),
+            (
+                "no item, no binding",
+                &ReplicatedMachineStatus::default(),
+                false,
+                gate(),
+                P::Pending,
+                Records::default(),
+            ),
+            (
+                "a retry that moved on",
+                &failed,
+                false,
+                retrying,
+                P::Protected,
+                Records {
+                    clear_retry: true,
+                    ..Default::default()
+                },
+            ),
+            (
+                "a retry still failing keeps its annotation",
+                &failed,
+                false,
+                retrying,
+                P::Failed,
+                Records::default(),
+            ),
+            (
+                "no retry asked",
+                &failed,
+                false,
+                gate(),
+                P::Protected,
+                Records::default(),
+            ),
+            (
+                "completed",
+                &ReplicatedMachineStatus::default(),
+                false,
+                gate(),
+                P::Completed,
+                Records {
+                    stamp_completed: true,
+                    ..Default::default()
+                },
+            ),
+            (
+                "completed before",
+                &done,
+                false,
+                gate(),
+                P::Completed,
+                Records::default(),
+            ),
+        ] {
+            assert_eq!(
+                records(status, item_seen, &gate, &decided(phase)),
+                expected,
+                "{what}"
+            );
+        }
+        let waiting = Decision::wait(
+            P::ReadyForCutover,
+            "WaitingForCutover",
+            "waiting",
+            Next::OnChange,
+        );
+        assert!(alone(waiting).message.contains("MigrationPlan"));
+    }
 
     fn gate() -> Gate {
         Gate {

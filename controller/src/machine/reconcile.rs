@@ -15,18 +15,18 @@ use cutover_api::{DeletionPolicy, MachinePhase};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action as Requeue;
-use kube::runtime::finalizer::{Event, finalizer};
 use kube::{Api, Resource, ResourceExt};
 use serde_json::{Value, json};
 
-use super::lifecycle::{self, Action, Decision, Gate, Memory, Next, Source};
+use super::lifecycle::{self, Action, Asked, Decision, Gate, Memory, Next, PlanView, Source};
 use super::observe;
 use crate::azure::models::ProtectedItem;
 use crate::azure::resources::{self as arm, ItemAction, Resource as ArmResource};
-use crate::azure::{ArmClient, ArmError};
+use crate::azure::{ArmClient, ArmError, Provider};
 use crate::conditions::{self, Observed};
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::finalize::{self, Cleanup};
 
 /// Keeps the machine until `deletionPolicy` has been carried out.
 pub const FINALIZER: &str = "cutover.dev/replication";
@@ -41,14 +41,16 @@ pub async fn reconcile(machine: Arc<ReplicatedMachine>, ctx: Arc<Context>) -> Re
         &machine.namespace().unwrap_or_default(),
     );
     let key = machine.uid().unwrap_or_default();
-    let outcome = finalizer(&api, FINALIZER, machine, |event| async {
-        match event {
-            Event::Apply(machine) => apply(&machine, &ctx).await,
-            Event::Cleanup(machine) => cleanup(&machine, &ctx).await,
-        }
-    })
-    .await;
-    let action = crate::error::settle_cleanup(outcome, ctx.timing.poll)?;
+    let context = ctx.as_ref();
+    let action = finalize::reconcile(
+        &api,
+        FINALIZER,
+        machine,
+        ctx.timing.poll,
+        |machine| async move { apply(&machine, context).await },
+        |machine| async move { cleanup(&machine, context).await },
+    )
+    .await?;
     ctx.reset_backoff(&key);
     Ok(action)
 }
@@ -192,72 +194,36 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
         _ => None,
     };
     let name = machine.name_any();
-    let gate = match &plan {
-        // A plan decides: replication by wave, the test rule, and the cutover gate.
-        Some(plan) => {
-            let released = plan
-                .status
-                .as_ref()
-                .map(|s| s.released.clone())
-                .unwrap_or_default();
-            let replicate = released.replicate.contains(&name);
-            Gate {
-                replicate,
-                test_required: plan.spec.test_failover.required,
-                test_allowed: replicate,
-                auto_cleanup: plan.spec.test_failover.auto_cleanup,
-                test_validated: annotation(TEST_VALIDATED_ANNOTATION),
-                test_vm_up,
-                cutover_allowed: released.cutover.contains(&name),
-                planned: plan.spec.cutover.shutdown_source,
-                stop_replication: plan.spec.completion.stop_replication,
-                retry: annotation(RETRY_ANNOTATION),
-            }
-        }
-        // Alone, a machine replicates and waits: cutting over is a plan's decision.
-        None => Gate {
-            replicate: true,
-            test_required: false,
-            test_allowed: false,
-            auto_cleanup: true,
+    let released = plan
+        .as_ref()
+        .and_then(|p| p.status.as_ref())
+        .map(|s| s.released.clone())
+        .unwrap_or_default();
+    let gate = Gate::of(
+        plan.as_ref().map(|p| PlanView {
+            spec: &p.spec,
+            released: &released,
+        }),
+        &name,
+        Asked {
             test_validated: annotation(TEST_VALIDATED_ANNOTATION),
-            test_vm_up,
-            cutover_allowed: false,
-            planned: true,
-            stop_replication: true,
             retry: annotation(RETRY_ANNOTATION),
         },
-    };
-    let memory = Memory {
-        phase: status.phase,
-        job: status.current_job.as_ref().map(|j| j.id.clone()),
-        // Protection was enabled if status says so, or says which item it is.
-        protected_once: status.bound.is_some() || status.protected_item_id.is_some(),
-        completed: status.completed_at.is_some(),
-        failure: (status.phase == Some(MachinePhase::Failed))
-            .then(|| {
-                status
-                    .conditions
-                    .iter()
-                    .find(|c| c.type_ == READY)
-                    .map(|c| (c.reason.clone(), c.message.clone()))
-            })
-            .flatten(),
-    };
-    let mut decision = lifecycle::decide(
-        &memory,
+        test_vm_up,
+    );
+    let decision = lifecycle::decide(
+        &Memory::of(&status),
         &source,
         observed_item.as_ref(),
         job.as_ref(),
         &gate,
     );
-    if plan.is_none()
-        && decision.phase == MachinePhase::ReadyForCutover
-        && decision.reason == "WaitingForCutover"
-    {
-        decision.message =
-            "ready for cutover: add the machine to a MigrationPlan to cut it over".into();
-    }
+    let decision = if plan.is_none() {
+        lifecycle::alone(decision)
+    } else {
+        decision
+    };
+    let records = lifecycle::records(&status, item.is_some(), &gate, &decision);
 
     let mut update = StatusUpdate {
         protected_item_id: item.map(|i| i.id.clone()),
@@ -285,9 +251,7 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
         }),
         ..Default::default()
     };
-    // An item seen is protection enabled, even if the status write after the enable was lost:
-    // from now on a vanished item means removal, never a reason to enable again.
-    if item.is_some() && status.bound.is_none() {
+    if records.bind {
         update.bound = Some(MachineBinding {
             vault: machine.spec.vault_ref.name.clone(),
             source_name: machine.spec.source.name.clone(),
@@ -339,11 +303,7 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
             }
         }
     }
-    // A retry is acted on once: the annotation goes, so a later failure does not loop.
-    if gate.retry
-        && status.phase == Some(MachinePhase::Failed)
-        && decision.phase != MachinePhase::Failed
-    {
+    if records.clear_retry {
         let api = Api::<ReplicatedMachine>::namespaced(
             ctx.client.clone(),
             &machine.namespace().unwrap_or_default(),
@@ -361,9 +321,7 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
         )
         .await;
     }
-    if decision.phase == MachinePhase::Completed && status.completed_at.is_none() {
-        update.completed = true;
-    }
+    update.completed = records.stamp_completed;
     write_status(machine, ctx, &decision, update).await?;
     Ok(match decision.next {
         _ if decision.action.is_some() => Requeue::requeue(poll),
@@ -406,10 +364,10 @@ async fn find_source(
     view: &VaultView,
     ctx: &Context,
 ) -> Result<(Source, Option<ArmResource>)> {
-    match view.vault.spec.source.kind().provider() {
-        "InMageRcm" => return find_discovered(machine, view, ctx).await,
-        "A2A" => return find_azure_vm(machine, view).await,
-        _ => {}
+    match provider_of(&view.vault) {
+        Provider::InMageRcm => return find_discovered(machine, view, ctx).await,
+        Provider::A2A => return find_azure_vm(machine, view).await,
+        Provider::HyperVReplicaAzure => {}
     }
     let containers = recorded(&view.vault).protection_container_ids;
     let mut listed_any = false;
@@ -452,15 +410,19 @@ fn recorded(vault: &RecoveryVault) -> cutover_api::vault::VaultResources {
         .unwrap_or_default()
 }
 
+fn provider_of(vault: &RecoveryVault) -> Provider {
+    Provider::of(vault.spec.source.kind())
+}
+
 fn is_inmage_rcm(vault: &RecoveryVault) -> bool {
-    vault.spec.source.kind().provider() == "InMageRcm"
+    provider_of(vault) == Provider::InMageRcm
 }
 
 /// Whether the provider's enable names a protectable item (`protectableItemId`): Hyper-V's
 /// does. InMageRcm names the discovered machine and A2A the Compute VM instead (Az PowerShell
 /// sets no protectable item for either).
 fn names_protectable_item(vault: &RecoveryVault) -> bool {
-    vault.spec.source.kind().provider() == "HyperVReplicaAzure"
+    provider_of(vault) == Provider::HyperVReplicaAzure
 }
 
 /// Finds an Azure-to-Azure source: the VM `spec.source.azureVmId` names, read from Compute
@@ -876,8 +838,7 @@ async fn perform(
             .into());
         }
         (action, Some(item)) => {
-            let provider = view.vault.spec.source.kind().provider();
-            let (kind, body) = action_body(action, provider, &view.vault);
+            let (kind, body) = action_body(action, provider_of(&view.vault), &view.vault);
             arm::protected_item_action(&view.arm, &item.id, kind, body.as_ref()).await?
         }
     };
@@ -903,7 +864,7 @@ const DISABLE_PROTECTION_INPUT: &str = "DisableProtectionProviderSpecificInput";
 /// The request of an action on the item, by provider.
 fn action_body(
     action: Action,
-    provider: &str,
+    provider: Provider,
     vault: &RecoveryVault,
 ) -> (ItemAction, Option<Value>) {
     let resources = vault
@@ -916,10 +877,10 @@ fn action_body(
         .clone()
         .or(resources.target_network_id.clone())
         .unwrap_or_default();
-    let mut details = json!({ "instanceType": provider });
+    let mut details = json!({ "instanceType": provider.instance_type() });
     match action {
         Action::TestFailover => {
-            if provider == "InMageRcm" {
+            if provider == Provider::InMageRcm {
                 details["networkId"] = json!(test_network);
             }
             let body = json!({ "properties": { "failoverDirection": "PrimaryToRecovery", "networkType": "VmNetworkAsInput", "networkId": test_network, "providerSpecificDetails": details } });
@@ -937,7 +898,7 @@ fn action_body(
         ),
         Action::UnplannedFailover { shutdown_source } => {
             // InMageRcmUnplannedFailoverInput.performShutdown is a required string.
-            if provider == "InMageRcm" {
+            if provider == Provider::InMageRcm {
                 details["performShutdown"] = json!(shutdown_source.to_string());
             }
             let body = json!({ "properties": { "failoverDirection": "PrimaryToRecovery", "sourceSiteOperations": "NotRequired", "providerSpecificDetails": details } });
@@ -1017,7 +978,7 @@ fn enable_input(
             vault.name_any()
         )));
     }
-    let inmage_disks = if vault.spec.source.kind().provider() == "InMageRcm" {
+    let inmage_disks = if is_inmage_rcm(vault) {
         inmage_disks(
             &spec.include_disks,
             &protectable.properties,
@@ -1028,8 +989,8 @@ fn enable_input(
     } else {
         None
     };
-    Ok(match vault.spec.source.kind().provider() {
-        "HyperVReplicaAzure" => json!({
+    Ok(match provider_of(vault) {
+        Provider::HyperVReplicaAzure => json!({
             "instanceType": "HyperVReplicaAzure",
             "hvHostVmId": custom["sourceItemId"],
             "vmName": spec.source.name,
@@ -1048,7 +1009,7 @@ fn enable_input(
             "disksToIncludeForManagedDisks": managed_disks.map_err(Error::InvalidSpec)?,
             "targetVmTags": target.tags,
         }),
-        "InMageRcm" => json!({
+        Provider::InMageRcm => json!({
             "instanceType": "InMageRcm",
             "fabricDiscoveryMachineId": protectable.id,
             "targetResourceGroupId": group,
@@ -1064,7 +1025,7 @@ fn enable_input(
             "disksToInclude": inmage_disks,
             "targetVmTags": user_created_tags(&target.tags),
         }),
-        _ => json!({
+        Provider::A2A => json!({
             "instanceType": "A2A",
             "fabricObjectId": protectable.id,
             "vmManagedDisks": a2a_managed_disks(
@@ -1084,7 +1045,7 @@ fn enable_input(
     })
 }
 
-async fn cleanup(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
+async fn cleanup(machine: &ReplicatedMachine, ctx: &Context) -> Result<Cleanup> {
     let reference = machine.object_ref(&());
     let item_id = machine
         .status
@@ -1099,7 +1060,7 @@ async fn cleanup(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> 
             "Delete",
         )
         .await;
-        return Ok(Requeue::await_change());
+        return Ok(Cleanup::Done);
     }
     let Ok(view) = vault_of(machine, ctx, VaultNeed::Recorded).await? else {
         let message = format!(
@@ -1107,7 +1068,7 @@ async fn cleanup(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> 
             machine.spec.vault_ref.name, machine.spec.source.name
         );
         write_deletion_status(machine, ctx, "DeletionBlocked", &message).await?;
-        return Err(Error::DeletionBlocked(message));
+        return Ok(Cleanup::Blocked(message));
     };
     let Some(item) =
         arm::get_protected_item(&view.arm, item_id.as_deref().unwrap_or_default()).await?
@@ -1120,7 +1081,7 @@ async fn cleanup(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> 
             "Delete",
         )
         .await;
-        return Ok(Requeue::await_change());
+        return Ok(Cleanup::Done);
     };
     // Child first: a running job finishes, a test failover is cleaned up (its VM goes), then
     // replication is disabled. Nothing else is forced.
@@ -1149,11 +1110,11 @@ async fn cleanup(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> 
             observed.protection_state, observed.allowed_operations
         );
         write_deletion_status(machine, ctx, "DeletionBlocked", &message).await?;
-        return Err(Error::DeletionBlocked(message));
+        return Ok(Cleanup::Blocked(message));
     };
     write_deletion_status(machine, ctx, "Deleting", &step).await?;
     ctx.forget_items(&view.vault_id).await;
-    Err(Error::TeardownInProgress(step))
+    Ok(Cleanup::Pending(step))
 }
 
 /// Says in `Ready` what deletion is doing or waiting for, so `kubectl describe` shows why a
@@ -1327,7 +1288,7 @@ mod tests {
         for shutdown_source in [true, false] {
             let (kind, body) = action_body(
                 Action::UnplannedFailover { shutdown_source },
-                "InMageRcm",
+                Provider::InMageRcm,
                 &vault,
             );
             assert_eq!(kind, ItemAction::UnplannedFailover);
@@ -1472,9 +1433,9 @@ mod tests {
     #[test]
     fn disabling_protection_sends_the_spec_discriminator_not_the_provider() {
         for (file, provider) in [
-            ("hyperv-vmm.yaml", "HyperVReplicaAzure"),
-            ("physical.yaml", "InMageRcm"),
-            ("azure-to-azure.yaml", "A2A"),
+            ("hyperv-vmm.yaml", Provider::HyperVReplicaAzure),
+            ("physical.yaml", Provider::InMageRcm),
+            ("azure-to-azure.yaml", Provider::A2A),
         ] {
             let vault = example_vault(file);
             let (kind, body) = action_body(Action::CompleteMigration, provider, &vault);
@@ -1484,7 +1445,7 @@ mod tests {
             assert_eq!(
                 properties["replicationProviderInput"],
                 serde_json::json!({ "instanceType": "DisableProtectionProviderSpecificInput" }),
-                "{provider}"
+                "{provider:?}"
             );
         }
     }

@@ -12,7 +12,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
 use kube::api::{DeleteParams, Patch};
 use kube::core::{Selector, SelectorExt};
 use kube::runtime::controller::Action as Requeue;
-use kube::runtime::finalizer::{Event, finalizer};
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 
@@ -20,6 +19,7 @@ use super::orchestrate::{MachineView, Orchestration, orchestrate};
 use crate::conditions::{self, Observed};
 use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::finalize::{self, Cleanup};
 
 pub const FINALIZER: &str = "cutover.dev/plan";
 /// Label on the machines a plan created from its templates.
@@ -29,14 +29,16 @@ pub async fn reconcile(plan: Arc<MigrationPlan>, ctx: Arc<Context>) -> Result<Re
     let api =
         Api::<MigrationPlan>::namespaced(ctx.client.clone(), &plan.namespace().unwrap_or_default());
     let key = plan.uid().unwrap_or_default();
-    let outcome = finalizer(&api, FINALIZER, plan, |event| async {
-        match event {
-            Event::Apply(plan) => apply(&plan, &ctx).await,
-            Event::Cleanup(plan) => cleanup(&plan, &ctx).await,
-        }
-    })
-    .await;
-    let action = crate::error::settle_cleanup(outcome, ctx.timing.poll)?;
+    let context = ctx.as_ref();
+    let action = finalize::reconcile(
+        &api,
+        FINALIZER,
+        plan,
+        ctx.timing.poll,
+        |plan| async move { apply(&plan, context).await },
+        |plan| async move { cleanup(&plan, context).await },
+    )
+    .await?;
     ctx.reset_backoff(&key);
     Ok(action)
 }
@@ -230,7 +232,7 @@ async fn apply(plan: &MigrationPlan, ctx: &Context) -> Result<Requeue> {
     })
 }
 
-async fn cleanup(plan: &MigrationPlan, ctx: &Context) -> Result<Requeue> {
+async fn cleanup(plan: &MigrationPlan, ctx: &Context) -> Result<Cleanup> {
     if plan.spec.deletion_policy == DeletionPolicy::Retain {
         ctx.event(
             &plan.object_ref(&()),
@@ -240,7 +242,7 @@ async fn cleanup(plan: &MigrationPlan, ctx: &Context) -> Result<Requeue> {
             "Delete",
         )
         .await;
-        return Ok(Requeue::await_change());
+        return Ok(Cleanup::Done);
     }
     let namespace = plan.namespace().unwrap_or_default();
     let api = Api::<ReplicatedMachine>::namespaced(ctx.client.clone(), &namespace);
@@ -251,7 +253,7 @@ async fn cleanup(plan: &MigrationPlan, ctx: &Context) -> Result<Requeue> {
         .filter(|m| m.labels().get(PLAN_LABEL) == Some(&plan.name_any()))
         .collect();
     if created.is_empty() {
-        return Ok(Requeue::await_change());
+        return Ok(Cleanup::Done);
     }
     for machine in &created {
         if machine.metadata.deletion_timestamp.is_none() {
@@ -259,7 +261,7 @@ async fn cleanup(plan: &MigrationPlan, ctx: &Context) -> Result<Requeue> {
                 .await?;
         }
     }
-    Err(Error::TeardownInProgress(format!(
+    Ok(Cleanup::Pending(format!(
         "deleting {} machine(s) of the plan",
         created.len()
     )))

@@ -13,7 +13,7 @@ use cutover_api::vault::{
 use serde_json::{Value, json};
 
 use crate::azure::resources::{self as arm, MICROSOFT_AZURE, Resource, Scope};
-use crate::azure::{ArmClient, ArmError};
+use crate::azure::{ArmClient, ArmError, Provider};
 use crate::conditions::Observed;
 
 /// Where one step stands.
@@ -1009,22 +1009,22 @@ impl Pass<'_> {
         let policy = &self.vault.spec.replication_policy;
         let retention = policy.recovery_point_retention_hours;
         let app = policy.app_consistent_snapshot_frequency_hours;
-        match self.vault.spec.source.kind().provider() {
-            "HyperVReplicaAzure" => json!({
+        match Provider::of(self.vault.spec.source.kind()) {
+            Provider::HyperVReplicaAzure => json!({
                 "instanceType": "HyperVReplicaAzure",
                 "recoveryPointHistoryDuration": retention,
                 "applicationConsistentSnapshotFrequencyInHours": app,
                 "replicationInterval": policy.replication_interval_seconds.unwrap_or(300),
                 "storageAccounts": self.resources.replication_storage_account_id.iter().collect::<Vec<_>>(),
             }),
-            "InMageRcm" => json!({
+            Provider::InMageRcm => json!({
                 "instanceType": "InMageRcm",
                 "recoveryPointHistoryInMinutes": retention * 60,
                 "appConsistentFrequencyInMinutes": app * 60,
                 "crashConsistentFrequencyInMinutes": 5,
                 "enableMultiVmSync": "True",
             }),
-            _ => json!({
+            Provider::A2A => json!({
                 "instanceType": "A2A",
                 "recoveryPointHistory": retention * 60,
                 "appConsistentFrequencyInMinutes": app * 60,
@@ -1037,8 +1037,8 @@ impl Pass<'_> {
     fn policy_matches(&self, existing: &Resource) -> bool {
         let have = &existing.properties["providerSpecificDetails"];
         let want = self.policy_input();
-        let pairs: &[(&str, &str)] = match want["instanceType"].as_str().unwrap_or_default() {
-            "HyperVReplicaAzure" => &[
+        let pairs: &[(&str, &str)] = match Provider::of(self.vault.spec.source.kind()) {
+            Provider::HyperVReplicaAzure => &[
                 (
                     "recoveryPointHistoryDuration",
                     "recoveryPointHistoryDurationInHours",
@@ -1049,7 +1049,7 @@ impl Pass<'_> {
                 ),
                 ("replicationInterval", "replicationInterval"),
             ],
-            "InMageRcm" => &[
+            Provider::InMageRcm => &[
                 (
                     "recoveryPointHistoryInMinutes",
                     "recoveryPointHistoryInMinutes",
@@ -1059,7 +1059,7 @@ impl Pass<'_> {
                     "appConsistentFrequencyInMinutes",
                 ),
             ],
-            _ => &[
+            Provider::A2A => &[
                 ("recoveryPointHistory", "recoveryPointHistory"),
                 (
                     "appConsistentFrequencyInMinutes",
@@ -1076,7 +1076,7 @@ impl Pass<'_> {
     async fn replication_step(&mut self) -> Result<Step, ArmError> {
         let spec = &self.vault.spec;
         let kind = spec.source.kind();
-        let provider = kind.provider();
+        let provider = Provider::of(kind).instance_type();
         let policy_name = spec.replication_policy.name.clone();
         let policy_id = arm::policy_id(&self.vault_id, &policy_name);
         let what = format!("configuring replication policy {policy_name}");

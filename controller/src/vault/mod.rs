@@ -14,12 +14,12 @@ use cutover_api::conditions::vault::{self as vault_reason, WAITING_FOR_REGISTRAT
 use cutover_api::conditions::{READY, reason};
 use cutover_api::vault::{ProvisionedIdentity, RecoveryVault, RecoveryVaultStatus, VaultPhase};
 use kube::runtime::controller::Action;
-use kube::runtime::finalizer::{Event, finalizer};
 use kube::{Api, Resource, ResourceExt};
 
 use crate::conditions::{self, Observed};
 use crate::context::{Context, SecretFreshness, Timing};
 use crate::error::{Error, Result};
+use crate::finalize::{self, Cleanup};
 
 /// Keeps the vault until `deletionPolicy` has been carried out.
 pub const FINALIZER: &str = "cutover.dev/cleanup";
@@ -28,14 +28,16 @@ pub async fn reconcile(vault: Arc<RecoveryVault>, ctx: Arc<Context>) -> Result<A
     let namespace = vault.namespace().unwrap_or_default();
     let api = Api::<RecoveryVault>::namespaced(ctx.client.clone(), &namespace);
     let key = vault.uid().unwrap_or_default();
-    let outcome = finalizer(&api, FINALIZER, vault, |event| async {
-        match event {
-            Event::Apply(vault) => apply(&vault, &ctx).await,
-            Event::Cleanup(vault) => cleanup(&vault, &ctx).await,
-        }
-    })
-    .await;
-    let action = crate::error::settle_cleanup(outcome, ctx.timing.poll)?;
+    let context = ctx.as_ref();
+    let action = finalize::reconcile(
+        &api,
+        FINALIZER,
+        vault,
+        ctx.timing.poll,
+        |vault| async move { apply(&vault, context).await },
+        |vault| async move { cleanup(&vault, context).await },
+    )
+    .await?;
     ctx.reset_backoff(&key);
     Ok(action)
 }
@@ -169,7 +171,7 @@ fn in_flight_requeue(retry_after: Option<Duration>, timing: &Timing) -> Duration
         .min(timing.resync)
 }
 
-async fn cleanup(vault: &RecoveryVault, ctx: &Context) -> Result<Action> {
+async fn cleanup(vault: &RecoveryVault, ctx: &Context) -> Result<Cleanup> {
     let reference = vault.object_ref(&());
     if vault.spec.deletion_policy == DeletionPolicy::Retain {
         ctx.event(
@@ -180,7 +182,7 @@ async fn cleanup(vault: &RecoveryVault, ctx: &Context) -> Result<Action> {
             "Delete",
         )
         .await;
-        return Ok(Action::await_change());
+        return Ok(Cleanup::Done);
     }
     let namespace = vault.namespace().unwrap_or_default();
     let name = vault.name_any();
@@ -197,7 +199,7 @@ async fn cleanup(vault: &RecoveryVault, ctx: &Context) -> Result<Action> {
             users.join(", ")
         );
         write_deletion_status(vault, ctx, "DeletionBlocked", &message).await?;
-        return Err(Error::DeletionBlocked(message));
+        return Ok(Cleanup::Blocked(message));
     }
     let arm = ctx
         .arm(
@@ -210,7 +212,7 @@ async fn cleanup(vault: &RecoveryVault, ctx: &Context) -> Result<Action> {
     match teardown::next(&arm, vault).await? {
         Teardown::Step(step) => {
             write_deletion_status(vault, ctx, "Deleting", &step).await?;
-            Err(Error::TeardownInProgress(step))
+            Ok(Cleanup::Pending(step))
         }
         Teardown::Done(left) if left.is_empty() => {
             ctx.event(
@@ -221,7 +223,7 @@ async fn cleanup(vault: &RecoveryVault, ctx: &Context) -> Result<Action> {
                 "Delete",
             )
             .await;
-            Ok(Action::await_change())
+            Ok(Cleanup::Done)
         }
         Teardown::Done(left) => {
             // Deleting these would take migrated servers (or someone else's resources) with
@@ -231,7 +233,7 @@ async fn cleanup(vault: &RecoveryVault, ctx: &Context) -> Result<Action> {
                 left.join("; ")
             );
             write_deletion_status(vault, ctx, vault_reason::PARTLY_RETAINED, &message).await?;
-            Ok(Action::await_change())
+            Ok(Cleanup::Done)
         }
     }
 }
