@@ -49,7 +49,37 @@ pub struct RunAsAccount {
     pub credential_type: String,
 }
 
-pub use cutover_api::vault::SourceKind;
+/// The kinds of source an inventory describes (its `kind`): what sits behind a Site Recovery
+/// fabric. azure-sim's own, so that it knows Azure and not cutover.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SourceKind {
+    /// Hyper-V hosts managed by VMM.
+    #[serde(rename = "hyperVVmm")]
+    HyperVVmm,
+    /// Hyper-V hosts in a Hyper-V site.
+    #[serde(rename = "hyperVSite")]
+    HyperVSite,
+    /// VMware VMs behind a replication appliance.
+    Vmware,
+    /// Physical servers behind a replication appliance.
+    Physical,
+    /// AWS instances, replicated as physical servers.
+    Aws,
+    /// Azure VMs in another region.
+    AzureRegion,
+}
+
+impl SourceKind {
+    /// The replication provider that serves this kind (its `instanceType`).
+    pub fn provider(self) -> &'static str {
+        match self {
+            SourceKind::HyperVVmm | SourceKind::HyperVSite => "HyperVReplicaAzure",
+            SourceKind::Vmware | SourceKind::Physical | SourceKind::Aws => "InMageRcm",
+            SourceKind::AzureRegion => "A2A",
+        }
+    }
+}
 
 /// What ASR reports for each kind of source.
 pub trait AsrKind {
