@@ -602,6 +602,19 @@ pub fn records(
     }
 }
 
+/// Whether a machine is settled: it waits for a person or a plan (or is done), with no job in
+/// flight. Its pass may read a vault's item list a few polls old: the list is shared by every
+/// machine of the vault, and settled machines' resyncs, spread over time, would otherwise fetch
+/// it again for each few of them. A job that ends asks for a fresh list whatever the age.
+pub fn settled(memory: &Memory) -> bool {
+    use MachinePhase as P;
+    memory.job.is_none()
+        && matches!(
+            memory.phase,
+            Some(P::ReadyForCutover | P::TestFailoverSucceeded | P::Completed | P::Failed)
+        )
+}
+
 /// A machine alone that is ready for cutover says how to cut it over.
 pub fn alone(mut decision: Decision) -> Decision {
     if decision.phase == MachinePhase::ReadyForCutover && decision.reason == "WaitingForCutover" {
@@ -676,6 +689,29 @@ mod tests {
             Memory::of(&ReplicatedMachineStatus::default()),
             Memory::default()
         );
+    }
+
+    #[test]
+    fn only_a_machine_waiting_with_no_job_is_settled() {
+        let memory = |phase, job: Option<&str>| Memory {
+            phase: Some(phase),
+            job: job.map(str::to_owned),
+            ..Default::default()
+        };
+        for (phase, job, settled_) in [
+            (P::ReadyForCutover, None, true),
+            (P::TestFailoverSucceeded, None, true),
+            (P::Completed, None, true),
+            (P::Failed, None, true),
+            (P::ReadyForCutover, Some("/jobs/1"), false),
+            (P::InitialReplication, None, false),
+            (P::EnablingProtection, Some("/jobs/1"), false),
+            (P::FailingOver, None, false),
+            (P::Pending, None, false),
+        ] {
+            assert_eq!(settled(&memory(phase, job)), settled_, "{phase:?} {job:?}");
+        }
+        assert!(!settled(&Memory::default()), "a machine never seen");
     }
 
     #[test]

@@ -153,8 +153,13 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
     // One list of protected items per vault and poll serves every machine of the vault; a
     // machine whose job just ended asks for a list started after it saw the end (one refetch
     // serves every machine whose job ended in the meantime).
+    let max_age = if lifecycle::settled(&Memory::of(&status)) {
+        poll.saturating_mul(6).min(ctx.timing.resync)
+    } else {
+        poll
+    };
     let items = ctx
-        .shared_items(&view.vault_id, poll, fresh_after, || {
+        .shared_items(&view.vault_id, max_age, fresh_after, || {
             arm::list_protected_items(&view.arm, &view.vault_id)
         })
         .await?;
