@@ -96,9 +96,23 @@ pub struct Caches {
     pub vaults: Store<RecoveryVault>,
     pub machines: Store<ReplicatedMachine>,
     pub plans: Store<MigrationPlan>,
+    pub synced: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Caches {
+    /// Whether every store has had its first full list. Before that, a missing object may only
+    /// not be listed yet: a pass that read it would take a vault for absent or a plan's machine
+    /// for one to create.
+    pub fn synced(&self) -> bool {
+        self.synced.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Marks the caches synced (`run` does, once each store has its first list).
+    pub fn mark_synced(&self) {
+        self.synced
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
     pub fn vault(&self, namespace: &str, name: &str) -> Option<Arc<RecoveryVault>> {
         self.vaults.get(&ObjectRef::new(name).within(namespace))
     }
@@ -410,6 +424,19 @@ mod tests {
             clients.insert(key.clone(), version.to_string(), "a later client");
         }
         assert_eq!(clients.len(), 1, "one client per Secret, not per version");
+    }
+
+    #[test]
+    fn the_caches_are_synced_only_once_marked() {
+        let caches = Caches {
+            vaults: kube::runtime::reflector::store().0,
+            machines: kube::runtime::reflector::store().0,
+            plans: kube::runtime::reflector::store().0,
+            synced: Default::default(),
+        };
+        assert!(!caches.synced());
+        caches.clone().mark_synced();
+        assert!(caches.synced(), "every clone sees it");
     }
 
     #[test]

@@ -129,6 +129,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             vaults: vault_store.clone(),
             machines: machine_store.clone(),
             plans: plan_store.clone(),
+            synced: Default::default(),
         },
         metrics,
     ));
@@ -234,12 +235,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 
     if !args.leader.leader_elect {
         ctx.metrics.set_leader(true);
-        tokio::spawn(ready_once_synced(
-            readiness,
-            vault_store,
-            machine_store,
-            plan_store,
-        ));
+        tokio::spawn(ready_once_synced(Some(readiness), ctx.caches.clone()));
         controllers.await;
     } else {
         let mut leadership = Leadership::start(client.clone(), &args.leader).await?;
@@ -255,6 +251,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
         tracing::info!(identity = %leadership.identity, "acquired the leader lease; reconciling");
         ctx.metrics.set_leader(true);
+        tokio::spawn(ready_once_synced(None, ctx.caches.clone()));
         tokio::select! {
             () = controllers => {}
             () = leadership.lost() => {
@@ -384,23 +381,31 @@ where
     F: FnOnce(Arc<K>, Arc<Context>) -> Fut,
     Fut: Future<Output = Result<Action, crate::error::Error>>,
 {
+    // A pass reads its relations from the caches: none runs before every cache is listed
+    // (after a restart, a machine's vault or a plan's machines would look absent).
+    if !ctx.caches.synced() {
+        return Ok(Action::requeue(Duration::from_millis(250)));
+    }
     let started = Instant::now();
     let result = reconcile(object, ctx.clone()).await;
     ctx.metrics.reconciled(kind, started, &result);
     result
 }
 
-/// Ready once every cache has its first full list.
-async fn ready_once_synced(
-    readiness: Arc<Readiness>,
-    vaults: Store<RecoveryVault>,
-    machines: Store<ReplicatedMachine>,
-    plans: Store<MigrationPlan>,
-) {
-    match futures::try_join!(synced(&vaults), synced(&machines), synced(&plans)) {
+/// Once every cache has its first full list: passes may run, and the replica is ready (a
+/// standby is ready already).
+async fn ready_once_synced(readiness: Option<Arc<Readiness>>, caches: Caches) {
+    match futures::try_join!(
+        synced(&caches.vaults),
+        synced(&caches.machines),
+        synced(&caches.plans)
+    ) {
         Ok(_) => {
             tracing::info!("caches synced; ready");
-            readiness.set(true);
+            caches.mark_synced();
+            if let Some(readiness) = readiness {
+                readiness.set(true);
+            }
         }
         Err(error) => tracing::error!(%error, "a cache stopped before it synced"),
     }
