@@ -22,14 +22,13 @@ pub fn machines_using_vault(
         .collect()
 }
 
-/// The machines `plan` drives (see [`drives`]).
+/// The machines `plan` drives (see [`drives`]), as the plan's own pass finds them.
 pub fn machines_of_plan(
     plan: &MigrationPlan,
     machines: &[Arc<ReplicatedMachine>],
 ) -> Vec<ObjectRef<ReplicatedMachine>> {
-    machines
+    crate::plan::reconcile::machines_of(plan, machines)
         .iter()
-        .filter(|m| m.namespace() == plan.namespace() && drives(plan, m))
         .map(|m| ObjectRef::from_obj(m.as_ref()))
         .collect()
 }
