@@ -10,6 +10,16 @@ pub struct Observed {
     pub status: bool,
     pub reason: String,
     pub message: String,
+    /// How the Event of a change to it is published.
+    pub severity: Severity,
+}
+
+/// An Event's type: `Warning` when the condition needs someone (a spec to fix, Azure's
+/// refusal, a permission), `Normal` for progress and waiting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    Normal,
+    Warning,
 }
 
 impl Observed {
@@ -19,15 +29,26 @@ impl Observed {
             status: true,
             reason: reason.into(),
             message: message.into(),
+            severity: Severity::Normal,
         }
     }
 
+    /// Not there yet: in progress, or waiting for something that comes by itself.
     pub fn not_ready(type_: &'static str, reason: &str, message: impl Into<String>) -> Observed {
         Observed {
             type_,
             status: false,
             reason: reason.into(),
             message: message.into(),
+            severity: Severity::Normal,
+        }
+    }
+
+    /// Not there, and it will not get there until someone acts (a Warning Event).
+    pub fn failing(type_: &'static str, reason: &str, message: impl Into<String>) -> Observed {
+        Observed {
+            severity: Severity::Warning,
+            ..Observed::not_ready(type_, reason, message)
         }
     }
 }

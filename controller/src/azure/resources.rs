@@ -69,7 +69,7 @@ fn owner_tags(owner: &str) -> Value {
 }
 
 /// A resource group and the landing zone's other resources in it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Scope {
     pub subscription: String,
     pub resource_group: String,

@@ -2,6 +2,7 @@
 //! Events; on deletion, do what `deletionPolicy` says.
 
 mod converge;
+mod observe;
 mod teardown;
 
 use teardown::Teardown;
@@ -16,7 +17,7 @@ use cutover_api::vault::{ProvisionedIdentity, RecoveryVault, RecoveryVaultStatus
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 
-use crate::conditions::{self, Observed};
+use crate::conditions::{self, Observed, Severity};
 use crate::context::{Context, SecretFreshness, Timing};
 use crate::error::{Error, Result};
 use crate::finalize::{self, Cleanup};
@@ -46,7 +47,7 @@ async fn apply(vault: &RecoveryVault, ctx: &Context) -> Result<Action> {
     let report = vault.validate();
     if !report.is_valid() {
         let message = report.error_message();
-        let observed = [Observed::not_ready(
+        let observed = [Observed::failing(
             READY,
             reason::INVALID_SPEC,
             message.clone(),
@@ -80,7 +81,7 @@ async fn apply(vault: &RecoveryVault, ctx: &Context) -> Result<Action> {
     {
         Ok(arm) => arm,
         Err(Error::Credentials(message)) => {
-            let observed = [Observed::not_ready(
+            let observed = [Observed::failing(
                 READY,
                 "CredentialsUnavailable",
                 message.clone(),
@@ -90,16 +91,12 @@ async fn apply(vault: &RecoveryVault, ctx: &Context) -> Result<Action> {
         }
         Err(other) => return Err(other),
     };
-    let outcome = match converge::converge(&arm, vault).await {
+    let outcome = match converge_once(&arm, vault).await {
         Ok(outcome) => outcome,
         Err(error) => {
             // Say in status what Azure refused, so `kubectl get` does not show a stale step.
             let error = Error::from(error);
-            let observed = [Observed::not_ready(
-                READY,
-                error.reason(),
-                error.to_string(),
-            )];
+            let observed = [Observed::failing(READY, error.reason(), error.to_string())];
             write_status(vault, ctx, &observed, None, None, None).await?;
             return Err(error.reported());
         }
@@ -109,11 +106,14 @@ async fn apply(vault: &RecoveryVault, ctx: &Context) -> Result<Action> {
     let first_problem = outcome.conditions.iter().find(|c| !c.status);
     let ready = match first_problem {
         None => Observed::ready(READY, "Ready", "the landing zone is ready for replication"),
-        Some(problem) => Observed::not_ready(
-            READY,
-            &problem.reason,
-            format!("{}: {}", problem.type_, problem.message),
-        ),
+        Some(problem) => Observed {
+            severity: problem.severity,
+            ..Observed::not_ready(
+                READY,
+                &problem.reason,
+                format!("{}: {}", problem.type_, problem.message),
+            )
+        },
     };
     let phase = match first_problem {
         None => VaultPhase::Ready,
@@ -162,6 +162,19 @@ async fn apply(vault: &RecoveryVault, ctx: &Context) -> Result<Action> {
     })
 }
 
+/// One converging pass in Azure: observe, decide, and make the write decided on, if any.
+async fn converge_once(
+    arm: &crate::azure::ArmClient,
+    vault: &RecoveryVault,
+) -> std::result::Result<converge::Decision, crate::azure::ArmError> {
+    let found = observe::observe(arm, vault).await?;
+    let mut decision = converge::decide(vault, &found, jiff::Timestamp::now());
+    if let Some(write) = &decision.write {
+        converge::apply(arm, vault, write, &mut decision.resources).await?;
+    }
+    Ok(decision)
+}
+
 /// When to look again while an operation is in flight: when Azure asked (the operation's
 /// `Retry-After`, which the ARM RPC's async-api-reference.md tells clients to honour), else at
 /// the poll interval; never later than the resync interval.
@@ -198,7 +211,12 @@ async fn cleanup(vault: &RecoveryVault, ctx: &Context) -> Result<Cleanup> {
             "the vault is not deleted while ReplicatedMachines use it: {}",
             users.join(", ")
         );
-        write_deletion_status(vault, ctx, "DeletionBlocked", &message).await?;
+        write_deletion_status(
+            vault,
+            ctx,
+            Observed::failing(READY, "DeletionBlocked", &message),
+        )
+        .await?;
         return Ok(Cleanup::Blocked(message));
     }
     let arm = ctx
@@ -209,9 +227,17 @@ async fn cleanup(vault: &RecoveryVault, ctx: &Context) -> Result<Cleanup> {
             SecretFreshness::Read,
         )
         .await?;
-    match teardown::next(&arm, vault).await? {
-        Teardown::Step(step) => {
-            write_deletion_status(vault, ctx, "Deleting", &step).await?;
+    let remains = observe::remains(&arm, vault).await?;
+    match teardown::decide(vault, &remains) {
+        Teardown::Delete(deletion, step) => {
+            teardown::apply(&arm, &deletion).await?;
+            write_deletion_status(vault, ctx, Observed::not_ready(READY, "Deleting", &step))
+                .await?;
+            Ok(Cleanup::Pending(step))
+        }
+        Teardown::Wait(step) => {
+            write_deletion_status(vault, ctx, Observed::not_ready(READY, "Deleting", &step))
+                .await?;
             Ok(Cleanup::Pending(step))
         }
         Teardown::Done(left) if left.is_empty() => {
@@ -232,7 +258,8 @@ async fn cleanup(vault: &RecoveryVault, ctx: &Context) -> Result<Cleanup> {
                 "deletionPolicy is Delete: cutover deleted what it created and left in Azure {}",
                 left.join("; ")
             );
-            write_deletion_status(vault, ctx, vault_reason::PARTLY_RETAINED, &message).await?;
+            let left = Observed::not_ready(READY, vault_reason::PARTLY_RETAINED, &message);
+            write_deletion_status(vault, ctx, left).await?;
             Ok(Cleanup::Done)
         }
     }
@@ -242,10 +269,9 @@ async fn cleanup(vault: &RecoveryVault, ctx: &Context) -> Result<Cleanup> {
 async fn write_deletion_status(
     vault: &RecoveryVault,
     ctx: &Context,
-    reason: &str,
-    message: &str,
+    ready: Observed,
 ) -> Result<()> {
-    let observed = [Observed::not_ready(READY, reason, message)];
+    let observed = [ready];
     write_status(
         vault,
         ctx,
@@ -292,20 +318,9 @@ async fn write_status(
     }
     let reference = vault.object_ref(&());
     for change in conditions::changed(&previous.conditions, observed) {
-        let warning = !change.status
-            && (matches!(
-                change.reason.as_str(),
-                "InvalidSpec"
-                    | "ProviderNotRegistered"
-                    | "DeletionBlocked"
-                    | "CredentialsUnavailable"
-                    | "AzureAuthenticationFailed"
-            ) || change.reason.starts_with("Azure")
-                || change.reason.ends_with("NotFound")
-                || change.reason.contains("Wrong"));
         ctx.event(
             &reference,
-            warning,
+            change.severity == Severity::Warning,
             &change.reason,
             format!("{}: {}", change.type_, change.message),
             change.type_,

@@ -17,21 +17,52 @@
 use cutover_api::common::AzureResource;
 use cutover_api::vault::RecoveryVault;
 
+use super::observe::Remains;
 use crate::azure::resources::{self as arm, Scope};
 use crate::azure::{ArmClient, ArmError};
 
 /// Where a teardown is.
 #[derive(Debug, PartialEq)]
 pub enum Teardown {
-    /// A deletion was started, or is awaited: what it is.
-    Step(String),
+    /// This deletion is next: it, and what it is.
+    Delete(Deletion, String),
+    /// A deletion is awaited: what.
+    Wait(String),
     /// Nothing more to delete. What cutover created but left in Azure on purpose, and why.
     Done(Vec<String>),
 }
 
-/// Starts the next deletion and says what it is, or says the teardown is done.
-pub async fn next(client: &ArmClient, vault: &RecoveryVault) -> Result<Teardown, ArmError> {
-    let step = |s: String| Ok(Teardown::Step(s));
+/// One deletion, the only write of a teardown pass.
+#[derive(Debug, PartialEq)]
+pub enum Deletion {
+    /// A DELETE of the resource at its API version.
+    Resource {
+        id: String,
+        api_version: &'static str,
+    },
+    /// A container mapping's `remove` action.
+    ContainerMapping(String),
+    /// A fabric's `remove` action (its servers, containers and networks go with it).
+    Fabric(String),
+    ResourceGroup(Scope),
+}
+
+/// Makes the deletion a teardown pass decided on.
+pub async fn apply(client: &ArmClient, deletion: &Deletion) -> Result<(), ArmError> {
+    match deletion {
+        Deletion::Resource { id, api_version } => {
+            arm::delete_resource(client, id, api_version).await?
+        }
+        Deletion::ContainerMapping(id) => arm::remove_container_mapping(client, id).await?,
+        Deletion::Fabric(id) => arm::remove_fabric(client, id).await?,
+        Deletion::ResourceGroup(scope) => arm::delete_resource_group(client, scope).await?,
+    };
+    Ok(())
+}
+
+/// The next deletion, or what the teardown waits for, or that it is done, from what
+/// [`super::observe::remains`] read.
+pub fn decide(vault: &RecoveryVault, remains: &Remains) -> Teardown {
     let spec = &vault.spec;
     let recorded = vault
         .status
@@ -44,15 +75,23 @@ pub async fn next(client: &ArmClient, vault: &RecoveryVault) -> Result<Teardown,
         vault.metadata.namespace.as_deref().unwrap_or_default(),
         vault.metadata.name.as_deref().unwrap_or_default()
     );
+    let delete = |id: &str, api_version, what: String| {
+        Teardown::Delete(
+            Deletion::Resource {
+                id: id.to_owned(),
+                api_version,
+            },
+            what,
+        )
+    };
 
     if let Some(vault_id) = &recorded.vault_id
-        && let Some(found) = arm::get(client, vault_id, arm::RECOVERY_SERVICES_API).await?
+        && let Some(found) = &remains.vault
     {
-        let items = arm::list_protected_items(client, vault_id).await?;
-        if !items.is_empty() {
-            return step(format!(
+        if remains.protected_items > 0 {
+            return Teardown::Wait(format!(
                 "waiting for {} protected item(s) to be removed first",
-                items.len()
+                remains.protected_items
             ));
         }
         let owned = |id: &str| {
@@ -62,45 +101,44 @@ pub async fn next(client: &ArmClient, vault: &RecoveryVault) -> Result<Teardown,
                 .chain(&recorded.container_mapping_ids)
                 .any(|r| r.eq_ignore_ascii_case(id))
         };
-        if let Some(mapping) = arm::list_network_mappings(client, vault_id)
-            .await?
-            .into_iter()
-            .find(|m| owned(&m.id))
-        {
-            arm::delete_resource(client, &mapping.id, arm::SITE_RECOVERY_API).await?;
-            return step(format!("deleting network mapping {}", mapping.name));
+        if let Some(mapping) = remains.network_mappings.iter().find(|m| owned(&m.id)) {
+            return delete(
+                &mapping.id,
+                arm::SITE_RECOVERY_API,
+                format!("deleting network mapping {}", mapping.name),
+            );
         }
-        if let Some(mapping) = arm::list_container_mappings(client, vault_id)
-            .await?
-            .into_iter()
-            .find(|m| owned(&m.id))
-        {
-            arm::remove_container_mapping(client, &mapping.id).await?;
-            return step(format!("removing container mapping {}", mapping.name));
+        if let Some(mapping) = remains.container_mappings.iter().find(|m| owned(&m.id)) {
+            return Teardown::Delete(
+                Deletion::ContainerMapping(mapping.id.clone()),
+                format!("removing container mapping {}", mapping.name),
+            );
         }
         if let Some(policy) = &recorded.policy_id
-            && arm::get(client, policy, arm::SITE_RECOVERY_API)
-                .await?
-                .is_some()
+            && remains.policy.is_some()
         {
-            arm::delete_resource(client, policy, arm::SITE_RECOVERY_API).await?;
-            return step(format!("deleting replication policy {}", name(policy)));
+            return delete(
+                policy,
+                arm::SITE_RECOVERY_API,
+                format!("deleting replication policy {}", name(policy)),
+            );
         }
         if matches!(spec.vault, AzureResource::Create(_)) && found.owned_by(&owner) {
             // The vault is cutover's: unregister what registered with it, then delete it.
-            if let Some(fabric) = arm::list_fabrics(client, vault_id)
-                .await?
-                .into_iter()
-                .next()
-            {
-                arm::remove_fabric(client, &fabric.id).await?;
-                return step(format!(
-                    "unregistering {}",
-                    fabric.friendly_name().unwrap_or(&fabric.name)
-                ));
+            if let Some(fabric) = remains.fabrics.first() {
+                return Teardown::Delete(
+                    Deletion::Fabric(fabric.id.clone()),
+                    format!(
+                        "unregistering {}",
+                        fabric.friendly_name().unwrap_or(&fabric.name)
+                    ),
+                );
             }
-            arm::delete_resource(client, vault_id, arm::RECOVERY_SERVICES_API).await?;
-            return step(format!("deleting vault {}", name(vault_id)));
+            return delete(
+                vault_id,
+                arm::RECOVERY_SERVICES_API,
+                format!("deleting vault {}", name(vault_id)),
+            );
         }
     }
 
@@ -122,12 +160,16 @@ pub async fn next(client: &ArmClient, vault: &RecoveryVault) -> Result<Teardown,
     ];
     for (id, ours) in storage {
         if let (Some(id), true) = (id, ours)
-            && arm::get(client, id, arm::STORAGE_API)
-                .await?
+            && remains
+                .resources
+                .get(id)
                 .is_some_and(|r| r.owned_by(&owner))
         {
-            arm::delete_resource(client, id, arm::STORAGE_API).await?;
-            return step(format!("deleting storage account {}", name(id)));
+            return delete(
+                id,
+                arm::STORAGE_API,
+                format!("deleting storage account {}", name(id)),
+            );
         }
     }
     let networks = [
@@ -143,14 +185,15 @@ pub async fn next(client: &ArmClient, vault: &RecoveryVault) -> Result<Teardown,
     let mut left = Vec::new();
     for (id, ours) in networks {
         if let (Some(id), true) = (id, ours)
-            && let Some(vnet) = arm::get(client, id, arm::NETWORK_API)
-                .await?
-                .filter(|r| r.owned_by(&owner))
+            && let Some(vnet) = remains.resources.get(id).filter(|r| r.owned_by(&owner))
         {
-            let users = arm::subnet_users(&vnet);
+            let users = arm::subnet_users(vnet);
             if users.is_empty() {
-                arm::delete_resource(client, id, arm::NETWORK_API).await?;
-                return step(format!("deleting network {}", name(id)));
+                return delete(
+                    id,
+                    arm::NETWORK_API,
+                    format!("deleting network {}", name(id)),
+                );
             }
             left.push(format!(
                 "virtual network {} (network interfaces use it: {})",
@@ -161,11 +204,11 @@ pub async fn next(client: &ArmClient, vault: &RecoveryVault) -> Result<Teardown,
     }
     if recorded.resource_group_created
         && let Some(group_id) = &recorded.resource_group_id
-        && arm::get(client, group_id, arm::RESOURCES_API)
-            .await?
+        && remains
+            .resource_group
+            .as_ref()
             .is_some_and(|r| r.owned_by(&owner))
     {
-        let listed = arm::list_resources_in_group(client, group_id).await?;
         // Only what cutover created counts as its own: an adopted vault or network in the
         // group keeps the group.
         let ours: Vec<&str> = [
@@ -183,17 +226,19 @@ pub async fn next(client: &ArmClient, vault: &RecoveryVault) -> Result<Teardown,
         .filter_map(|(id, created)| id.filter(|_| created))
         .map(String::as_str)
         .collect();
-        match group_verdict(&listed, &ours, !left.is_empty()) {
+        match group_verdict(&remains.group_contents, &ours, !left.is_empty()) {
             GroupVerdict::Delete => {
                 let scope = Scope {
                     subscription: spec.subscription_id.clone(),
                     resource_group: name(group_id),
                 };
-                arm::delete_resource_group(client, &scope).await?;
-                return step(format!("deleting resource group {}", name(group_id)));
+                return Teardown::Delete(
+                    Deletion::ResourceGroup(scope),
+                    format!("deleting resource group {}", name(group_id)),
+                );
             }
             GroupVerdict::WaitFor(pending) => {
-                return step(format!(
+                return Teardown::Wait(format!(
                     "waiting for {} to be gone before deleting resource group {}",
                     summarize(&pending),
                     name(group_id)
@@ -211,7 +256,7 @@ pub async fn next(client: &ArmClient, vault: &RecoveryVault) -> Result<Teardown,
             )),
         }
     }
-    Ok(Teardown::Done(left))
+    Teardown::Done(left)
 }
 
 /// What to do with a resource group cutover created, from what it holds now.
@@ -363,6 +408,220 @@ mod tests {
             let ours: Vec<&str> = ours.iter().map(String::as_str).collect();
             assert_eq!(group_verdict(&listed, &ours, kept), expected, "{name}");
         }
+    }
+
+    fn owned(id: &str, properties: serde_json::Value) -> arm::Resource {
+        arm::Resource {
+            id: id.into(),
+            name: id.rsplit('/').next().unwrap().into(),
+            tags: [(arm::OWNER_TAG.to_owned(), "migration/branch".to_owned())].into(),
+            properties,
+            ..Default::default()
+        }
+    }
+
+    const GROUP: &str = "/subscriptions/s/resourceGroups/rg";
+    const ACCOUNT: &str =
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/repl";
+
+    fn mapping_id() -> String {
+        format!(
+            "{VAULT}/replicationFabrics/site/replicationProtectionContainers/c/replicationProtectionContainerMappings/m"
+        )
+    }
+
+    fn network_mapping_id() -> String {
+        format!(
+            "{VAULT}/replicationFabrics/site/replicationNetworks/n/replicationNetworkMappings/nm"
+        )
+    }
+
+    fn policy_id() -> String {
+        format!("{VAULT}/replicationPolicies/p")
+    }
+
+    /// A vault that created everything, with the IDs a converged landing zone recorded.
+    fn recorded(vault_created: bool) -> RecoveryVault {
+        let vault = if vault_created {
+            serde_json::json!({ "create": { "name": "vault" } })
+        } else {
+            serde_json::json!({ "existingId": VAULT })
+        };
+        serde_json::from_value(serde_json::json!({
+            "metadata": { "name": "branch", "namespace": "migration" },
+            "spec": {
+                "subscriptionId": "s",
+                "resourceGroup": "rg",
+                "region": "northeurope",
+                "deletionPolicy": "Delete",
+                "vault": vault,
+                "storage": { "replication": { "create": { "name": "repl", "sku": "Standard_LRS" } } },
+                "network": { "target": { "create": {
+                    "name": "vnet", "addressSpace": ["10.0.0.0/16"],
+                    "subnets": [{ "name": "s", "addressPrefix": "10.0.1.0/24" }],
+                } } },
+                "source": { "physical": { "appliance": "appliance01" } },
+                "replicationPolicy": { "name": "p" },
+            },
+            "status": { "resources": {
+                "resourceGroupCreated": true,
+                "resourceGroupId": GROUP,
+                "vaultId": VAULT,
+                "replicationStorageAccountId": ACCOUNT,
+                "targetNetworkId": VNET,
+                "policyId": policy_id(),
+                "containerMappingIds": [mapping_id()],
+                "networkMappingIds": [network_mapping_id()],
+            } },
+        }))
+        .unwrap()
+    }
+
+    /// Everything still there, as the landing zone left it.
+    fn standing() -> Remains {
+        let mut resources = super::super::observe::Resources::default();
+        resources.insert(ACCOUNT, Some(owned(ACCOUNT, serde_json::json!({}))));
+        resources.insert(
+            VNET,
+            Some(owned(VNET, serde_json::json!({ "subnets": [] }))),
+        );
+        Remains {
+            vault: Some(owned(VAULT, serde_json::json!({}))),
+            protected_items: 0,
+            network_mappings: vec![owned(&network_mapping_id(), serde_json::json!({}))],
+            container_mappings: vec![owned(&mapping_id(), serde_json::json!({}))],
+            policy: Some(owned(&policy_id(), serde_json::json!({}))),
+            fabrics: vec![owned(
+                &format!("{VAULT}/replicationFabrics/site"),
+                serde_json::json!({ "friendlyName": "appliance01" }),
+            )],
+            resources,
+            resource_group: Some(owned(GROUP, serde_json::json!({}))),
+            group_contents: vec![],
+        }
+    }
+
+    fn gone(remains: &mut Remains, upto: usize) {
+        let steps: [&dyn Fn(&mut Remains); 7] = [
+            &|r| r.network_mappings.clear(),
+            &|r| r.container_mappings.clear(),
+            &|r| r.policy = None,
+            &|r| r.fabrics.clear(),
+            &|r| r.vault = None,
+            &|r| r.resources.insert(ACCOUNT, None),
+            &|r| r.resources.insert(VNET, None),
+        ];
+        for step in &steps[..upto] {
+            step(remains);
+        }
+    }
+
+    #[test]
+    fn a_teardown_deletes_what_cutover_created_child_first() {
+        let deleting = |id: &str, api_version| Deletion::Resource {
+            id: id.to_owned(),
+            api_version,
+        };
+        let expected = [
+            deleting(&network_mapping_id(), arm::SITE_RECOVERY_API),
+            Deletion::ContainerMapping(mapping_id()),
+            deleting(&policy_id(), arm::SITE_RECOVERY_API),
+            Deletion::Fabric(format!("{VAULT}/replicationFabrics/site")),
+            deleting(VAULT, arm::RECOVERY_SERVICES_API),
+            deleting(ACCOUNT, arm::STORAGE_API),
+            deleting(VNET, arm::NETWORK_API),
+            Deletion::ResourceGroup(Scope {
+                subscription: "s".into(),
+                resource_group: "rg".into(),
+            }),
+        ];
+        let vault = recorded(true);
+        for (done, next) in expected.into_iter().enumerate() {
+            let mut remains = standing();
+            gone(&mut remains, done);
+            match decide(&vault, &remains) {
+                Teardown::Delete(deletion, _) => assert_eq!(deletion, next, "after {done}"),
+                other => panic!("after {done} deletions: {other:?}"),
+            }
+        }
+        let mut remains = standing();
+        gone(&mut remains, 7);
+        remains.resource_group = None;
+        assert_eq!(decide(&vault, &remains), Teardown::Done(vec![]));
+    }
+
+    #[test]
+    fn a_teardown_leaves_what_it_did_not_create_and_what_is_in_use() {
+        let vault = recorded(true);
+        let mut remains = standing();
+        remains.protected_items = 2;
+        assert_eq!(
+            decide(&vault, &remains),
+            Teardown::Wait("waiting for 2 protected item(s) to be removed first".into())
+        );
+
+        // A mapping someone else made is not cutover's to delete.
+        let mut remains = standing();
+        remains.network_mappings = vec![owned(
+            &format!(
+                "{VAULT}/replicationFabrics/site/replicationNetworks/n/replicationNetworkMappings/theirs"
+            ),
+            serde_json::json!({}),
+        )];
+        assert!(matches!(
+            decide(&vault, &remains),
+            Teardown::Delete(Deletion::ContainerMapping(_), _)
+        ));
+
+        // An adopted vault is not unregistered or deleted: storage is next.
+        let mut remains = standing();
+        gone(&mut remains, 3);
+        assert_eq!(
+            decide(&recorded(false), &remains),
+            Teardown::Delete(
+                Deletion::Resource {
+                    id: ACCOUNT.into(),
+                    api_version: arm::STORAGE_API
+                },
+                "deleting storage account repl".into()
+            )
+        );
+
+        // A storage account without cutover's tag stays.
+        let mut remains = standing();
+        gone(&mut remains, 5);
+        remains.resources.insert(
+            ACCOUNT,
+            Some(resource("repl", "Microsoft.Storage/storageAccounts")),
+        );
+        assert!(matches!(
+            decide(&vault, &remains),
+            Teardown::Delete(Deletion::Resource { ref id, .. }, _) if id == VNET
+        ));
+
+        // A network a migrated VM's NIC uses stays, and so does its group.
+        let mut remains = standing();
+        gone(&mut remains, 6);
+        remains.resources.insert(
+            VNET,
+            Some(owned(
+                VNET,
+                serde_json::json!({ "subnets": [{ "name": "s", "properties": { "ipConfigurations": [
+                    { "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkInterfaces/web01-nic/ipConfigurations/ipconfig1" }
+                ] } }] }),
+            )),
+        );
+        remains.group_contents = vec![
+            resource("vnet", "Microsoft.Network/virtualNetworks"),
+            resource("web01-nic", "Microsoft.Network/networkInterfaces"),
+        ];
+        assert_eq!(
+            decide(&vault, &remains),
+            Teardown::Done(vec![
+                "virtual network vnet (network interfaces use it: web01-nic)".into(),
+                "resource group rg (it holds 1 resource(s) cutover did not create: web01-nic (Microsoft.Network/networkInterfaces))".into(),
+            ])
+        );
     }
 
     #[test]
