@@ -3,6 +3,7 @@
 //! for VMs). Each struct names the model it follows; only the fields cutover reads are here.
 
 use serde::Deserialize;
+use serde_with::DefaultOnError;
 
 /// `CurrentScenarioDetails`: `scenarioName`, `jobId`, `startTime`.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
@@ -187,17 +188,6 @@ pub fn process_server_of<'a>(
         })
 }
 
-/// A field read leniently: a value of another type than cutover expects reads as absent, so one
-/// odd field never costs the whole item (or the whole list it came in).
-fn lenient<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: serde::de::DeserializeOwned,
-{
-    let value = serde_json::Value::deserialize(deserializer)?;
-    Ok(serde_json::from_value(value).ok())
-}
-
 /// `ReplicationProtectedItem` (`id`, `name`, `properties`): what cutover reads of a protected
 /// item, and nothing else, so a vault's list of them is small in memory.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
@@ -213,22 +203,30 @@ pub struct ProtectedItem {
 /// `ReplicationProtectedItemProperties`: `friendlyName`, `protectionState`, `replicationHealth`,
 /// `allowedOperations` (`list[str]`), `activeLocation`, `lastSuccessfulTestFailoverTime`,
 /// `currentScenario` (`CurrentScenarioDetails`) and `providerSpecificDetails`.
+#[serde_with::serde_as]
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ProtectedItemProperties {
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default)]
+    #[serde_as(as = "DefaultOnError")]
     pub friendly_name: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default)]
+    #[serde_as(as = "DefaultOnError")]
     pub protection_state: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default)]
+    #[serde_as(as = "DefaultOnError")]
     pub replication_health: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default)]
+    #[serde_as(as = "DefaultOnError")]
     pub allowed_operations: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default)]
+    #[serde_as(as = "DefaultOnError")]
     pub active_location: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default)]
+    #[serde_as(as = "DefaultOnError")]
     pub last_successful_test_failover_time: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default)]
+    #[serde_as(as = "DefaultOnError")]
     pub current_scenario: Option<CurrentScenario>,
     #[serde(default)]
     pub provider_specific_details: ReplicationDetails,
@@ -240,34 +238,45 @@ pub struct ProtectedItemProperties {
 /// (`initialReplicationProgressPercentage` as an integer, `targetVmName`,
 /// `targetResourceGroupId`) and `A2AReplicationDetails` (`monitoringPercentageCompletion`,
 /// `recoveryAzureVMName`, `recoveryAzureResourceGroupId`), with the replication figures.
+#[serde_with::serde_as]
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplicationDetails {
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default)]
+    #[serde_as(as = "DefaultOnError")]
     pub initial_replication_details: Option<InitialReplicationDetails>,
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default)]
+    #[serde_as(as = "DefaultOnError")]
     pub initial_replication_progress_percentage: Option<i32>,
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default)]
+    #[serde_as(as = "DefaultOnError")]
     pub monitoring_percentage_completion: Option<i32>,
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default)]
+    #[serde_as(as = "DefaultOnError")]
     pub recovery_azure_vm_name: Option<String>,
-    #[serde(default, rename = "recoveryAzureVMName", deserialize_with = "lenient")]
+    #[serde(default, rename = "recoveryAzureVMName")]
+    #[serde_as(as = "DefaultOnError")]
     pub recovery_azure_vm_name_a2a: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default)]
+    #[serde_as(as = "DefaultOnError")]
     pub target_vm_name: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default)]
+    #[serde_as(as = "DefaultOnError")]
     pub recovery_azure_resource_group_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default)]
+    #[serde_as(as = "DefaultOnError")]
     pub target_resource_group_id: Option<String>,
     #[serde(flatten)]
     pub figures: ReplicationFigures,
 }
 
 /// `InitialReplicationDetails`: Hyper-V's `initialReplicationProgressPercentage`, a string.
+#[serde_with::serde_as]
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct InitialReplicationDetails {
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default)]
+    #[serde_as(as = "DefaultOnError")]
     pub initial_replication_progress_percentage: Option<String>,
 }
 
@@ -302,17 +311,22 @@ impl ReplicationDetails {
 /// name them: `HyperVReplicaAzureReplicationDetails` and `A2AReplicationDetails` have
 /// `rpoInSeconds`, `InMageRcmReplicationDetails` `lastRpoInSeconds`; Hyper-V and InMageRcm report
 /// `lastRecoveryPointReceived`, A2A only `lastRpoCalculatedTime`.
+#[serde_with::serde_as]
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplicationFigures {
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default)]
+    #[serde_as(as = "DefaultOnError")]
     pub rpo_in_seconds: Option<i64>,
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default)]
+    #[serde_as(as = "DefaultOnError")]
     pub last_rpo_in_seconds: Option<i64>,
     /// Times as text: one the service writes in a shape jiff does not read must not cost the RPO.
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default)]
+    #[serde_as(as = "DefaultOnError")]
     pub last_recovery_point_received: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default)]
+    #[serde_as(as = "DefaultOnError")]
     pub last_rpo_calculated_time: Option<String>,
 }
 
@@ -362,6 +376,33 @@ impl InstanceView {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_odd_field_reads_as_absent_and_keeps_the_rest_of_the_item() {
+        // A field of another type than the spec's (a number for `protectionState`, a string for
+        // `allowedOperations`' list) must not cost the item, or the list it came in.
+        let item: ProtectedItem = serde_json::from_value(json!({
+            "id": "/x/replicationProtectedItems/web01",
+            "name": "web01",
+            "properties": {
+                "friendlyName": "web01",
+                "protectionState": 42,
+                "allowedOperations": "PlannedFailover",
+                "replicationHealth": "Normal",
+                "providerSpecificDetails": {"instanceType": "InMageRcm",
+                    "initialReplicationProgressPercentage": "half", "targetVmName": "web01-az"},
+            },
+        }))
+        .unwrap();
+        let p = &item.properties;
+        assert_eq!(p.protection_state, None);
+        assert_eq!(p.allowed_operations, None);
+        assert_eq!(p.friendly_name.as_deref(), Some("web01"));
+        assert_eq!(p.replication_health.as_deref(), Some("Normal"));
+        let details = &p.provider_specific_details;
+        assert_eq!(details.initial_replication_progress_percentage, None);
+        assert_eq!(details.target_vm_name.as_deref(), Some("web01-az"));
+    }
 
     #[test]
     fn an_idle_item_runs_no_job() {
