@@ -1,5 +1,5 @@
-//! The one way cutover writes what it owns: server-side apply under one field manager, the
-//! whole status at once (cutover owns every status field, so nothing it dropped lingers).
+//! The one way cutover writes what it owns: server-side apply, the whole status at once
+//! (cutover owns every status field, so nothing it dropped lingers).
 
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Resource, ResourceExt};
@@ -9,12 +9,26 @@ use serde_json::json;
 use crate::context::Context;
 use crate::error::Result;
 
-/// The field manager of everything cutover applies.
+/// The field manager of the status cutover writes.
 pub const FIELD_MANAGER: &str = "cutover";
 
-/// Server-side apply, forced: cutover is the only writer of what it applies.
+/// The field manager of the ReplicatedMachines a plan applies (their spec and labels). Not
+/// [`FIELD_MANAGER`]: before Kubernetes 1.22, `managedFields` do not tell a subresource's
+/// apply from the object's (`subresource` came with 1.22), so one manager applying a
+/// machine's spec gave up the status fields it owned. Those then outlived the status writes
+/// that dropped them: a job that had ended stayed in status, or half a `status.currentJob`
+/// did, which the API server refused (422, `currentJob.id: Required`). Two managers keep both
+/// sets owned on every version (`tests/tests/api.rs` checks it on 1.20).
+pub const PLAN_FIELD_MANAGER: &str = "cutover-plan";
+
+/// Server-side apply of status, forced: cutover is the only writer of what it applies.
 pub fn apply_params() -> PatchParams {
     PatchParams::apply(FIELD_MANAGER).force()
+}
+
+/// Server-side apply of a plan's machine, forced.
+pub fn plan_apply_params() -> PatchParams {
+    PatchParams::apply(PLAN_FIELD_MANAGER).force()
 }
 
 /// Writes `status` as the whole status of `object`.

@@ -461,3 +461,62 @@ async fn kubectl_apply_of_an_invalid_manifest_fails_naming_the_field() -> Result
     assert!(stderr.contains("spec.region"), "{stderr}");
     Ok(())
 }
+
+/// The plan applies its machines' spec and the controller applies their status, both
+/// server-side. On the API server before 1.22 (the 1.20 these tests run) `managedFields` do
+/// not separate a subresource's apply from the object's, so under one field manager the spec
+/// apply gave up the status fields: a job then outlived the status write that dropped it
+/// (with a `startedAt` from an earlier job), and where only part of it was left the API
+/// server refused the next status as half a `currentJob` (422, `currentJob.id: Required`),
+/// as CI once saw after a restart.
+#[tokio::test]
+async fn a_plans_spec_apply_and_the_status_writes_own_their_own_fields() -> Result<()> {
+    let plane = control_plane::shared()?;
+    let client = plane.client().await?;
+    let ns = temp_namespace(&client, "managers").await?;
+    let api = Api::<ReplicatedMachine>::namespaced(client.clone(), &ns);
+    let machine = json!({
+        "apiVersion": "cutover.dev/v1alpha1", "kind": "ReplicatedMachine",
+        "metadata": {"name": "web01", "labels": {"cutover.dev/plan": "shop"}},
+        "spec": {"vaultRef": {"name": "dc1"}, "source": {"name": "WEB01"}, "osType": "Windows"}
+    });
+    let plan_params = cutover::status::plan_apply_params();
+    let status_params = cutover::status::apply_params();
+    let spec = Patch::Apply(machine);
+    let spec_apply = || api.patch("web01", &plan_params, &spec);
+    let status_apply = |status: Value| {
+        let api = api.clone();
+        let params = status_params.clone();
+        async move {
+            let patch = Patch::Apply(json!({
+                "apiVersion": "cutover.dev/v1alpha1", "kind": "ReplicatedMachine",
+                "status": status,
+            }));
+            api.patch_status("web01", &params, &patch).await
+        }
+    };
+    let job = |id: &str, started: Option<&str>| {
+        let mut job = json!({"id": id, "name": "TestFailover", "state": "InProgress"});
+        if let Some(at) = started {
+            job["startedAt"] = json!(at);
+        }
+        job
+    };
+    spec_apply().await?;
+    status_apply(json!({"phase": "TestFailover",
+        "currentJob": job("j1", Some("2026-12-02T10:00:00Z"))}))
+    .await?;
+    spec_apply().await?;
+    status_apply(json!({"phase": "TestFailover", "currentJob": job("j2", None)})).await?;
+    spec_apply().await?;
+    let done = status_apply(json!({"phase": "ReadyForCutover"}))
+        .await
+        .context("a status without a job is accepted")?;
+    let status = serde_json::to_value(done.status)?;
+    assert!(
+        status.get("currentJob").is_none(),
+        "the job is gone with nothing of it left: {status}"
+    );
+    assert_eq!(status["phase"], "ReadyForCutover");
+    Ok(())
+}

@@ -213,8 +213,12 @@ async fn apply(plan: &MigrationPlan, ctx: &Context) -> Result<Requeue> {
     );
     let api = Api::<ReplicatedMachine>::namespaced(ctx.client.clone(), &namespace);
     for (name, machine) in &decision.machines {
-        api.patch(name, &crate::status::apply_params(), &Patch::Apply(machine))
-            .await?;
+        api.patch(
+            name,
+            &crate::status::plan_apply_params(),
+            &Patch::Apply(machine),
+        )
+        .await?;
     }
     write_status(
         plan,
