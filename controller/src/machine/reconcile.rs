@@ -273,7 +273,7 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
         update.clear_job = true;
     }
     if let Some(action) = decision.action {
-        let started = perform(action, machine, &view, item, protectable.as_ref()).await;
+        let started = perform(action, machine, &view, item, protectable.as_ref(), ctx).await;
         match started {
             Ok((job_id, item_id)) => {
                 update.clear_job = false;
@@ -713,22 +713,25 @@ fn hyper_v_managed_disks(
 }
 
 /// The process server InMageRcm replicates through (`processServerId` is required): the one on
-/// the vault's replication appliance, among those its fabric reports.
-async fn process_server_id(view: &VaultView) -> std::result::Result<String, ArmError> {
+/// the vault's replication appliance, among those its fabric reports. The fabric is the one
+/// the vault's machines share ([`inmage_fabric`]), not a GET per enable.
+async fn process_server_id(view: &VaultView, ctx: &Context) -> Result<String> {
     let appliance = appliance_of(&view.vault);
-    let fabric_id = recorded(&view.vault).fabric_id.unwrap_or_default();
-    let fabric = arm::get(&view.arm, &fabric_id, arm::SITE_RECOVERY_API).await?;
-    let servers = fabric
+    let servers = inmage_fabric(view, ctx)
+        .await?
         .map(|f| crate::azure::models::process_servers(&f.properties))
         .unwrap_or_default();
     crate::azure::models::process_server_of(&servers, appliance)
         .map(|server| server.id.clone())
-        .ok_or_else(|| ArmError::Decode {
-            resource: "replicationFabrics".into(),
-            message: format!(
-                "the fabric of appliance {appliance} reports no process server of that name ({} in all); replication waits for the appliance's process server",
-                servers.len()
-            ),
+        .ok_or_else(|| {
+            ArmError::Decode {
+                resource: "replicationFabrics".into(),
+                message: format!(
+                    "the fabric of appliance {appliance} reports no process server of that name ({} in all); replication waits for the appliance's process server",
+                    servers.len()
+                ),
+            }
+            .into()
         })
 }
 
@@ -783,6 +786,7 @@ async fn perform(
     view: &VaultView,
     item: Option<&ProtectedItem>,
     protectable: Option<&ArmResource>,
+    ctx: &Context,
 ) -> Result<(String, String)> {
     let accepted = match (action, item) {
         (Action::EnableProtection, _) => {
@@ -815,7 +819,7 @@ async fn perform(
             let name = machine.name_any();
             let mut input = enable_input(machine, &view.vault, protectable)?;
             if inmage {
-                input["processServerId"] = json!(process_server_id(view).await?);
+                input["processServerId"] = json!(process_server_id(view, ctx).await?);
                 if let Some(account) = run_as_account_id(machine, view, protectable).await? {
                     input["runAsAccountId"] = json!(account);
                 }

@@ -77,6 +77,8 @@ struct Figures {
     repeated_actions: usize,
     steady_reads_per_resync: f64,
     steady_machine_urls: usize,
+    /// GETs of one replication fabric, whole run.
+    fabric_gets: usize,
     peak_rss_bytes: u64,
     cpu_seconds: f64,
     /// From a vault's Ready to the first enable of its machines (the slowest vault).
@@ -328,6 +330,9 @@ async fn run(args: &Args, n: usize) -> Result<Figures> {
             } else {
                 figures.reads += 1;
             }
+            if is_fabric(path) {
+                figures.fabric_gets += 1;
+            }
         } else {
             figures.writes += 1;
             if path.contains("/replicationProtectedItems/")
@@ -362,6 +367,12 @@ async fn run(args: &Args, n: usize) -> Result<Figures> {
     figures.vault_resources = vault_put_paths.len();
     figures.vault_writes = vault_put_paths.values().sum();
     Ok(figures)
+}
+
+/// Whether `path` is one replication fabric's URL (`.../replicationFabrics/{name}`).
+fn is_fabric(path: &str) -> bool {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    segments.len() >= 2 && segments[segments.len() - 2].eq_ignore_ascii_case("replicationFabrics")
 }
 
 /// `Microsoft.Storage/storageAccounts` for an account's URL, and so on.
@@ -663,6 +674,10 @@ fn print_table(args: &Args, results: &[Figures]) {
         col(&|r| r.steady_machine_urls.to_string()),
     ));
     rows.push((
+        "GETs of one fabric, whole run",
+        col(&|r| r.fabric_gets.to_string()),
+    ));
+    rows.push((
         "API server reads (get + list) per reconcile",
         col(&|r| {
             let reads = r.kube_requests.get("get").copied().unwrap_or(0.0)
@@ -782,6 +797,17 @@ fn check(results: &[Figures]) -> Result<()> {
             small.machines,
             large.steady_reads_per_resync,
             large.machines
+        ));
+    }
+    // The machines of a vault share one read of its fabric: a read per machine (one per
+    // enable, say) shows as fabric GETs growing by as many as the machines do.
+    if let (Some(small), Some(large)) = (results.first(), results.last())
+        && large.machines > small.machines
+        && large.fabric_gets.saturating_sub(small.fabric_gets) >= large.machines - small.machines
+    {
+        failures.push(format!(
+            "fabric GETs grew with N as one per machine: {} at N = {}, {} at N = {}",
+            small.fabric_gets, small.machines, large.fabric_gets, large.machines
         ));
     }
     if failures.is_empty() {
