@@ -7,6 +7,7 @@ pub mod crd_yaml;
 pub mod endpoints;
 pub mod error;
 pub mod finalize;
+pub mod kstatus;
 pub mod leader;
 pub mod lists;
 pub mod machine;

@@ -3,6 +3,12 @@
 /// Summary condition of every kind: True when the object is where its spec wants it.
 pub const READY: &str = "Ready";
 
+/// kstatus (kubernetes-sigs/cli-utils `pkg/kstatus`, its README's "CRD Status Convention"):
+/// True while the controller is working toward the spec.
+pub const RECONCILING: &str = "Reconciling";
+/// kstatus: True when the object cannot progress until a person acts.
+pub const STALLED: &str = "Stalled";
+
 /// Reasons that apply to any kind.
 pub mod reason {
     /// The spec breaks a rule; the message lists each violation with its field.

@@ -3,6 +3,7 @@
 
 pub mod control_plane;
 pub mod examples;
+pub mod kstatus;
 pub mod processes;
 pub mod wait;
 

@@ -10,6 +10,7 @@ use anyhow::Result;
 use cutover_api::vault::RecoveryVault;
 use cutover_api::{MachinePhase, MigrationPlan, PlanPhase, ReplicatedMachine};
 use cutover_e2e::examples::example;
+use cutover_e2e::kstatus::{self, Status};
 use cutover_e2e::processes::{Controller, Simulator};
 use cutover_e2e::wait::{apply, delete_and_wait_gone, event_messages, wait_for, wait_gone};
 use cutover_e2e::{control_plane, temp_namespace};
@@ -17,6 +18,11 @@ use kube::Api;
 use kube::api::{Patch, PatchParams};
 use reqwest::Method;
 use serde_json::{Value, json};
+
+/// What a kstatus reader makes of `object`.
+fn kstatus_of(object: &impl serde::Serialize) -> Status {
+    kstatus::status(&serde_json::to_value(object).expect("an object serializes"))
+}
 
 fn phase(plan: &MigrationPlan) -> Option<PlanPhase> {
     plan.status.as_ref().and_then(|s| s.phase)
@@ -329,6 +335,13 @@ async fn a_failed_job_fails_its_machine_and_the_plan_says_which_and_why() -> Res
         "{}",
         failure.message
     );
+    // A kstatus reader (Flux's health checks) sees the failed machine, and its plan, Failed.
+    let machines = Api::<ReplicatedMachine>::namespaced(client.clone(), &ns);
+    assert_eq!(
+        kstatus_of(&machines.get("vmware-erp-app1").await?),
+        Status::Failed
+    );
+    assert_eq!(kstatus_of(&api.get("vmware-erp").await?), Status::Failed);
     let events = plane.kubectl_ok(&[
         "get",
         "events",
@@ -369,7 +382,6 @@ async fn a_failed_job_fails_its_machine_and_the_plan_says_which_and_why() -> Res
         4,
         "exactly one more failover: the retried one"
     );
-    let machines = Api::<ReplicatedMachine>::namespaced(client.clone(), &ns);
     assert!(
         !machines
             .get("vmware-erp-app1")
@@ -594,5 +606,99 @@ async fn deleting_the_landing_zone_after_a_migration_leaves_every_migrated_vm() 
             ),
         "an Event says what was left and why: {events}"
     );
+    Ok(())
+}
+
+/// A kstatus reader (Flux's health checks, cli-utils) through a whole migration: the vault
+/// `InProgress` while it provisions and `Current` once Ready; the plan `InProgress` while it
+/// replicates and tests, `Current` while it waits for approval (docs/gitops.md: waiting for a
+/// person is not failing, and a sync that waits for health must not hang on it), `InProgress`
+/// again once approved, `Current` when Completed; its machines the same; nothing `Failed`.
+/// Samples before the controller's first status write are left out: kstatus reads an object
+/// without status as `Current`, which no controller can prevent.
+#[tokio::test]
+async fn a_kstatus_reader_sees_a_migration_in_progress_until_it_is_done() -> Result<()> {
+    let plane = control_plane::shared()?;
+    let client = plane.client().await?;
+    let ns = temp_namespace(&client, "kstatus").await?;
+    let sim = fast_sim()?;
+    let controller = Controller::start(plane, &sim, &ns, &[])?;
+    let (vault, mut plan) = example("physical.yaml")?;
+    plan["spec"]["cutover"]["approved"] = json!(false);
+    plan["spec"]["cutover"]["window"] = Value::Null;
+    plan["spec"]["testFailover"]["autoCleanup"] = json!(true);
+    let plan_name = plan["metadata"]["name"].as_str().unwrap().to_owned();
+    let vault_name = vault["metadata"]["name"].as_str().unwrap().to_owned();
+    apply(plane, &ns, &vault)?;
+    apply(plane, &ns, &plan)?;
+    let plans = Api::<MigrationPlan>::namespaced(client.clone(), &ns);
+    let vaults = Api::<RecoveryVault>::namespaced(client.clone(), &ns);
+    let machines = Api::<ReplicatedMachine>::namespaced(client.clone(), &ns);
+
+    // What each object read as, in order, without repeats.
+    let mut seen: std::collections::BTreeMap<String, Vec<Status>> = Default::default();
+    let mut record = |key: String, object: Value| {
+        if object["status"]["observedGeneration"].is_null() {
+            return;
+        }
+        let status = kstatus::status(&object);
+        let history = seen.entry(key).or_default();
+        if history.last() != Some(&status) {
+            history.push(status);
+        }
+    };
+    let deadline = std::time::Instant::now() + TIMEOUT * 2;
+    let mut approved = false;
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the plan did not complete: {seen:?}\n{}",
+            controller.log()
+        );
+        let plan_now = plans.get(&plan_name).await?;
+        record("plan".into(), serde_json::to_value(&plan_now)?);
+        record(
+            "vault".into(),
+            serde_json::to_value(vaults.get(&vault_name).await?)?,
+        );
+        for machine in machines.list(&Default::default()).await? {
+            let name = machine.metadata.name.clone().unwrap_or_default();
+            record(format!("machine {name}"), serde_json::to_value(&machine)?);
+        }
+        match phase(&plan_now) {
+            Some(PlanPhase::AwaitingApproval) if !approved => {
+                assert_eq!(kstatus_of(&plan_now), Status::Current, "{seen:?}");
+                plans
+                    .patch(
+                        &plan_name,
+                        &PatchParams::default(),
+                        &Patch::Merge(json!({"spec": {"cutover": {"approved": true}}})),
+                    )
+                    .await?;
+                approved = true;
+            }
+            Some(PlanPhase::Completed) => break,
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    assert!(approved, "the plan waited for its approval: {seen:?}");
+    use Status::{Current, InProgress};
+    assert_eq!(seen["vault"], [InProgress, Current], "{seen:?}");
+    assert_eq!(
+        seen["plan"],
+        [InProgress, Current, InProgress, Current],
+        "{seen:?}"
+    );
+    let machine_histories: Vec<_> = seen
+        .iter()
+        .filter(|(k, _)| k.starts_with("machine"))
+        .collect();
+    assert!(!machine_histories.is_empty());
+    for (name, history) in machine_histories {
+        assert_eq!(history.first(), Some(&InProgress), "{name}: {history:?}");
+        assert_eq!(history.last(), Some(&Current), "{name}: {history:?}");
+        assert!(!history.contains(&Status::Failed), "{name}: {history:?}");
+    }
     Ok(())
 }

@@ -1136,7 +1136,7 @@ async fn write_deletion_status(
 ) -> Result<()> {
     let previous = machine.status.clone().unwrap_or_default();
     let observed = [Observed::not_ready(READY, reason, message)];
-    let status = ReplicatedMachineStatus {
+    let mut status = ReplicatedMachineStatus {
         conditions: conditions::merge(
             &previous.conditions,
             &observed,
@@ -1145,10 +1145,27 @@ async fn write_deletion_status(
         ),
         ..previous.clone()
     };
+    settle(machine, &mut status, &previous);
     if status != previous {
         apply_status(machine, ctx, &status).await?;
     }
     Ok(())
+}
+
+/// Sets the kstatus conditions from the status about to be written.
+fn settle(
+    machine: &ReplicatedMachine,
+    status: &mut ReplicatedMachineStatus,
+    previous: &ReplicatedMachineStatus,
+) {
+    let progress = crate::kstatus::of_machine(status);
+    crate::kstatus::settle(
+        &mut status.conditions,
+        progress,
+        &previous.conditions,
+        machine.metadata.generation,
+        jiff::Timestamp::now(),
+    );
 }
 
 /// Writes the whole status with server-side apply (cutover owns every status field).
@@ -1210,7 +1227,7 @@ async fn write_status(
     }];
     let mut actions = previous.actions.clone();
     actions.extend(update.action);
-    let status = ReplicatedMachineStatus {
+    let mut status = ReplicatedMachineStatus {
         observed_generation: machine.metadata.generation,
         phase: Some(decision.phase),
         conditions: conditions::merge(
@@ -1254,6 +1271,7 @@ async fn write_status(
             previous.completed_at.clone()
         },
     };
+    settle(machine, &mut status, &previous);
     if status != previous {
         apply_status(machine, ctx, &status).await?;
     }

@@ -312,6 +312,14 @@ async fn write_status(
         }
         Err(phase) => status.phase = Some(phase),
     }
+    let progress = crate::kstatus::of_plan(&status);
+    crate::kstatus::settle(
+        &mut status.conditions,
+        progress,
+        &previous.conditions,
+        plan.metadata.generation,
+        jiff::Timestamp::now(),
+    );
     if status != previous {
         crate::status::write(ctx, plan, &status).await?;
     }

@@ -305,7 +305,7 @@ async fn write_status(
             conditions.push(old.clone());
         }
     }
-    let status = RecoveryVaultStatus {
+    let mut status = RecoveryVaultStatus {
         observed_generation: vault.metadata.generation,
         phase: phase.or(previous.phase),
         source_kind: Some(vault.spec.source.kind()),
@@ -313,6 +313,14 @@ async fn write_status(
         resources: resources.unwrap_or_else(|| previous.resources.clone()),
         provisioned: provisioned.or_else(|| previous.provisioned.clone()),
     };
+    let progress = crate::kstatus::of_vault(&status);
+    crate::kstatus::settle(
+        &mut status.conditions,
+        progress,
+        &previous.conditions,
+        vault.metadata.generation,
+        jiff::Timestamp::now(),
+    );
     if status != previous {
         crate::status::write(ctx, vault, &status).await?;
     }
