@@ -20,6 +20,8 @@ packages=()
 command -v etcd >/dev/null 2>&1 || packages+=(etcd-server)
 # The machine image ships kubectl 1.32; Debian's own client (1.20) is the fallback.
 command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
+# Argo CD runs its health checks in Lua 5.1 (gopher-lua): tests/tests/argocd.rs runs ours in it.
+command -v lua5.1 >/dev/null 2>&1 || packages+=(lua5.1)
 if [ ! -x "$bin" ]; then
   command -v go >/dev/null 2>&1 || packages+=(golang-go)
   command -v rsync >/dev/null 2>&1 || packages+=(rsync)
