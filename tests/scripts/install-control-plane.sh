@@ -22,6 +22,8 @@ command -v etcd >/dev/null 2>&1 || packages+=(etcd-server)
 command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
 # Argo CD runs its health checks in Lua 5.1 (gopher-lua): tests/tests/argocd.rs runs ours in it.
 command -v lua5.1 >/dev/null 2>&1 || packages+=(lua5.1)
+# promtool checks and unit-tests the alert rules (tests/tests/alerts.rs).
+command -v promtool >/dev/null 2>&1 || packages+=(prometheus)
 if [ ! -x "$bin" ]; then
   command -v go >/dev/null 2>&1 || packages+=(golang-go)
   command -v rsync >/dev/null 2>&1 || packages+=(rsync)
