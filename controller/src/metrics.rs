@@ -245,6 +245,14 @@ struct ObjectLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PlanLabels {
+    namespace: String,
+    name: String,
+    phase: &'static str,
+    wave: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HealthLabels {
     namespace: String,
     name: String,
@@ -299,17 +307,23 @@ impl Collector for Objects {
                 phase: phase.as_str(),
             });
         }
+        let plan_progress = Family::<PlanLabels, Gauge>::default();
         for plan in self.plans.state() {
-            let phase = plan
-                .status
-                .as_ref()
-                .and_then(|status| status.phase)
-                .unwrap_or(PlanPhase::Pending);
+            let status = plan.status.clone().unwrap_or_default();
+            let phase = status.phase.unwrap_or(PlanPhase::Pending);
             plans
                 .get_or_create(&PhaseLabels {
                     phase: phase.as_str(),
                 })
                 .inc();
+            plan_progress
+                .get_or_create(&PlanLabels {
+                    namespace: plan.namespace().unwrap_or_default(),
+                    name: plan.name_any(),
+                    phase: phase.as_str(),
+                    wave: status.current_wave.unwrap_or_default(),
+                })
+                .set(i64::from(status.progress_percent));
         }
         encode(
             &mut encoder,
@@ -345,6 +359,13 @@ impl Collector for Objects {
             "MigrationPlans by phase",
             None,
             &plans,
+        )?;
+        encode(
+            &mut encoder,
+            "plan_progress_percent",
+            "A plan's progress, with its phase and the wave it is at",
+            None,
+            &plan_progress,
         )
     }
 }

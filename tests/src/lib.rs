@@ -49,3 +49,26 @@ pub async fn temp_namespace(client: &kube::Client, prefix: &str) -> anyhow::Resu
         .await?;
     Ok(name)
 }
+
+/// The metric names the alert rules and the dashboard query (each checked against a live
+/// controller's `/metrics` in tests/tests/operations.rs).
+pub fn queried_metrics() -> anyhow::Result<std::collections::BTreeSet<String>> {
+    let mut text =
+        std::fs::read_to_string(repo_root().join("deploy/grafana/cutover-dashboard.json"))?;
+    text += &std::fs::read_to_string(repo_root().join("deploy/prometheus/cutover-rules.yaml"))?;
+    let mut names = std::collections::BTreeSet::new();
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while let Some(found) = text[at..].find("cutover_") {
+        let start = at + found;
+        let end = start
+            + text[start..]
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(text.len() - start);
+        if start == 0 || !(bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_') {
+            names.insert(text[start..end].to_owned());
+        }
+        at = end;
+    }
+    Ok(names)
+}

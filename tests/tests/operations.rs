@@ -207,7 +207,7 @@ async fn metrics_and_health_are_served_during_a_migration() -> Result<()> {
     loop {
         let scrape = metrics(&controller).await?;
         for line in scrape.lines().filter(|l| !l.starts_with('#')) {
-            if let Some((series, _)) = line.split_once('{') {
+            if let Some(series) = line.split(['{', ' ']).next() {
                 seen.insert(series.to_owned());
             }
         }
@@ -231,8 +231,28 @@ async fn metrics_and_health_are_served_during_a_migration() -> Result<()> {
         assert!(seen.contains(series), "{series} never exposed: {seen:?}");
     }
 
+    // What the alert rules and the Grafana dashboard query is what the controller exposes.
+    // prometheus-client exposes no family without samples, and a migration need not have a
+    // failed pass: the errors counter appears with the first.
+    let after_a_failure = ["cutover_reconcile_errors_total"];
+    for name in cutover_e2e::queried_metrics()? {
+        assert!(
+            seen.contains(&name) || after_a_failure.contains(&name.as_str()),
+            "{name} is queried but never exposed: {seen:?}"
+        );
+    }
+
     let scrape = metrics(&controller).await?;
     let machine = format!("namespace=\"{ns}\"");
+    assert_eq!(
+        metric_sum(
+            &scrape,
+            "cutover_plan_progress_percent",
+            &[&machine, "phase=\"Completed\""]
+        ),
+        100.0,
+        "{scrape}"
+    );
     assert_eq!(
         sample(&scrape, "cutover_machines{phase=\"Completed\"}"),
         Some(3.0),
