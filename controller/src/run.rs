@@ -139,13 +139,36 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let vault_triggers = reflector(vault_writer, watched(vaults))
         .applied_objects()
         .predicate_filter(changes::<RecoveryVault>(), Default::default());
-    let config =
-        kube::runtime::controller::Config::default().concurrency(args.reconcile_concurrency);
+    // kube's runner, at its concurrency limit, holds the requests that come due in a hash set
+    // and takes them in the set's order, so under load it passes over the same objects again
+    // and again: at N = 1000 some machines had their first pass 20 minutes after they were
+    // created, while others had dozens. So the runner starts every due pass at once, and a
+    // fair (first come, first served) semaphore per kind bounds how many do their work.
+    let config = kube::runtime::controller::Config::default();
+    let turns = || Turns {
+        semaphore: Arc::new(tokio::sync::Semaphore::new(
+            args.reconcile_concurrency.into(),
+        )),
+    };
+    let (vault_turns, machine_turns, plan_turns) = (turns(), turns(), turns());
+    let (vault_cache, machine_cache, plan_cache) = (
+        vault_store.clone(),
+        machine_store.clone(),
+        plan_store.clone(),
+    );
     let vault_controller = Controller::for_stream(vault_triggers, vault_store.clone())
         .with_config(config.clone())
         .graceful_shutdown_on(shutdown_signal())
         .run(
-            |vault, ctx| measured("RecoveryVault", crate::vault::reconcile, vault, ctx),
+            move |vault, ctx| {
+                measured(
+                    "RecoveryVault",
+                    (vault_turns.clone(), vault_cache.clone()),
+                    crate::vault::reconcile,
+                    vault,
+                    ctx,
+                )
+            },
             crate::policy::error_policy,
             ctx.clone(),
         )
@@ -169,9 +192,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         )
         .graceful_shutdown_on(shutdown_signal())
         .run(
-            |machine, ctx| {
+            move |machine, ctx| {
                 measured(
                     "ReplicatedMachine",
+                    (machine_turns.clone(), machine_cache.clone()),
                     crate::machine::reconcile::reconcile,
                     machine,
                     ctx,
@@ -196,9 +220,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         )
         .graceful_shutdown_on(shutdown_signal())
         .run(
-            |plan, ctx| {
+            move |plan, ctx| {
                 measured(
                     "MigrationPlan",
+                    (plan_turns.clone(), plan_cache.clone()),
                     crate::plan::reconcile::reconcile,
                     plan,
                     ctx,
@@ -373,11 +398,13 @@ where
 /// One reconcile pass of `kind`, counted and timed.
 async fn measured<K, F, Fut>(
     kind: &'static str,
+    (turns, store): (Turns, Store<K>),
     reconcile: F,
     object: Arc<K>,
     ctx: Arc<Context>,
 ) -> Result<Action, crate::error::Error>
 where
+    K: Resource<DynamicType = ()> + Clone + 'static,
     F: FnOnce(Arc<K>, Arc<Context>) -> Fut,
     Fut: Future<Output = Result<Action, crate::error::Error>>,
 {
@@ -386,10 +413,24 @@ where
     if !ctx.caches.synced() {
         return Ok(Action::requeue(Duration::from_millis(250)));
     }
+    // Waiting for a turn is not part of the pass: `started` is taken once it has one, and the
+    // pass reads the object as the cache has it then, not as it was when it began to wait.
+    let _turn = turns.semaphore.acquire().await;
+    let object = match store.get(&kube::runtime::reflector::ObjectRef::from_obj(&*object)) {
+        Some(latest) => latest,
+        None => return Ok(Action::await_change()),
+    };
     let started = Instant::now();
     let result = reconcile(object, ctx.clone()).await;
     ctx.metrics.reconciled(kind, started, &result);
     result
+}
+
+/// Turns of one kind's passes: kube's runner starts every pass that is due, and a pass does
+/// its work once it has a turn. Tokio's semaphore hands out permits first come, first served.
+#[derive(Clone)]
+struct Turns {
+    semaphore: Arc<tokio::sync::Semaphore>,
 }
 
 /// Once every cache has its first full list: passes may run, and the replica is ready (a

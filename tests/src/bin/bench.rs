@@ -79,6 +79,8 @@ struct Figures {
     steady_machine_urls: usize,
     /// GETs of one replication fabric, whole run.
     fabric_gets: usize,
+    /// The median machine's enable and the last one's, after the first machine's.
+    enable_spread: Option<(Duration, Duration)>,
     peak_rss_bytes: u64,
     cpu_seconds: f64,
     /// From a vault's Ready to the first enable of its machines (the slowest vault).
@@ -270,6 +272,31 @@ async fn run(args: &Args, n: usize) -> Result<Figures> {
             && (path.ends_with("/unplannedFailover") || path.ends_with("/plannedFailover"))
     })
     .and_then(|failover| since(approved_at, failover));
+    // Each machine's enable, after the first: a long tail past the median is machines whose
+    // passes waited their turn far longer than the others'.
+    let mut enables: BTreeMap<String, jiff::Timestamp> = BTreeMap::new();
+    for request in &log {
+        let path = request["path"].as_str().unwrap_or_default();
+        if request["method"] == "PUT"
+            && path.contains("/replicationProtectedItems/")
+            && (200..300).contains(&request["status"].as_u64().unwrap_or(0))
+        {
+            let when = at(request);
+            enables
+                .entry(path.to_ascii_lowercase())
+                .and_modify(|t| *t = (*t).min(when))
+                .or_insert(when);
+        }
+    }
+    let mut enable_times: Vec<jiff::Timestamp> = enables.into_values().collect();
+    enable_times.sort();
+    let enable_spread = enable_times.first().map(|first| {
+        let after = |t: &jiff::Timestamp| since(*first, *t).unwrap_or_default();
+        (
+            after(&enable_times[enable_times.len() / 2]),
+            after(enable_times.last().unwrap_or(first)),
+        )
+    });
     let mut vault_ready_to_enable = None;
     for vault in vaults.list(&ListParams::default()).await?.items {
         let Some(ready) = vault.status.as_ref().and_then(|s| {
@@ -311,6 +338,7 @@ async fn run(args: &Args, n: usize) -> Result<Figures> {
         peak_rss_bytes,
         cpu_seconds,
         vault_ready_to_enable,
+        enable_spread,
         approval_to_failover,
         kube_requests,
         kube_object_gets,
@@ -709,6 +737,17 @@ fn print_table(args: &Args, results: &[Figures]) {
     rows.push((
         "vault Ready -> its machines' first enable",
         col(&|r| latency(r.vault_ready_to_enable)),
+    ));
+    rows.push((
+        "machine enables after the first: median / last",
+        col(&|r| match r.enable_spread {
+            Some((median, last)) => format!(
+                "{:.1} s / {:.1} s",
+                median.as_secs_f64(),
+                last.as_secs_f64()
+            ),
+            None => "-".into(),
+        }),
     ));
     rows.push((
         "approval -> first failover accepted",
