@@ -18,3 +18,4 @@ pub mod relations;
 pub mod run;
 pub mod status;
 pub mod vault;
+pub mod webhook;

@@ -86,6 +86,13 @@ pub struct Metrics {
     reconcile_duration: HistogramFamily,
     leader: Gauge,
     kube_requests: Family<KubeRequestLabels, Counter>,
+    admission_reviews: Family<AdmissionLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AdmissionLabels {
+    kind: String,
+    allowed: &'static str,
 }
 
 impl Default for Metrics {
@@ -100,6 +107,7 @@ impl Default for Metrics {
             reconcile_duration: Family::new_with_constructor(buckets),
             leader: Gauge::default(),
             kube_requests: Family::default(),
+            admission_reviews: Family::default(),
         }
     }
 }
@@ -126,6 +134,20 @@ impl Metrics {
     pub fn kube_request(&self, method: &str, path: &str, query: Option<&str>) {
         self.kube_requests
             .get_or_create(&kube_request_labels(method, path, query))
+            .inc();
+    }
+
+    /// Counts one admission review the webhook answered.
+    pub fn admission_reviewed(&self, kind: &str, allowed: bool) {
+        let kind = match kind {
+            "RecoveryVault" | "MigrationPlan" | "ReplicatedMachine" => kind,
+            _ => "other",
+        };
+        self.admission_reviews
+            .get_or_create(&AdmissionLabels {
+                kind: kind.to_owned(),
+                allowed: if allowed { "true" } else { "false" },
+            })
             .inc();
     }
 
@@ -161,6 +183,11 @@ impl Metrics {
             "kube_requests",
             "Requests to the Kubernetes API server, by verb and resource",
             self.kube_requests.clone(),
+        );
+        registry.register(
+            "admission_reviews",
+            "Admission reviews the validating webhook answered, by kind and whether it allowed",
+            self.admission_reviews.clone(),
         );
         registry.register_collector(Box::new(ArmCollector(stats)));
         registry.register_collector(Box::new(objects));

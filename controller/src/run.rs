@@ -65,6 +65,8 @@ pub struct RunArgs {
     pub metrics_address: SocketAddr,
     #[command(flatten)]
     pub leader: LeaderArgs,
+    #[command(flatten)]
+    pub webhook: crate::webhook::WebhookArgs,
 }
 
 pub fn init_logging(format: &str) {
@@ -252,6 +254,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         shutdown_signal(),
     )
     .await?;
+    // Every replica serves the webhook, before and whether or not it leads.
+    let webhook = crate::webhook::serve(
+        client.clone(),
+        args.webhook.clone(),
+        ctx.metrics.clone(),
+        shutdown_signal(),
+    )
+    .await?;
     tracing::info!(
         namespace = args.namespace.as_deref().unwrap_or("(all)"),
         leader_election = args.leader.leader_elect,
@@ -288,6 +298,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         leadership.release(Duration::from_secs(5)).await;
     }
     let _ = server.await;
+    if let Some(webhook) = webhook {
+        let _ = webhook.await;
+    }
     tracing::info!("cutover controller stopped");
     Ok(())
 }

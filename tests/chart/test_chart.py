@@ -83,6 +83,11 @@ BAD_VALUES = [
     ("resources.limits", {"memory": "lots"}),
     ("serviceAccount.annotations", {"a": 1}),
     ("replicas", 3),
+    ("webhook.failurePolicy", "Retry"),
+    ("webhook.port", 0),
+    ("webhook.timeoutSeconds", 31),
+    ("webhook.namespaceSelector", {"matchExpressions": [{"key": "a", "operator": "Maybe"}]}),
+    ("webhook.certManager", {"enabled": "yes"}),
 ]
 
 
@@ -199,3 +204,34 @@ def test_the_chart_crds_are_the_generated_ones():
     for crd in (ROOT / "crds").glob("*.yaml"):
         assert (CHART / "crds" / crd.name).read_text() == crd.read_text()
         assert (ROOT / "deploy/base/crds" / crd.name).read_text() == crd.read_text()
+
+
+def chart_webhook_block(kind, field):
+    """`field` of the `kind` document of templates/webhook.yaml, with the names the default
+    release gives (the chart's fullname is `cutover`)."""
+    text = (TEMPLATES / "webhook.yaml").read_text()
+    for document in text.split("\n---\n"):
+        if re.search(rf"^kind: {kind}$", document, re.M):
+            block = re.search(rf"^{field}:\n(.*?)(?=^[a-z]|\Z|^{{{{)", document, re.M | re.S).group(1)
+            block = block.replace("{{ $secret }}", "cutover-webhook-tls").replace("{{ $name }}", "cutover")
+            assert "{{" not in block, block
+            return yaml.safe_load(block)
+    raise AssertionError(f"no {kind} in templates/webhook.yaml")
+
+
+def test_the_chart_webhook_grants_and_matches_what_the_tested_kustomize_component_does():
+    component = "deploy/components/webhook/webhook-rbac.yaml"
+    assert chart_webhook_block("Role", "rules") == kustomize_rules(component, "Role")
+    assert chart_webhook_block("ClusterRole", "rules") == kustomize_rules(component, "ClusterRole")
+    shipped = next(
+        d for d in yaml.safe_load_all((ROOT / "deploy/components/webhook/webhook.yaml").read_text())
+        if d["kind"] == "ValidatingWebhookConfiguration"
+    )["webhooks"][0]
+    chart = (TEMPLATES / "webhook.yaml").read_text()
+    rules = re.search(r"^  rules:\n(.*?)^  clientConfig:", chart, re.M | re.S).group(1)
+    assert yaml.safe_load(rules) == shipped["rules"]
+    assert shipped["namespaceSelector"] == values()["webhook"]["namespaceSelector"]
+    assert shipped["failurePolicy"] == values()["webhook"]["failurePolicy"]
+    assert shipped["timeoutSeconds"] == values()["webhook"]["timeoutSeconds"]
+    for line in ["sideEffects: None", "admissionReviewVersions: [v1]", "path: /validate"]:
+        assert line in chart

@@ -1,6 +1,7 @@
 //! Test support for cutover's end-to-end tests: a real etcd + kube-apiserver on loopback
 //! ([`control_plane`]), throwaway namespaces, and paths into the repository.
 
+pub mod bad_inputs;
 pub mod control_plane;
 pub mod examples;
 pub mod kstatus;

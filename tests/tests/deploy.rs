@@ -94,6 +94,17 @@ async fn install_and_migrate(
             }
         }
     }
+    // The test plane has no Service routing (no kube-proxy, no pod network): the webhook's
+    // configuration calls the controller's loopback port instead of its Service.
+    let webhook_port = cutover_e2e::control_plane::free_port()?;
+    for doc in &mut applied {
+        if doc["kind"] == "ValidatingWebhookConfiguration" {
+            for webhook in doc["webhooks"].as_array_mut().context("no webhooks")? {
+                webhook["clientConfig"] =
+                    json!({"url": format!("https://127.0.0.1:{webhook_port}/validate")});
+            }
+        }
+    }
     let install = plane.dir().join("install.yaml");
     let yaml: Vec<String> = applied
         .iter()
@@ -130,6 +141,21 @@ async fn install_and_migrate(
     let mut env = container_env(&docs, "cutover-7d4b9c-x2x9q")?;
     // Loopback tests run many controllers at once: a free port, and fast polling.
     env.retain(|(name, _)| name != "CUTOVER_METRICS_ADDRESS");
+    let webhook = docs
+        .iter()
+        .any(|d| d["kind"] == "ValidatingWebhookConfiguration");
+    if webhook {
+        assert!(
+            env.iter()
+                .any(|(name, _)| name == "CUTOVER_WEBHOOK_ADDRESS")
+        );
+        env.retain(|(name, _)| name != "CUTOVER_WEBHOOK_ADDRESS");
+        env.push((
+            "CUTOVER_WEBHOOK_ADDRESS".into(),
+            format!("127.0.0.1:{webhook_port}"),
+        ));
+        env.push(("CUTOVER_WEBHOOK_HOSTS".into(), "127.0.0.1".into()));
+    }
     env.push(("CUTOVER_POLL_SECONDS".into(), "0.3".into()));
     env.push(("CUTOVER_RESYNC_SECONDS".into(), "3".into()));
     assert!(env.contains(&("CUTOVER_LEADER_ELECT".into(), "true".into())));
@@ -143,6 +169,26 @@ async fn install_and_migrate(
         != Some(0)
     {
         plane.kubectl_ok(&["create", "namespace", workload_namespace])?;
+    }
+    if webhook {
+        // failurePolicy Fail: nothing of cutover's is admitted until the controller has issued
+        // its certificate and written the CA into the configuration.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while plane
+            .kubectl_ok(&[
+                "get",
+                "validatingwebhookconfiguration",
+                "cutover",
+                "-o",
+                "jsonpath={.webhooks[0].clientConfig.caBundle}",
+            ])?
+            .is_empty()
+        {
+            if std::time::Instant::now() > deadline {
+                bail!("no caBundle written:\n{}", controller.log());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
     let (vault, plan) = aws_example(workload_namespace)?;
     apply(&plane, workload_namespace, &vault)?;
@@ -163,6 +209,28 @@ async fn install_and_migrate(
         !log.to_ascii_lowercase().contains("forbidden"),
         "the ServiceAccount was refused something:\n{log}"
     );
+    if webhook {
+        // Through the webhook, as the ServiceAccount issued and installed its certificate:
+        // an invalid machine is refused at apply, naming the field.
+        let file = plane.dir().join("invalid-machine.json");
+        std::fs::write(
+            &file,
+            serde_json::to_vec(&json!({
+                "apiVersion": "cutover.dev/v1alpha1", "kind": "ReplicatedMachine",
+                "metadata": {"name": "invalid", "namespace": workload_namespace},
+                "spec": {"vaultRef": {"name": "aws-euwest1"}, "source": {"name": "x"}, "osType": "Linux",
+                         "target": {"vmSize": "Standard_D2s_v5", "subnet": "frontend", "vmName": "web_01"}}
+            }))?,
+        )?;
+        let output = plane.kubectl_output(&["apply", "-f", &file.display().to_string()])?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success()
+                && stderr.contains("denied the request")
+                && stderr.contains("spec.target.vmName: \"web_01\" is not a valid Azure VM name"),
+            "refused by the webhook: {stderr}"
+        );
+    }
     assert!(
         log.contains("acquired the leader lease"),
         "the controller did not lead:\n{log}"
@@ -218,6 +286,27 @@ async fn kustomize_base_installs_and_its_service_account_completes_a_plan() -> R
         sa,
         &["list", "recoveryvaults.cutover.dev", "-A"]
     )?);
+    // The webhook's own Secret and configuration, and nothing else of their kinds.
+    for allowed in [
+        vec![
+            "update",
+            "secrets/cutover-webhook-tls",
+            "-n",
+            "cutover-system",
+        ],
+        vec!["patch", "validatingwebhookconfigurations/cutover"],
+    ] {
+        assert!(can_i(&plane, sa, &allowed)?, "{sa} may not {allowed:?}");
+    }
+    for denied in [
+        vec!["update", "secrets/another", "-n", "cutover-system"],
+        vec!["create", "secrets", "-n", "team-storefront"],
+        vec!["patch", "validatingwebhookconfigurations/another"],
+        vec!["create", "validatingwebhookconfigurations"],
+        vec!["patch", "mutatingwebhookconfigurations/cutover"],
+    ] {
+        assert!(!can_i(&plane, sa, &denied)?, "{sa} may {denied:?}");
+    }
     // The lease is only writable in the controller's own namespace.
     assert!(can_i(
         &plane,
@@ -256,6 +345,14 @@ async fn single_namespace_overlay_completes_a_plan_with_a_role() -> Result<()> {
             .code()
             != Some(0),
         "the overlay installed a ClusterRole"
+    );
+    assert!(
+        plane
+            .kubectl_output(&["get", "validatingwebhookconfiguration", "cutover"])?
+            .status
+            .code()
+            != Some(0),
+        "the overlay installed the webhook (cluster-scoped)"
     );
     Ok(())
 }
