@@ -43,7 +43,7 @@ async fn consistency(State(sim): State<Sim>) -> Json<Consistency> {
 
 async fn set_consistency(State(sim): State<Sim>, Json(setting): Json<Consistency>) -> StatusCode {
     sim.world().new_object_lag_ms = Some(setting.new_object_lag_ms);
-    sim.persist();
+    sim.persist().await;
     StatusCode::NO_CONTENT
 }
 
@@ -57,7 +57,7 @@ struct Rotation {
 /// (tokens already issued stay valid until they expire, as in Entra).
 async fn rotate_secret(State(sim): State<Sim>, Json(rotation): Json<Rotation>) -> StatusCode {
     sim.world().rotated_client_secret = Some(rotation.client_secret);
-    sim.persist();
+    sim.persist().await;
     StatusCode::NO_CONTENT
 }
 
@@ -148,7 +148,7 @@ async fn add_to_inventory(State(sim): State<Sim>, Json(added): Json<Inventory>) 
     inventory.merge(&added);
     sim.set_inventory(inventory.clone());
     sim.world().inventory_additions.merge(&added);
-    sim.persist();
+    sim.persist().await;
     Json(inventory)
 }
 
@@ -173,21 +173,25 @@ async fn register(
             format!("No source named {} in the inventory.", request.source),
         )
     })?;
-    let mut world = sim.world();
-    let vault_id = world
-        .resource(&request.vault_id)
-        .map(|v| v.id.clone())
-        .ok_or_else(|| {
-            ArmError::new(
-                StatusCode::NOT_FOUND,
-                "ResourceNotFound",
-                format!("No vault {}.", request.vault_id),
-            )
-        })?;
-    crate::asr::register(&mut world, source, &vault_id);
-    drop(world);
-    sim.persist();
+    let vault_id = {
+        let mut world = sim.world();
+        let vault_id = world
+            .resource(&request.vault_id)
+            .map(|v| v.id.clone())
+            .ok_or_else(|| {
+                ArmError::new(
+                    StatusCode::NOT_FOUND,
+                    "ResourceNotFound",
+                    format!("No vault {}.", request.vault_id),
+                )
+            })?;
+        crate::asr::register(&mut world, source, &vault_id);
+        vault_id
+    };
+    let registered = source.name.clone();
+    drop(inventory);
+    sim.persist().await;
     Ok(Json(
-        json!({ "registered": source.name, "vaultId": vault_id }),
+        json!({ "registered": registered, "vaultId": vault_id }),
     ))
 }

@@ -49,6 +49,11 @@ pub struct Inner {
     inventory: Mutex<Arc<Inventory>>,
     world: Mutex<World>,
     persistence: Persistence,
+    /// Writers waiting for the next save; the saver takes them in batches.
+    saves:
+        std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<tokio::sync::oneshot::Sender<()>>>,
+    /// Saves made (each covering one or more writes).
+    pub saves_made: std::sync::atomic::AtomicU64,
     base_url: String,
 }
 
@@ -104,6 +109,39 @@ impl RequestRecord {
     }
 }
 
+/// The saver: takes every writer waiting, serializes the world once for all of them, writes it
+/// on a blocking thread, then lets them answer. Ends with the simulator.
+async fn save_in_batches(
+    sim: std::sync::Weak<Inner>,
+    mut waiting: tokio::sync::mpsc::UnboundedReceiver<tokio::sync::oneshot::Sender<()>>,
+) {
+    while let Some(first) = waiting.recv().await {
+        let mut batch = vec![first];
+        while let Ok(next) = waiting.try_recv() {
+            batch.push(next);
+        }
+        let Some(inner) = sim.upgrade() else { return };
+        let sim = Sim(inner);
+        match sim.snapshot() {
+            Ok(bytes) => {
+                let persistence = sim.persistence.clone();
+                match tokio::task::spawn_blocking(move || persistence.save_bytes(&bytes)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => tracing::error!(%error, "saving state"),
+                    Err(error) => tracing::error!(%error, "saving state"),
+                }
+            }
+            Err(error) => tracing::error!(%error, "serializing state"),
+        }
+        sim.saves_made
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        drop(sim);
+        for writer in batch {
+            let _ = writer.send(());
+        }
+    }
+}
+
 /// The largest request body the log keeps (ARM's own limit on a request is 4 MB).
 const LOGGED_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
@@ -129,6 +167,8 @@ impl Sim {
             started: std::time::Instant::now(),
             world: Mutex::new(world),
             persistence,
+            saves: std::sync::OnceLock::new(),
+            saves_made: Default::default(),
             base_url,
         })))
     }
@@ -184,13 +224,31 @@ impl Sim {
         *self.inventory.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(inventory);
     }
 
-    /// Saves the world when `--state` asks for it.
-    pub fn persist(&self) {
+    /// Saves the world when `--state` asks for it, returning once a save that began after this
+    /// call has reached the disk: a write is answered only once it would survive a kill, as
+    /// ARM's are. Writes that arrive while a save is under way share the next one (a group
+    /// commit), and the file is written off the runtime's threads, so the cost of a save is
+    /// paid once per batch rather than once per request.
+    pub async fn persist(&self) {
+        if self.persistence.path.is_none() {
+            return;
+        }
+        let saver = self.saves.get_or_init(|| {
+            let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+            tokio::spawn(save_in_batches(Arc::downgrade(&self.0), receiver));
+            sender
+        });
+        let (done, saved) = tokio::sync::oneshot::channel();
+        if saver.send(done).is_ok() {
+            let _ = saved.await;
+        }
+    }
+
+    /// The world as a save writes it, with the simulated time it was taken at.
+    fn snapshot(&self) -> serde_json::Result<Vec<u8>> {
         let mut world = self.world();
         world.saved_at = Some(self.clock.now());
-        if let Err(error) = self.persistence.save(&world) {
-            tracing::error!(%error, "saving state");
-        }
+        serde_json::to_vec(&*world)
     }
 
     pub fn now(&self) -> jiff::Timestamp {
@@ -308,7 +366,7 @@ async fn gate(State(sim): State<Sim>, request: Request, next: Next) -> Response 
             let mutating = method != Method::GET && method != Method::HEAD;
             let response = next.run(request).await;
             if mutating && response.status().is_success() {
-                sim.persist();
+                sim.persist().await;
             }
             response
         }

@@ -242,7 +242,7 @@ pub async fn token(
     let lifetime = settings.token_lifetime;
     let (token, valid) = sim.tokens.issue(lifetime, &audience);
     sim.world().tokens = valid;
-    sim.persist();
+    sim.persist().await;
     Json(json!({
         "token_type": "Bearer",
         "expires_in": lifetime.as_secs(),

@@ -227,13 +227,13 @@ impl Persistence {
         }
     }
 
-    /// Writes the world atomically (a temporary file renamed over the old one).
-    pub fn save(&self, world: &World) -> anyhow::Result<()> {
+    /// Writes a serialized world atomically (a temporary file renamed over the old one).
+    pub fn save_bytes(&self, bytes: &[u8]) -> anyhow::Result<()> {
         let Some(path) = &self.path else {
             return Ok(());
         };
         let partial = path.with_extension("partial");
-        std::fs::write(&partial, serde_json::to_vec(world)?)?;
+        std::fs::write(&partial, bytes)?;
         std::fs::rename(&partial, path)?;
         Ok(())
     }

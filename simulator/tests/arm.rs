@@ -417,6 +417,47 @@ async fn state_survives_a_restart() {
     assert_eq!(group["location"], "westeurope");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answered_write_is_on_disk_and_concurrent_writes_share_saves() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("state.json");
+    let sim = Harness::start_with(
+        fast(),
+        Persistence {
+            path: Some(file.clone()),
+        },
+    )
+    .await;
+    let before = sim
+        .running
+        .sim
+        .saves_made
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let writes = 40;
+    let names: Vec<String> = (0..writes).map(|i| format!("rg-{i}")).collect();
+    futures::future::join_all(names.iter().map(|name| sim.create_group(name))).await;
+    // Answered means saved: the file holds every group now, with nothing shut down.
+    let saved: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let text = saved.to_string();
+    for i in 0..writes {
+        assert!(
+            text.contains(&format!("\"rg-{i}\"")),
+            "rg-{i} answered but not saved"
+        );
+    }
+    // A save covers the writes that waited while the one before it was written.
+    let saves = sim
+        .running
+        .sim
+        .saves_made
+        .load(std::sync::atomic::Ordering::Relaxed)
+        - before;
+    assert!(
+        saves >= 1 && saves < writes,
+        "{saves} saves for {writes} concurrent writes"
+    );
+}
+
 #[tokio::test]
 async fn a_put_that_would_move_a_resource_to_another_region_is_a_409() {
     let sim = Harness::start(fast()).await;
