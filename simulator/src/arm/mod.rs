@@ -15,6 +15,7 @@ pub mod migrate;
 pub mod network;
 pub mod operations;
 pub mod providers;
+pub mod regions;
 mod resource_groups;
 mod storage;
 pub mod subscriptions;
@@ -223,7 +224,7 @@ pub fn resource_id(subscription: &str, group: &str, provider_type: &str, name: &
 /// Checks a location against the regions ARM knows.
 pub fn check_location(location: &str, resource_type: &str) -> Result<String, ArmError> {
     let normalized = location.to_ascii_lowercase().replace(' ', "");
-    if cutover_api::regions::is_known_region(&normalized) {
+    if regions::is_known(&normalized) {
         Ok(normalized)
     } else {
         Err(ArmError::location_not_available(location, resource_type))
