@@ -14,6 +14,7 @@ pub mod machine;
 pub mod metrics;
 pub mod plan;
 pub mod policy;
+pub mod preview;
 pub mod relations;
 pub mod run;
 pub mod status;

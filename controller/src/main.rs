@@ -22,6 +22,8 @@ struct Cli {
 enum Command {
     /// Run the controllers against the current kubeconfig (or in-cluster config).
     Run(Box<cutover::run::RunArgs>),
+    /// What manifests would do, before they are applied (`--offline`: validate them).
+    Plan(cutover::preview::PlanArgs),
     /// Print the CustomResourceDefinitions as YAML (what `crds/*.yaml` holds).
     Crds {
         /// Write one file per kind into this directory instead of printing.
@@ -35,6 +37,15 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Plan(args) = &cli.command {
+        return match cutover::preview::run(args) {
+            Ok(code) => code,
+            Err(error) => {
+                eprintln!("cutover: {error:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let result = match cli.command {
         Command::Run(args) => match tokio::runtime::Runtime::new() {
             Ok(runtime) => runtime.block_on(cutover::run::run(*args)),
@@ -50,6 +61,7 @@ fn main() -> ExitCode {
         Command::Crds {
             check: Some(dir), ..
         } => crd_yaml::check(&dir),
+        Command::Plan(_) => unreachable!("answered above"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
