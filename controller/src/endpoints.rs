@@ -17,6 +17,7 @@ use crate::metrics::Readiness;
 struct Endpoints {
     registry: Arc<Registry>,
     readiness: Arc<Readiness>,
+    webhook: Arc<Readiness>,
 }
 
 /// Binds `address` now (so a taken port fails the start), then serves until `shutdown`.
@@ -24,6 +25,7 @@ pub async fn serve(
     address: SocketAddr,
     registry: Registry,
     readiness: Arc<Readiness>,
+    webhook: Arc<Readiness>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let listener = tokio::net::TcpListener::bind(address)
@@ -37,6 +39,7 @@ pub async fn serve(
         .with_state(Endpoints {
             registry: Arc::new(registry),
             readiness,
+            webhook,
         });
     Ok(tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, app)
@@ -67,13 +70,21 @@ async fn metrics(State(endpoints): State<Endpoints>) -> impl IntoResponse {
     }
 }
 
+/// Ready once the caches are synced (or while standing by) and, when the webhook is on, once it
+/// serves: the webhook's Service sends the API server's reviews to ready pods only, so a pod
+/// still without its certificate must not receive them.
 async fn ready(State(endpoints): State<Endpoints>) -> (StatusCode, &'static str) {
-    if endpoints.readiness.get() {
-        (StatusCode::OK, "ok")
-    } else {
+    if !endpoints.webhook.get() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the webhook has no certificate yet",
+        )
+    } else if !endpoints.readiness.get() {
         (
             StatusCode::SERVICE_UNAVAILABLE,
             "not ready: waiting for the API server",
         )
+    } else {
+        (StatusCode::OK, "ok")
     }
 }

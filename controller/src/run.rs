@@ -240,6 +240,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
 
     let readiness = Arc::new(Readiness::default());
+    let webhook_ready = Arc::new(Readiness::default());
+    webhook_ready.set(args.webhook.webhook_address.is_none());
     let registry = ctx.metrics.registry(
         ctx.stats.clone(),
         Objects {
@@ -251,6 +253,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         args.metrics_address,
         registry,
         readiness.clone(),
+        webhook_ready.clone(),
         shutdown_signal(),
     )
     .await?;
@@ -259,6 +262,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         client.clone(),
         args.webhook.clone(),
         ctx.metrics.clone(),
+        webhook_ready,
         shutdown_signal(),
     )
     .await?;

@@ -275,5 +275,37 @@ async fn the_webhook_refuses_invalid_manifests_at_apply_and_a_down_controller_bl
         !log.contains("acquired the leader lease"),
         "a standby all along: {log}"
     );
+    let (status, _) = controller.get("/readyz").await?;
+    assert_eq!(status, 200, "a standby serving the webhook is ready");
+
+    // A replica that cannot issue or read its certificate (here: its namespace does not exist)
+    // is not ready, so the Service sends it no reviews; the others still serve.
+    let other_address = format!("127.0.0.1:{}", cutover_e2e::control_plane::free_port()?);
+    let mut without = env.to_vec();
+    without[1] = ("POD_NAMESPACE", "no-such-namespace");
+    without[3] = ("CUTOVER_WEBHOOK_ADDRESS", other_address.as_str());
+    without.push(("CUTOVER_LEASE_NAMESPACE", "cutover-system"));
+    let broken = Controller::start(&plane, &sim, "cutover-system", &without)?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok((status, body)) = broken.get("/readyz").await {
+            assert_eq!(
+                (status, body.as_str()),
+                (503, "not ready: the webhook has no certificate yet")
+            );
+            if broken
+                .log()
+                .contains("the webhook's certificate is not ready")
+            {
+                break;
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("no certificate failure logged:\n{}", broken.log());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (accepted, stderr) = try_apply(&plane, CHECKED, &machine("still-served", "aws-euwest1"))?;
+    assert!(accepted, "{stderr}");
     Ok(())
 }

@@ -88,6 +88,7 @@ pub async fn serve(
     client: kube::Client,
     args: WebhookArgs,
     metrics: Arc<Metrics>,
+    ready: Arc<crate::metrics::Readiness>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
     let Some(address) = args.webhook_address else {
@@ -169,6 +170,7 @@ pub async fn serve(
                                     }
                                 });
                                 serving = Some((config, pair));
+                                ready.set(true);
                             }
                             Err(error) => {
                                 tracing::error!(%error, "the webhook cannot serve");
