@@ -8,6 +8,7 @@ pub mod endpoints;
 pub mod error;
 pub mod finalize;
 pub mod kstatus;
+pub mod kubectl;
 pub mod leader;
 pub mod lists;
 pub mod machine;

@@ -22,8 +22,8 @@ struct Cli {
 enum Command {
     /// Run the controllers against the current kubeconfig (or in-cluster config).
     Run(Box<cutover::run::RunArgs>),
-    /// What manifests would do, before they are applied (`--offline`: validate them).
-    Plan(cutover::preview::PlanArgs),
+    /// What manifests would do in Azure, before they are applied (`--offline`: validate them).
+    Plan(Box<cutover::preview::PlanArgs>),
     /// Print the CustomResourceDefinitions as YAML (what `crds/*.yaml` holds).
     Crds {
         /// Write one file per kind into this directory instead of printing.
@@ -36,6 +36,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // kubectl runs `kubectl cutover ...` as `kubectl-cutover ...`: a link of that name to this
+    // binary is the plugin.
+    if cutover::kubectl::invoked_as_plugin() {
+        return cutover::kubectl::main();
+    }
     let cli = Cli::parse();
     if let Command::Plan(args) = &cli.command {
         return match cutover::preview::run(args) {

@@ -1,11 +1,9 @@
 //! `cutover run`: the controllers, until SIGTERM or SIGINT.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use azure_core::http::Url;
 use cutover_api::{MigrationPlan, RecoveryVault, ReplicatedMachine};
 use futures::StreamExt;
 use kube::Api;
@@ -15,7 +13,7 @@ use kube::runtime::reflector::Store;
 use kube::runtime::utils::Predicate;
 use kube::runtime::{Controller, WatchStreamExt, predicates, reflector, watcher};
 
-use crate::azure::{ArmSettings, credentials};
+use crate::azure::credentials;
 use crate::context::{Caches, Context, Timing};
 use crate::endpoints;
 use crate::leader::{LeaderArgs, Leadership};
@@ -24,26 +22,8 @@ use crate::relations;
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct RunArgs {
-    /// ARM endpoint (another cloud, or azure-sim).
-    #[arg(long, env = "CUTOVER_ARM_ENDPOINT", default_value = crate::azure::client::PUBLIC_ARM_ENDPOINT)]
-    pub arm_endpoint: Url,
-    /// Audience of ARM tokens: the cloud's resource manager (`https://management.usgovcloudapi.net`
-    /// for US Government, `https://management.chinacloudapi.cn` for China).
-    #[arg(
-        long,
-        env = "CUTOVER_ARM_AUDIENCE",
-        default_value = "https://management.azure.com"
-    )]
-    pub arm_audience: String,
-    /// Entra ID authority host; the public cloud's when absent.
-    #[arg(long, env = "AZURE_AUTHORITY_HOST")]
-    pub authority_host: Option<Url>,
-    /// PEM bundle to trust besides the system roots (a private CA, azure-sim's certificate).
-    #[arg(long, env = "CUTOVER_CA_FILE")]
-    pub ca_file: Option<PathBuf>,
-    /// Seconds an ARM request may take before it is abandoned and retried.
-    #[arg(long, env = "CUTOVER_ARM_TIMEOUT_SECONDS", default_value_t = 60.0)]
-    pub arm_timeout_seconds: f64,
+    #[command(flatten)]
+    pub arm: crate::azure::ArmArgs,
     /// Watch one namespace instead of all.
     #[arg(long, env = "CUTOVER_NAMESPACE")]
     pub namespace: Option<String>,
@@ -87,16 +67,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     init_logging(&args.log_format);
     let metrics = Arc::new(crate::metrics::Metrics::default());
     let client = counted_client(metrics.clone()).await?;
-    let settings = ArmSettings::new(
-        args.arm_endpoint.clone(),
-        args.authority_host.clone(),
-        args.ca_file.clone(),
-        Duration::from_secs_f64(args.arm_timeout_seconds.max(0.1)),
-    )?
-    .with_audience(&args.arm_audience);
+    let settings = args.arm.settings()?;
     let credential = match credentials::from_environment(&settings) {
         Ok((credential, kind)) => {
-            tracing::info!(credential = ?kind, arm = %args.arm_endpoint, "Azure identity");
+            tracing::info!(credential = ?kind, arm = %args.arm.arm_endpoint, "Azure identity");
             Ok(credential)
         }
         Err(reason) => {
@@ -378,7 +352,7 @@ fn what_machines_read_of_a_plan(plan: &MigrationPlan) -> Option<u64> {
 
 /// What a plan's pass reads of a machine: whether it is its machine (labels, deletion), its
 /// spec (the template it was made from), and its progress (phase, initial replication, what
-/// `Ready` says); not the RPO and health that change at every look.
+/// `Ready` says), its own approval; not the RPO and health that change at every look.
 fn what_plans_read_of_a_machine(machine: &ReplicatedMachine) -> Option<u64> {
     let status = machine.status.as_ref();
     let ready = status.and_then(|s| {
@@ -389,6 +363,11 @@ fn what_plans_read_of_a_machine(machine: &ReplicatedMachine) -> Option<u64> {
     });
     Some(hashed(&(
         &machine.metadata.labels,
+        machine
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(crate::plan::reconcile::APPROVED_ANNOTATION)),
         machine.metadata.deletion_timestamp.is_some(),
         machine.metadata.generation,
         status.and_then(|s| s.phase),

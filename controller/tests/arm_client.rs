@@ -570,3 +570,50 @@ async fn a_service_principal_signs_in_with_its_certificate() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_read_only_client_reads_and_refuses_every_write_before_it_is_sent() {
+    let settings = Settings::default();
+    let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let sim = azure_sim::start(listen, settings.clone(), Persistence::default(), None)
+        .await
+        .unwrap();
+    let ca = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca.path(), &sim.certificate_pem).unwrap();
+    let url = Url::parse(sim.base_url()).unwrap();
+    let arm = ArmSettings::new(
+        url.clone(),
+        Some(url),
+        Some(ca.path().to_path_buf()),
+        REQUEST_TIMEOUT,
+    )
+    .unwrap();
+    let credential = credentials::client_secret(
+        &arm,
+        &settings.tenant,
+        settings.client_id.clone(),
+        settings.client_secret.clone(),
+    )
+    .unwrap();
+    let client = ArmClient::read_only(&arm, credential);
+    let group: Option<Value> = client.get(&group_path("rg-app-neu"), RG).await.unwrap();
+    assert!(group.is_some(), "reads go through");
+    let refused = client
+        .put(&group_path("rg1"), RG, &json!({"location": "westeurope"}))
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("read-only client refused PUT"),
+        "{refused}"
+    );
+    assert!(client.delete(&group_path("rg-app-neu"), RG).await.is_err());
+    let methods: Vec<String> = sim
+        .sim
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.method.clone())
+        .collect();
+    assert_eq!(methods, ["GET"], "nothing but the read reached ARM");
+}

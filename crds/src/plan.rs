@@ -262,6 +262,11 @@ impl Default for TestFailoverPolicy {
 pub struct CutoverGate {
     /// Cutover may start. In GitOps, merging the change that sets this is the approval.
     pub approved: bool,
+    /// Machines approved to cut over while the plan as a whole is not (a partial approval);
+    /// a `cutover.dev/approved=true` annotation on a machine approves it too.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 1000), inner(regex(pattern = DNS_LABEL_PATTERN)))]
+    pub approved_machines: Vec<String>,
     /// Cutovers start only inside this window (already started ones finish).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<MaintenanceWindow>,
@@ -273,16 +278,33 @@ pub struct CutoverGate {
     pub shutdown_source: bool,
     /// Stop starting new cutovers once a machine has failed.
     pub halt_on_failure: bool,
+    /// `Automatic` commits each machine as soon as it has failed over. `Manual` holds it failed
+    /// over, the source untouched since the failover, until a person annotates it
+    /// `cutover.dev/commit=true` (`kubectl cutover commit MACHINE`): time for smoke tests.
+    #[serde(skip_serializing_if = "is_default")]
+    pub commit: CommitPolicy,
+}
+
+/// Who decides that a failed-over machine commits.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum CommitPolicy {
+    /// cutover, as soon as the failover finished.
+    #[default]
+    Automatic,
+    /// A person, with `cutover.dev/commit=true` on the machine.
+    Manual,
 }
 
 impl Default for CutoverGate {
     fn default() -> Self {
         CutoverGate {
             approved: false,
+            approved_machines: Vec::new(),
             window: None,
             max_concurrent: 5,
             shutdown_source: true,
             halt_on_failure: false,
+            commit: CommitPolicy::Automatic,
         }
     }
 }
@@ -342,6 +364,9 @@ pub struct MigrationPlanStatus {
     /// What the plan lets each machine do now; machines read their gate here.
     #[serde(default)]
     pub released: Releases,
+    /// Machines of the current wave ready for cutover that wait for their approval.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub awaiting_approval: Vec<String>,
     /// Machines that failed, and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed_machines: Vec<MachineFailure>,

@@ -6,6 +6,7 @@ pub mod control_plane;
 pub mod examples;
 pub mod kstatus;
 pub mod processes;
+pub mod pty;
 pub mod wait;
 
 use std::path::PathBuf;

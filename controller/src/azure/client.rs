@@ -28,6 +28,44 @@ pub const PUBLIC_ARM_ENDPOINT: &str = "https://management.azure.com";
 /// The token scope of ARM in every cloud.
 pub const ARM_SCOPE: &str = "https://management.azure.com/.default";
 
+/// Where ARM is, how tokens are asked for it, and what to trust: the flags of every command
+/// that talks to Azure.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ArmArgs {
+    /// ARM endpoint (another cloud, or azure-sim).
+    #[arg(long, env = "CUTOVER_ARM_ENDPOINT", default_value = PUBLIC_ARM_ENDPOINT)]
+    pub arm_endpoint: Url,
+    /// Audience of ARM tokens: the cloud's resource manager (`https://management.usgovcloudapi.net`
+    /// for US Government, `https://management.chinacloudapi.cn` for China).
+    #[arg(
+        long,
+        env = "CUTOVER_ARM_AUDIENCE",
+        default_value = "https://management.azure.com"
+    )]
+    pub arm_audience: String,
+    /// Entra ID authority host; the public cloud's when absent.
+    #[arg(long, env = "AZURE_AUTHORITY_HOST")]
+    pub authority_host: Option<Url>,
+    /// PEM bundle to trust besides the system roots (a private CA, azure-sim's certificate).
+    #[arg(long, env = "CUTOVER_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Seconds an ARM request may take before it is abandoned and retried.
+    #[arg(long, env = "CUTOVER_ARM_TIMEOUT_SECONDS", default_value_t = 60.0)]
+    pub arm_timeout_seconds: f64,
+}
+
+impl ArmArgs {
+    pub fn settings(&self) -> anyhow::Result<ArmSettings> {
+        Ok(ArmSettings::new(
+            self.arm_endpoint.clone(),
+            self.authority_host.clone(),
+            self.ca_file.clone(),
+            Duration::from_secs_f64(self.arm_timeout_seconds.max(0.1)),
+        )?
+        .with_audience(&self.arm_audience))
+    }
+}
+
 /// Where ARM and Entra ID are, and what to trust.
 #[derive(Clone, Debug)]
 pub struct ArmSettings {
@@ -132,6 +170,32 @@ impl Policy for CountingPolicy {
     }
 }
 
+/// Refuses every request but a read.
+#[derive(Debug)]
+struct ReadOnlyPolicy;
+
+#[async_trait]
+impl Policy for ReadOnlyPolicy {
+    async fn send(
+        &self,
+        ctx: &Context,
+        request: &mut Request,
+        next: &[Arc<dyn Policy>],
+    ) -> PolicyResult {
+        if !matches!(request.method(), Method::Get | Method::Head) {
+            return Err(azure_core::Error::with_message(
+                azure_core::error::ErrorKind::Other,
+                format!(
+                    "a read-only client refused {} {}",
+                    request.method(),
+                    request.url().path()
+                ),
+            ));
+        }
+        next[0].send(ctx, request, &next[1..]).await
+    }
+}
+
 /// The wait a throttled answer asks for, in the headers azure_core's retry policy honours.
 fn retry_after(headers: &azure_core::http::headers::Headers) -> Option<Duration> {
     let header = |name: &'static str| {
@@ -154,6 +218,28 @@ impl ArmClient {
         budget: Arc<Budget>,
         stats: Arc<RequestStats>,
     ) -> ArmClient {
+        ArmClient::with_policies(settings, credential, budget, stats, Vec::new())
+    }
+
+    /// A client that can only read: any other request fails before it leaves the process
+    /// (`cutover plan` promises it makes no write; this makes it so whatever the code asks).
+    pub fn read_only(settings: &ArmSettings, credential: Arc<dyn TokenCredential>) -> ArmClient {
+        ArmClient::with_policies(
+            settings,
+            credential,
+            Arc::default(),
+            Arc::default(),
+            vec![Arc::new(ReadOnlyPolicy)],
+        )
+    }
+
+    fn with_policies(
+        settings: &ArmSettings,
+        credential: Arc<dyn TokenCredential>,
+        budget: Arc<Budget>,
+        stats: Arc<RequestStats>,
+        per_call: Vec<Arc<dyn Policy>>,
+    ) -> ArmClient {
         let options = ClientOptions {
             transport: Some(settings.transport()),
             ..Default::default()
@@ -171,7 +257,7 @@ impl ArmClient {
             option_env!("CARGO_PKG_NAME"),
             option_env!("CARGO_PKG_VERSION"),
             options,
-            Vec::new(),
+            per_call,
             per_try,
             None,
         );

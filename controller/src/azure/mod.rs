@@ -15,6 +15,6 @@ pub mod provider;
 pub mod resources;
 pub mod stats;
 
-pub use client::{ArmClient, ArmSettings};
+pub use client::{ArmArgs, ArmClient, ArmSettings};
 pub use error::{ArmError, ErrorClass};
 pub use provider::Provider;

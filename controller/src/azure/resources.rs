@@ -179,7 +179,12 @@ pub async fn put_vault(
     redundancy: &str,
     owner: &str,
 ) -> Result<Accepted, ArmError> {
-    let body = json!({
+    let body = vault_body(location, sku, redundancy, owner);
+    arm.put(id, RECOVERY_SERVICES_API, &body).await
+}
+
+pub fn vault_body(location: &str, sku: &str, redundancy: &str, owner: &str) -> Value {
+    json!({
         "location": location,
         "tags": owner_tags(owner),
         // The tier is required with `RS0` ("sku parameter is invalid" without it:
@@ -190,8 +195,7 @@ pub async fn put_vault(
             "publicNetworkAccess": "Enabled",
             "redundancySettings": { "standardTierStorageRedundancy": redundancy },
         },
-    });
-    arm.put(id, RECOVERY_SERVICES_API, &body).await
+    })
 }
 
 pub async fn put_storage_account(
@@ -201,14 +205,18 @@ pub async fn put_storage_account(
     sku: &str,
     owner: &str,
 ) -> Result<Accepted, ArmError> {
-    let body = json!({
+    let body = storage_account_body(location, sku, owner);
+    arm.put(id, STORAGE_API, &body).await
+}
+
+pub fn storage_account_body(location: &str, sku: &str, owner: &str) -> Value {
+    json!({
         "location": location,
         "tags": owner_tags(owner),
         "sku": { "name": sku },
         "kind": "StorageV2",
         "properties": { "minimumTlsVersion": "TLS1_2", "supportsHttpsTrafficOnly": true, "allowBlobPublicAccess": false },
-    });
-    arm.put(id, STORAGE_API, &body).await
+    })
 }
 
 /// A VNet's address space and subnets, as ARM reports them.

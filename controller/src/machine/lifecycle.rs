@@ -12,7 +12,7 @@
 
 use cutover_api::MachinePhase;
 use cutover_api::machine::ReplicatedMachineStatus;
-use cutover_api::plan::{MigrationPlanSpec, Releases};
+use cutover_api::plan::{CommitPolicy, MigrationPlanSpec, Releases};
 
 /// ASR's job states.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,6 +108,8 @@ pub struct Gate {
     pub test_vm_up: bool,
     /// The cutover gate is open for this machine (approved, in the window, under the limit).
     pub cutover_allowed: bool,
+    /// Commit once failed over (the plan commits automatically, or a person asked to).
+    pub commit_allowed: bool,
     /// Shut the source down and fail over with its last changes, where the provider can.
     pub planned: bool,
     /// After commit, stop replication keeping the VM (`MigrationComplete`).
@@ -380,7 +382,17 @@ fn decide_with_item(item: &Item, gate: &Gate) -> Decision {
 
     if item.active_location.eq_ignore_ascii_case("Recovery") {
         if item.allows("Commit") {
-            return Decision::act(Action::Commit, "Committing", "failed over: committing");
+            return if gate.commit_allowed {
+                Decision::act(Action::Commit, "Committing", "failed over: committing")
+            } else {
+                Decision::wait(
+                    P::FailedOver,
+                    "WaitingForCommit",
+                    "failed over and held before commit (spec.cutover.commit: Manual): \
+                     annotate cutover.dev/commit=true to commit",
+                    Next::OnChange,
+                )
+            };
         }
         if item.allows("DisableProtection") || item.allows("CompleteMigration") {
             return if gate.stop_replication {
@@ -512,6 +524,8 @@ pub struct Asked {
     pub test_validated: bool,
     /// `cutover.dev/retry=true`.
     pub retry: bool,
+    /// `cutover.dev/commit=true`.
+    pub commit: bool,
 }
 
 impl Gate {
@@ -529,6 +543,7 @@ impl Gate {
                     test_validated: asked.test_validated,
                     test_vm_up,
                     cutover_allowed: released.cutover.iter().any(|m| m == name),
+                    commit_allowed: spec.cutover.commit == CommitPolicy::Automatic || asked.commit,
                     planned: spec.cutover.shutdown_source,
                     stop_replication: spec.completion.stop_replication,
                     retry: asked.retry,
@@ -542,6 +557,7 @@ impl Gate {
                 test_validated: asked.test_validated,
                 test_vm_up,
                 cutover_allowed: false,
+                commit_allowed: true,
                 planned: true,
                 stop_replication: true,
                 retry: asked.retry,
@@ -648,6 +664,7 @@ mod tests {
         let asked = Asked {
             test_validated: true,
             retry: false,
+            commit: false,
         };
         let alone = Gate::of(None, "web", asked, false);
         assert!(alone.replicate && !alone.test_allowed && !alone.cutover_allowed);
@@ -664,6 +681,29 @@ mod tests {
         assert!(
             !later.replicate && !later.test_allowed,
             "a later wave waits"
+        );
+        assert!(
+            web.commit_allowed,
+            "commit is automatic unless the plan says Manual"
+        );
+
+        let manual: MigrationPlanSpec = serde_json::from_value(serde_json::json!({
+            "vaultRef": {"name": "v"}, "machines": {"templates": []},
+            "cutover": {"approved": true, "commit": "Manual"}
+        }))
+        .unwrap();
+        let plan = Some(PlanView {
+            spec: &manual,
+            released: &released,
+        });
+        assert!(!Gate::of(plan, "web", Asked::default(), true).commit_allowed);
+        let asked = Asked {
+            commit: true,
+            ..Asked::default()
+        };
+        assert!(
+            Gate::of(plan, "web", asked, true).commit_allowed,
+            "a person committed it"
         );
     }
 
@@ -837,6 +877,7 @@ mod tests {
             test_validated: false,
             test_vm_up: true,
             cutover_allowed: true,
+            commit_allowed: true,
             planned: true,
             stop_replication: true,
             retry: false,
@@ -1167,8 +1208,13 @@ mod tests {
                 .expect(P::Failed, None, "JobFailed"),
             case("failed over: commit")
                 .memory(memory(P::FailingOver))
-                .item(failed_over)
+                .item(failed_over.clone())
                 .expect(P::Committing, Some(Action::Commit), "Committing"),
+            case("failed over: held for a person to commit")
+                .memory(memory(P::FailingOver))
+                .item(failed_over)
+                .gate(|g| g.commit_allowed = false)
+                .expect(P::FailedOver, None, "WaitingForCommit"),
             case("committed: stop replication, keep the VM")
                 .memory(memory(P::Committing))
                 .item(committed.clone())

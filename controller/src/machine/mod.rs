@@ -1,5 +1,5 @@
 //! ReplicatedMachine: its lifecycle, decided by [`lifecycle::decide`] from what ASR reports.
 
 pub mod lifecycle;
-mod observe;
+pub mod observe;
 pub mod reconcile;

@@ -34,6 +34,8 @@ pub const FINALIZER: &str = "cutover.dev/replication";
 pub const RETRY_ANNOTATION: &str = "cutover.dev/retry";
 /// Annotation saying the test VM was validated, so it may be cleaned up.
 pub const TEST_VALIDATED_ANNOTATION: &str = "cutover.dev/test-validated";
+/// A person commits a machine held failed over (`spec.cutover.commit: Manual`).
+pub const COMMIT_ANNOTATION: &str = "cutover.dev/commit";
 
 pub async fn reconcile(machine: Arc<ReplicatedMachine>, ctx: Arc<Context>) -> Result<Requeue> {
     let api = Api::<ReplicatedMachine>::namespaced(
@@ -213,6 +215,7 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
         Asked {
             test_validated: annotation(TEST_VALIDATED_ANNOTATION),
             retry: annotation(RETRY_ANNOTATION),
+            commit: annotation(COMMIT_ANNOTATION),
         },
         test_vm_up,
     );

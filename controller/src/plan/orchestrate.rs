@@ -17,6 +17,8 @@ pub struct MachineView {
     pub phase: MachinePhase,
     /// Initial replication, 0-100.
     pub progress: Option<i32>,
+    /// Approved on its own (`cutover.dev/approved=true`).
+    pub approved: bool,
     /// Why it failed (its Ready message).
     pub message: String,
 }
@@ -27,6 +29,8 @@ pub struct Orchestration {
     pub phase: PlanPhase,
     pub current_wave: Option<String>,
     pub releases: Releases,
+    /// Ready machines of the current wave that wait for their approval.
+    pub awaiting_approval: Vec<String>,
     pub counts: MachineCounts,
     pub progress: i32,
     pub waves: Vec<WaveStatus>,
@@ -126,7 +130,12 @@ pub fn orchestrate(
         .as_ref()
         .is_none_or(|w| w.start.0 <= now && now < w.end.0);
     let halted = spec.cutover.halt_on_failure && any_failed;
-    let gate_open = spec.cutover.approved && window_open && !halted;
+    let gate_open = window_open && !halted;
+    let approved = |name: &str| {
+        spec.cutover.approved
+            || spec.cutover.approved_machines.iter().any(|m| m == name)
+            || by_name.get(name).is_some_and(|m| m.approved)
+    };
     let current = waves
         .iter()
         .position(|(_, _, names)| names.iter().any(|m| !finished(phase_of(m))));
@@ -142,7 +151,7 @@ pub fn orchestrate(
         let mut ready: Vec<&String> = waves[wave]
             .2
             .iter()
-            .filter(|m| phase_of(m) == MachinePhase::ReadyForCutover)
+            .filter(|m| phase_of(m) == MachinePhase::ReadyForCutover && approved(m))
             .collect();
         ready.sort();
         cutover.extend(ready.into_iter().take(free).cloned());
@@ -199,6 +208,23 @@ pub fn orchestrate(
             .iter()
             .all(|m| phase_of(m) == MachinePhase::ReadyForCutover || finished(phase_of(m)))
     });
+    let mut awaiting_approval: Vec<String> = current
+        .map(|w| {
+            waves[w]
+                .2
+                .iter()
+                .filter(|m| phase_of(m) == MachinePhase::ReadyForCutover && !approved(m))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    awaiting_approval.sort();
+    let any_ready_approved = current.is_some_and(|w| {
+        waves[w]
+            .2
+            .iter()
+            .any(|m| phase_of(m) == MachinePhase::ReadyForCutover && approved(m))
+    });
     let (phase, reason, message) = if machines.is_empty() {
         (
             PlanPhase::Pending,
@@ -237,17 +263,23 @@ pub fn orchestrate(
                     .join(", ")
             ),
         )
-    } else if machines.iter().any(|m| cutting_over(m.phase)) || (gate_open && in_wave_ready) {
+    } else if machines.iter().any(|m| cutting_over(m.phase))
+        || (gate_open && in_wave_ready && any_ready_approved)
+    {
         (
             PlanPhase::CuttingOver,
             "CuttingOver",
             format!("cutting over {}", cutover.join(", ")),
         )
-    } else if in_wave_ready && !spec.cutover.approved {
+    } else if in_wave_ready && !any_ready_approved {
         (
             PlanPhase::AwaitingApproval,
             "AwaitingApproval",
-            "ready: set spec.cutover.approved to true to cut over".to_owned(),
+            format!(
+                "ready: set spec.cutover.approved to true to cut over, or approve machines \
+                 (waiting: {})",
+                awaiting_approval.join(", ")
+            ),
         )
     } else if in_wave_ready && !window_open {
         (
@@ -282,6 +314,7 @@ pub fn orchestrate(
         phase,
         current_wave: current.map(|w| waves[w].0.clone()),
         releases: Releases { replicate, cutover },
+        awaiting_approval,
         counts,
         progress,
         waves: wave_status,
@@ -313,6 +346,7 @@ mod tests {
                 name: (*n).into(),
                 phase: *p,
                 progress: None,
+                approved: false,
                 message: format!("{n} said why"),
             })
             .collect()
@@ -337,6 +371,7 @@ mod tests {
                 name: (*name).into(),
                 phase: MachinePhase::Pending,
                 progress: None,
+                approved: false,
                 message: String::new(),
             })
             .collect();
@@ -409,6 +444,60 @@ mod tests {
             (open.phase, open.releases.cutover.clone()),
             (PlanPhase::CuttingOver, vec!["a".to_owned()])
         );
+    }
+
+    #[test]
+    fn a_partial_approval_cuts_over_only_the_approved_machines() {
+        let one_wave = "waves: [{name: all, machines: [a, b, c]}]\n";
+        let ready = machines(&[
+            ("a", P::ReadyForCutover),
+            ("b", P::ReadyForCutover),
+            ("c", P::ReadyForCutover),
+        ]);
+        let none = orchestrate(&spec(one_wave), &ready, now());
+        assert_eq!(none.phase, PlanPhase::AwaitingApproval);
+        assert_eq!(none.awaiting_approval, ["a", "b", "c"]);
+        assert!(none.releases.cutover.is_empty());
+
+        // `b` in the spec's list, `c` by its annotation.
+        let mut annotated = ready.clone();
+        annotated[2].approved = true;
+        let partial = orchestrate(
+            &spec(&format!("{one_wave}cutover: {{approvedMachines: [b]}}")),
+            &annotated,
+            now(),
+        );
+        assert_eq!(partial.phase, PlanPhase::CuttingOver);
+        assert_eq!(partial.releases.cutover, ["b", "c"]);
+        assert_eq!(partial.awaiting_approval, ["a"]);
+
+        // Once the approved ones are done, the plan waits again, for `a`.
+        let rest = machines(&[
+            ("a", P::ReadyForCutover),
+            ("b", P::Completed),
+            ("c", P::Completed),
+        ]);
+        let waiting = orchestrate(
+            &spec(&format!("{one_wave}cutover: {{approvedMachines: [b, c]}}")),
+            &rest,
+            now(),
+        );
+        assert_eq!(
+            (waiting.phase, waiting.awaiting_approval.clone()),
+            (PlanPhase::AwaitingApproval, vec!["a".to_owned()])
+        );
+        assert!(
+            waiting.message.contains("waiting: a"),
+            "{}",
+            waiting.message
+        );
+        let all = orchestrate(
+            &spec(&format!("{one_wave}cutover: {{approved: true}}")),
+            &rest,
+            now(),
+        );
+        assert!(all.awaiting_approval.is_empty());
+        assert_eq!(all.releases.cutover, ["a"]);
     }
 
     #[test]

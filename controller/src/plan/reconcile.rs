@@ -24,6 +24,8 @@ use crate::finalize::{self, Cleanup};
 pub const FINALIZER: &str = "cutover.dev/plan";
 /// Label on the machines a plan created from its templates.
 pub const PLAN_LABEL: &str = "cutover.dev/plan";
+/// Approves one machine's cutover while its plan as a whole is not approved.
+pub const APPROVED_ANNOTATION: &str = "cutover.dev/approved";
 
 pub async fn reconcile(plan: Arc<MigrationPlan>, ctx: Arc<Context>) -> Result<Requeue> {
     let api =
@@ -188,6 +190,10 @@ fn view_of(machine: &ReplicatedMachine) -> MachineView {
         name: machine.name_any(),
         phase: status.phase.unwrap_or(MachinePhase::Pending),
         progress: status.replication.and_then(|r| r.progress_percent),
+        approved: machine
+            .annotations()
+            .get(APPROVED_ANNOTATION)
+            .is_some_and(|v| v == "true"),
         message: status
             .conditions
             .iter()
@@ -306,6 +312,7 @@ async fn write_status(
             status.waves = o.waves.clone();
             status.failed_machines = o.failed.clone();
             status.released = o.releases.clone();
+            status.awaiting_approval = o.awaiting_approval.clone();
             if o.phase == PlanPhase::Completed && status.completed_at.is_none() {
                 status.completed_at = Some(Time(jiff::Timestamp::now()));
             }

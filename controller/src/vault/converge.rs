@@ -126,6 +126,192 @@ impl Write {
     }
 }
 
+impl Write {
+    /// The resource this write PUTs.
+    pub fn target(&self, vault: &RecoveryVault) -> String {
+        let ids = Ids::of(vault);
+        self.resource_id(&ids.vault)
+            .unwrap_or_else(|| ids.scope.group_id())
+    }
+
+    /// What the next observation would read once this write has succeeded (provisioned, a
+    /// container mapping paired): `cutover plan` decides again on it to list the writes that
+    /// follow without making them. Nothing outside cutover's writes is assumed: a VMM server,
+    /// an appliance or Hyper-V hosts registering is where a preview stops, as the controller
+    /// would wait there.
+    pub fn assume_applied(&self, vault: &RecoveryVault, found: &mut Found) {
+        let owner = owner_of(vault);
+        let region = vault.spec.region.as_str();
+        let made = |id: &str, mut body: Value| -> Resource {
+            body["id"] = json!(id);
+            body["name"] = json!(id.rsplit('/').next().unwrap_or_default());
+            body["properties"]["provisioningState"] = json!("Succeeded");
+            serde_json::from_value(body).unwrap_or_default()
+        };
+        found.operation = None;
+        let id = self.target(vault);
+        match self {
+            Write::ResourceGroup => {
+                found.resource_group = Some(made(&id, json!({ "location": region })));
+            }
+            Write::Vault {
+                sku, redundancy, ..
+            } => {
+                let body = arm::vault_body(region, sku, redundancy, &owner);
+                found.resources.insert(&id, Some(made(&id, body)));
+                found.site_recovery.get_or_insert_default();
+            }
+            Write::StorageAccount { region, sku, .. } => {
+                let body = arm::storage_account_body(region, sku, &owner);
+                found.resources.insert(&id, Some(made(&id, body)));
+            }
+            Write::VirtualNetwork {
+                existing,
+                space,
+                subnets,
+                ..
+            } => {
+                let body =
+                    arm::virtual_network_body(existing.as_deref(), region, space, subnets, &owner);
+                found.resources.insert(&id, Some(made(&id, body)));
+            }
+            Write::Fabric {
+                name,
+                custom_details,
+            } => {
+                let body = json!({ "properties": { "friendlyName": name, "customDetails": custom_details } });
+                let fabric = made(&id, body);
+                found
+                    .site_recovery
+                    .get_or_insert_default()
+                    .fabrics
+                    .push(fabric);
+            }
+            Write::A2aContainer { fabric_id, name } => {
+                let container = made(&id, json!({ "properties": { "friendlyName": name } }));
+                found
+                    .site_recovery
+                    .get_or_insert_default()
+                    .containers
+                    .entry(fabric_id.to_ascii_lowercase())
+                    .or_default()
+                    .push(container);
+            }
+            Write::Policy { name, input } => {
+                let provider = Provider::of(vault.spec.source.kind());
+                let mut details = json!({ "instanceType": input["instanceType"] });
+                for (field, reported_as) in policy_fields(provider) {
+                    details[*reported_as] = input[*field].clone();
+                }
+                let body = json!({ "properties": { "friendlyName": name, "providerSpecificDetails": details } });
+                found.site_recovery.get_or_insert_default().policy = Some(made(&id, body));
+            }
+            Write::ContainerMapping {
+                target, policy_id, ..
+            } => {
+                let body = json!({ "properties": { "state": "Paired", "policyId": policy_id, "targetProtectionContainerId": target } });
+                let mapping = made(&id, body);
+                found
+                    .site_recovery
+                    .get_or_insert_default()
+                    .container_mappings
+                    .push(mapping);
+            }
+            Write::NetworkMapping {
+                recovery_network_id,
+                ..
+            } => {
+                let body = json!({ "properties": { "recoveryNetworkId": recovery_network_id } });
+                let mapping = made(&id, body);
+                found
+                    .site_recovery
+                    .get_or_insert_default()
+                    .network_mappings
+                    .push(mapping);
+            }
+        }
+    }
+}
+
+/// The writes the controller would make from what `found` says Azure has, in order: each
+/// decided on what the ones before it leave, assumed to succeed ([`Write::assume_applied`]);
+/// with each, the message its condition says. The last decision is the pass with no write
+/// left: converged, or waiting for something outside cutover, or blocked.
+pub fn writes_from(
+    vault: &RecoveryVault,
+    mut found: Found,
+    now: jiff::Timestamp,
+) -> (Vec<(Write, String)>, Decision) {
+    let mut writes: Vec<(Write, String)> = Vec::new();
+    loop {
+        let mut decision = decide(vault, &found, now);
+        let Some(write) = decision.write.take() else {
+            return (writes, decision);
+        };
+        // A write that its own effect does not satisfy would be listed forever: it is listed
+        // once, and the preview stops there as the controller's passes would repeat it.
+        if writes
+            .iter()
+            .any(|(w, _)| w.target(vault).eq_ignore_ascii_case(&write.target(vault)))
+        {
+            return (writes, decision);
+        }
+        let message = decision
+            .conditions
+            .iter()
+            .find(|c| !c.status)
+            .map(|c| c.message.clone())
+            .unwrap_or_default();
+        write.assume_applied(vault, &mut found);
+        writes.push((write, message));
+    }
+}
+
+/// `namespace/name` of a vault: what its resources are tagged with.
+fn owner_of(vault: &RecoveryVault) -> String {
+    format!(
+        "{}/{}",
+        vault.metadata.namespace.as_deref().unwrap_or_default(),
+        vault.metadata.name.as_deref().unwrap_or_default()
+    )
+}
+
+/// The fields of a policy's `providerSpecificInput` that the spec sets, and the fields of its
+/// `providerSpecificDetails` ASR reports them back in (the SDK's `*PolicyInput` and
+/// `*PolicyDetails` models).
+fn policy_fields(provider: Provider) -> &'static [(&'static str, &'static str)] {
+    match provider {
+        Provider::HyperVReplicaAzure => &[
+            (
+                "recoveryPointHistoryDuration",
+                "recoveryPointHistoryDurationInHours",
+            ),
+            (
+                "applicationConsistentSnapshotFrequencyInHours",
+                "applicationConsistentSnapshotFrequencyInHours",
+            ),
+            ("replicationInterval", "replicationInterval"),
+        ],
+        Provider::InMageRcm => &[
+            (
+                "recoveryPointHistoryInMinutes",
+                "recoveryPointHistoryInMinutes",
+            ),
+            (
+                "appConsistentFrequencyInMinutes",
+                "appConsistentFrequencyInMinutes",
+            ),
+        ],
+        Provider::A2A => &[
+            ("recoveryPointHistory", "recoveryPointHistory"),
+            (
+                "appConsistentFrequencyInMinutes",
+                "appConsistentFrequencyInMinutes",
+            ),
+        ],
+    }
+}
+
 /// What one pass decided.
 #[derive(Debug)]
 pub struct Decision {
@@ -260,11 +446,7 @@ pub fn decide(vault: &RecoveryVault, found: &Found, now: jiff::Timestamp) -> Dec
         .as_ref()
         .map(|s| s.resources.clone())
         .unwrap_or_default();
-    let owner = format!(
-        "{}/{}",
-        vault.metadata.namespace.as_deref().unwrap_or_default(),
-        vault.metadata.name.as_deref().unwrap_or_default()
-    );
+    let owner = owner_of(vault);
     let mut pass = Pass {
         vault,
         found,
@@ -354,11 +536,7 @@ pub async fn apply(
 ) -> Result<(), ArmError> {
     let ids = Ids::of(vault);
     let region = vault.spec.region.as_str();
-    let owner = format!(
-        "{}/{}",
-        vault.metadata.namespace.as_deref().unwrap_or_default(),
-        vault.metadata.name.as_deref().unwrap_or_default()
-    );
+    let owner = owner_of(vault);
     let accepted = match write {
         Write::ResourceGroup => {
             arm::put_resource_group(arm, &ids.scope, region, &owner).await?;
@@ -1219,36 +1397,7 @@ impl<'a> Pass<'a> {
     fn policy_matches(&self, existing: &Resource) -> bool {
         let have = &existing.properties["providerSpecificDetails"];
         let want = self.policy_input();
-        let pairs: &[(&str, &str)] = match Provider::of(self.vault.spec.source.kind()) {
-            Provider::HyperVReplicaAzure => &[
-                (
-                    "recoveryPointHistoryDuration",
-                    "recoveryPointHistoryDurationInHours",
-                ),
-                (
-                    "applicationConsistentSnapshotFrequencyInHours",
-                    "applicationConsistentSnapshotFrequencyInHours",
-                ),
-                ("replicationInterval", "replicationInterval"),
-            ],
-            Provider::InMageRcm => &[
-                (
-                    "recoveryPointHistoryInMinutes",
-                    "recoveryPointHistoryInMinutes",
-                ),
-                (
-                    "appConsistentFrequencyInMinutes",
-                    "appConsistentFrequencyInMinutes",
-                ),
-            ],
-            Provider::A2A => &[
-                ("recoveryPointHistory", "recoveryPointHistory"),
-                (
-                    "appConsistentFrequencyInMinutes",
-                    "appConsistentFrequencyInMinutes",
-                ),
-            ],
-        };
+        let pairs = policy_fields(Provider::of(self.vault.spec.source.kind()));
         have["instanceType"] == want["instanceType"]
             && pairs
                 .iter()
@@ -1441,6 +1590,117 @@ fn a2a_fabric_name(region: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn kinds(writes: &[(Write, String)]) -> Vec<String> {
+        writes
+            .iter()
+            .map(|(w, _)| {
+                format!("{w:?}")
+                    .split([' ', '{', '('])
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_preview_lists_every_write_in_order_each_decided_on_the_ones_before() {
+        let vault = spec();
+        let empty = Found {
+            providers: registered(),
+            ..Default::default()
+        };
+        let now = jiff::Timestamp::now();
+        let (writes, last) = writes_from(&vault, empty, now);
+        assert_eq!(
+            kinds(&writes),
+            [
+                "ResourceGroup",
+                "Vault",
+                "StorageAccount",
+                "VirtualNetwork",
+                "Fabric"
+            ]
+        );
+        assert_eq!(writes[0].1, "creating resource group rg-branch");
+        assert_eq!(writes[1].0.target(&vault), vault_id());
+        assert_eq!(writes[4].0.target(&vault), site_id());
+        // The hosts register themselves: there the controller (and so the preview) waits.
+        let waiting = last.conditions.iter().find(|c| !c.status).unwrap();
+        assert_eq!(
+            (waiting.type_, waiting.reason.as_str()),
+            (SOURCE_REGISTERED, WAITING_FOR_REGISTRATION)
+        );
+        assert!(last.write.is_none() && waiting.severity == crate::conditions::Severity::Normal);
+
+        // Registered, with nothing of replication yet: the policy, then the mapping, then done.
+        let mut registered_site = converged();
+        let replication = registered_site.site_recovery.as_mut().unwrap();
+        replication.policy = None;
+        replication.container_mappings.clear();
+        let (writes, last) = writes_from(&vault, registered_site, now);
+        assert_eq!(kinds(&writes), ["Policy", "ContainerMapping"]);
+        assert!(
+            last.conditions.iter().all(|c| c.status),
+            "{:?}",
+            last.conditions
+        );
+
+        // Converged: nothing to write.
+        let (writes, last) = writes_from(&vault, converged(), now);
+        assert!(writes.is_empty() && last.conditions.iter().all(|c| c.status));
+    }
+
+    #[test]
+    fn a_preview_of_azure_to_azure_goes_to_the_end_and_an_unregistered_provider_stops_it() {
+        let text = include_str!("../../../deploy/examples/azure-to-azure.yaml");
+        let vault: RecoveryVault = serde_yaml_ng::Deserializer::from_str(text)
+            .map(|d| <serde_json::Value as serde::Deserialize>::deserialize(d).unwrap())
+            .find(|d| d["kind"] == "RecoveryVault")
+            .map(|d| serde_json::from_value(d).unwrap())
+            .unwrap();
+        let providers = needed_providers(&vault.spec)
+            .into_iter()
+            .map(|(namespace, _)| (namespace, Some("Registered".to_owned())))
+            .collect::<Vec<_>>();
+        let found = Found {
+            providers: providers.clone(),
+            ..Default::default()
+        };
+        let now = jiff::Timestamp::now();
+        let (writes, last) = writes_from(&vault, found, now);
+        let kinds = kinds(&writes);
+        assert_eq!(kinds[..2], ["ResourceGroup", "Vault"]);
+        // Both regions' fabrics and containers, created by cutover, then replication.
+        assert_eq!(kinds.iter().filter(|k| *k == "Fabric").count(), 2);
+        assert_eq!(kinds.iter().filter(|k| *k == "A2aContainer").count(), 2);
+        let policy = kinds.iter().position(|k| k == "Policy").unwrap();
+        assert_eq!(kinds[policy + 1], "ContainerMapping");
+        assert_eq!(kinds.last().unwrap(), "NetworkMapping");
+        assert!(
+            last.conditions.iter().all(|c| c.status),
+            "{:?}",
+            last.conditions
+        );
+
+        let mut unregistered = providers;
+        unregistered[0].1 = Some("NotRegistered".into());
+        let (writes, last) = writes_from(
+            &vault,
+            Found {
+                providers: unregistered,
+                ..Default::default()
+            },
+            now,
+        );
+        assert!(writes.is_empty());
+        assert_eq!(last.conditions[0].reason, "ProviderNotRegistered");
+        assert_eq!(
+            last.conditions[0].severity,
+            crate::conditions::Severity::Warning
+        );
+    }
 
     #[test]
     fn standard_and_rs0_are_one_vault_sku() {

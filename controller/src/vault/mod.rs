@@ -1,8 +1,8 @@
 //! The RecoveryVault controller: validate, converge the landing zone, report status and
 //! Events; on deletion, do what `deletionPolicy` says.
 
-mod converge;
-mod observe;
+pub mod converge;
+pub mod observe;
 mod teardown;
 
 use teardown::Teardown;

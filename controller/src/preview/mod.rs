@@ -1,7 +1,10 @@
 //! `cutover plan`: what a set of manifests (the YAML a GitOps repository holds) would do, before
-//! it is applied. With `--offline` it validates them: every cutover object through the same
-//! `validate()` the webhook and the reconcilers run, and the references between them. It reads
-//! files only and writes nothing.
+//! it is applied. It validates them: every cutover object through the same `validate()` the
+//! webhook and the reconcilers run, and the references between them; then, unless `--offline`,
+//! it reads Azure and lists the writes the controller would make ([`azure`]). It writes
+//! nothing, in the cluster or in Azure.
+
+pub mod azure;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -24,6 +27,8 @@ pub struct PlanArgs {
     pub namespace: String,
     #[arg(short, long, value_parser = ["text", "json"], default_value = "text")]
     pub output: String,
+    #[command(flatten)]
+    pub arm: crate::azure::ArmArgs,
 }
 
 /// One cutover object of the manifests.
@@ -40,6 +45,8 @@ pub struct Object {
 pub enum Severity {
     Error,
     Warning,
+    /// Where the controller would wait for something outside cutover (a source registering).
+    Wait,
 }
 
 /// A rule a manifest breaks (an error: applying it fails or it is reported `InvalidSpec`), or
@@ -59,27 +66,44 @@ pub struct Finding {
 pub struct Preview {
     pub objects: Vec<Object>,
     pub findings: Vec<Finding>,
+    /// The writes the controller would make, in order per object (empty with `--offline`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub operations: Vec<azure::Operation>,
 }
 
 impl Preview {
     pub fn errors(&self) -> usize {
+        self.count(Severity::Error)
+    }
+
+    pub fn count(&self, severity: Severity) -> usize {
         self.findings
             .iter()
-            .filter(|f| f.severity == Severity::Error)
+            .filter(|f| f.severity == severity)
             .count()
     }
 }
 
 /// `cutover plan`: prints the preview; the exit code is 1 when something would fail.
 pub fn run(args: &PlanArgs) -> Result<std::process::ExitCode> {
-    if !args.offline {
-        anyhow::bail!(
-            "reading Azure to list the writes the controller would make is not built yet; \
-             run with --offline to validate the manifests"
-        );
-    }
     let documents = read(&args.files)?;
-    let preview = preview(&documents, &args.namespace);
+    let mut preview = preview(&documents, &args.namespace);
+    if !args.offline {
+        let settings = args.arm.settings()?;
+        let (credential, _) =
+            crate::azure::credentials::from_environment(&settings).map_err(|reason| {
+                anyhow::anyhow!("no Azure identity to read with: {reason} (or run with --offline)")
+            })?;
+        let arm = crate::azure::ArmClient::read_only(&settings, credential);
+        let objects = objects(&documents, &args.namespace, &preview);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (operations, findings) =
+            runtime.block_on(azure::read(&arm, &objects, jiff::Timestamp::now()));
+        preview.operations = operations;
+        preview.findings.extend(findings);
+    }
     if args.output == "json" {
         println!("{}", serde_json::to_string_pretty(&preview)?);
     } else {
@@ -255,6 +279,47 @@ pub fn preview(documents: &[Document], default_namespace: &str) -> Preview {
     out
 }
 
+/// The cutover objects of `documents` that `preview` found valid, typed, in their namespace.
+pub fn objects(
+    documents: &[Document],
+    default_namespace: &str,
+    preview: &Preview,
+) -> azure::Objects {
+    let mut out = azure::Objects::default();
+    for (file, document) in documents {
+        let Ok(value) = document else { continue };
+        let namespace = value["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or(default_namespace)
+            .to_owned();
+        let kind = value["kind"].as_str().unwrap_or_default();
+        let name = value["metadata"]["name"].as_str().unwrap_or_default();
+        let invalid = preview.findings.iter().any(|f| {
+            f.severity == Severity::Error
+                && &f.file == file
+                && f.kind == kind
+                && f.namespace == namespace
+                && f.name == name
+        });
+        if invalid
+            || !value["apiVersion"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("cutover.dev/"))
+        {
+            continue;
+        }
+        let mut value = value.clone();
+        value["metadata"]["namespace"] = serde_json::json!(namespace);
+        match kind {
+            "RecoveryVault" => out.vaults.extend(typed(&value).ok()),
+            "MigrationPlan" => out.plans.extend(typed(&value).ok()),
+            "ReplicatedMachine" => out.machines.extend(typed(&value).ok()),
+            _ => {}
+        }
+    }
+    out
+}
+
 fn typed<K: serde::de::DeserializeOwned>(value: &Value) -> std::result::Result<K, String> {
     // What is applied has no status: immutability has nothing to be judged against yet.
     let mut value = value.clone();
@@ -271,12 +336,7 @@ pub fn text(preview: &Preview) -> String {
         let findings: Vec<&Finding> = preview
             .findings
             .iter()
-            .filter(|f| {
-                f.file == object.file
-                    && f.kind == object.kind
-                    && f.namespace == object.namespace
-                    && f.name == object.name
-            })
+            .filter(|f| (f.file.is_empty() || f.file == object.file) && same_object(f, object))
             .collect();
         let verdict = if findings.iter().any(|f| f.severity == Severity::Error) {
             "invalid"
@@ -287,30 +347,139 @@ pub fn text(preview: &Preview) -> String {
             "{} {}/{} ({}): {verdict}\n",
             object.kind, object.namespace, object.name, object.file
         ));
-        for finding in findings {
-            let severity = match finding.severity {
-                Severity::Error => "error",
-                Severity::Warning => "warning",
-            };
-            let field = if finding.field.is_empty() {
-                String::new()
-            } else {
-                format!("{}: ", finding.field)
-            };
-            out.push_str(&format!("  {severity}: {field}{}\n", finding.message));
+        for finding in findings.iter().filter(|f| f.severity != Severity::Wait) {
+            out.push_str(&finding_line(finding));
+        }
+        operations_text(preview, object, &mut out);
+        for finding in findings.iter().filter(|f| f.severity == Severity::Wait) {
+            out.push_str(&finding_line(finding));
+        }
+        if object.kind == "MigrationPlan" {
+            templates_text(preview, object, &mut out);
         }
     }
     for finding in preview.findings.iter().filter(|f| f.kind.is_empty()) {
         out.push_str(&format!("{}: error: {}\n", finding.file, finding.message));
     }
     let counted = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    let writes = if preview.operations.is_empty() {
+        String::new()
+    } else {
+        let now = preview
+            .operations
+            .iter()
+            .filter(|o| o.after.is_none())
+            .count();
+        format!(
+            ", {} ({now} without waiting)",
+            counted(preview.operations.len(), "write")
+        )
+    };
     out.push_str(&format!(
-        "{}, {}, {}\n",
+        "{}, {}, {}{writes}\n",
         counted(preview.objects.len(), "object"),
         counted(preview.errors(), "error"),
-        counted(preview.findings.len() - preview.errors(), "warning"),
+        counted(preview.count(Severity::Warning), "warning"),
     ));
     out
+}
+
+fn same_object(finding: &Finding, object: &Object) -> bool {
+    finding.kind == object.kind
+        && finding.namespace == object.namespace
+        && finding.name == object.name
+}
+
+fn finding_line(finding: &Finding) -> String {
+    let severity = match finding.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Wait => "waits",
+    };
+    let field = if finding.field.is_empty() {
+        String::new()
+    } else {
+        format!("{}: ", finding.field)
+    };
+    format!("  {severity}: {field}{}\n", finding.message)
+}
+
+/// The machines of a plan's templates (objects the manifests do not hold): their findings and
+/// writes, under the plan.
+fn templates_text(preview: &Preview, plan: &Object, out: &mut String) {
+    let mut machines: Vec<&str> = Vec::new();
+    for operation in &preview.operations {
+        let templated = operation.plan.as_deref() == Some(plan.name.as_str())
+            && operation.namespace == plan.namespace
+            && !preview.objects.iter().any(|o| {
+                o.kind == operation.kind
+                    && o.namespace == operation.namespace
+                    && o.name == operation.name
+            });
+        if templated && !machines.contains(&operation.name.as_str()) {
+            machines.push(&operation.name);
+        }
+    }
+    for name in machines {
+        let object = Object {
+            file: String::new(),
+            kind: "ReplicatedMachine".into(),
+            namespace: plan.namespace.clone(),
+            name: name.into(),
+        };
+        out.push_str(&format!(
+            "ReplicatedMachine {}/{name} (from the plan's templates)\n",
+            plan.namespace
+        ));
+        let findings: Vec<&Finding> = preview
+            .findings
+            .iter()
+            .filter(|f| same_object(f, &object))
+            .collect();
+        for finding in findings.iter().filter(|f| f.severity != Severity::Wait) {
+            out.push_str(&finding_line(finding));
+        }
+        operations_text(preview, &object, out);
+        for finding in findings.iter().filter(|f| f.severity == Severity::Wait) {
+            out.push_str(&finding_line(finding));
+        }
+    }
+}
+
+/// A resource ID as people read it: from its provider on (the subscription and resource
+/// group are the vault's, said once at its first write).
+fn short(resource: &str) -> &str {
+    if let Some(at) = resource.find("replicationProtectedItems/") {
+        return &resource[at..];
+    }
+    resource
+        .split_once("/providers/")
+        .map_or(resource, |(_, rest)| rest)
+}
+
+/// The object's writes, numbered in the order the controller makes them.
+fn operations_text(preview: &Preview, object: &Object, out: &mut String) {
+    let operations = preview.operations.iter().filter(|o| {
+        o.kind == object.kind && o.namespace == object.namespace && o.name == object.name
+    });
+    for (number, operation) in operations.enumerate() {
+        out.push_str(&format!(
+            "  {}. {} {}\n       {}{}\n",
+            number + 1,
+            operation.method,
+            if number == 0 {
+                operation.resource.as_str()
+            } else {
+                short(&operation.resource)
+            },
+            operation.what,
+            operation
+                .after
+                .as_ref()
+                .map(|after| format!(", after {after}"))
+                .unwrap_or_default()
+        ));
+    }
 }
 
 #[cfg(test)]
