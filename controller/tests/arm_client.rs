@@ -617,3 +617,67 @@ async fn a_read_only_client_reads_and_refuses_every_write_before_it_is_sent() {
         .collect();
     assert_eq!(methods, ["GET"], "nothing but the read reached ARM");
 }
+
+#[tokio::test]
+async fn arm_says_which_addresses_of_a_vnet_are_taken_kept_or_free() {
+    let f = fixture(Settings::default()).await;
+    let rg = group_path("rg-addresses");
+    f.client
+        .put(&rg, RG, &json!({"location": "westeurope"}))
+        .await
+        .unwrap();
+    let vnet = format!("{rg}/providers/Microsoft.Network/virtualNetworks/vnet-a");
+    f.client
+        .put(
+            &vnet,
+            cutover::azure::resources::NETWORK_API,
+            &json!({"location": "westeurope", "properties": {
+                "addressSpace": {"addressPrefixes": ["10.1.0.0/16"]},
+                "subnets": [{"name": "app", "properties": {"addressPrefix": "10.1.1.0/24"}}]}}),
+        )
+        .await
+        .unwrap();
+    // A VM whose NIC takes the subnet's first free address, as a failover's would.
+    {
+        let mut world = f.sim.sim.world();
+        let vm = azure_sim::asr::model::TargetVm {
+            resource_group_id: rg.clone(),
+            name: "vm1".into(),
+            size: "Standard_D2s_v5".into(),
+            location: "westeurope".into(),
+            os_type: "Linux".into(),
+            network_id: Some(vnet.clone()),
+            subnet: Some("app".into()),
+        };
+        let id = vm.id("");
+        azure_sim::arm::compute::create_vm(&mut world, &id, &vm, jiff::Timestamp::now());
+    }
+    let check = |address: &'static str| {
+        let client = f.client.clone();
+        let vnet = vnet.clone();
+        async move {
+            cutover::azure::resources::check_ip_address_availability(&client, &vnet, address)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let taken = check("10.1.1.4").await;
+    assert!(!taken.available && !taken.is_platform_reserved);
+    assert_eq!(
+        taken.available_ip_addresses,
+        ["10.1.1.5", "10.1.1.6", "10.1.1.7", "10.1.1.8", "10.1.1.9"]
+    );
+    assert!(check("10.1.1.5").await.available);
+    let gateway = check("10.1.1.1").await;
+    assert!(!gateway.available && gateway.is_platform_reserved);
+    assert!(!check("10.1.2.4").await.available, "in no subnet");
+    let gone = cutover::azure::resources::check_ip_address_availability(
+        &f.client,
+        &format!("{rg}/providers/Microsoft.Network/virtualNetworks/nope"),
+        "10.1.1.5",
+    )
+    .await
+    .unwrap();
+    assert!(gone.is_none(), "a VNet that does not exist is a 404");
+}

@@ -162,6 +162,27 @@ def test_subnet_outside_the_vnet_is_netcfg_400(client_args, group):
     assert raised.value.error.code == "NetcfgSubnetRangeOutsideVnet"
 
 
+def test_ip_address_availability_says_free_and_platform_reserved(client_args, group):
+    network = NetworkManagementClient(**client_args)
+    network.virtual_networks.begin_create_or_update(
+        RG,
+        "vnet-addresses",
+        VirtualNetwork(
+            location=LOCATION,
+            address_space=AddressSpace(address_prefixes=["10.4.0.0/16"]),
+            subnets=[Subnet(name="app", address_prefix="10.4.1.0/24")],
+        ),
+    ).result()
+    free = network.virtual_networks.check_ip_address_availability(RG, "vnet-addresses", ip_address="10.4.1.4")
+    assert free.available is True
+    # Azure keeps the first four and the last address of a subnet.
+    for kept in ["10.4.1.0", "10.4.1.1", "10.4.1.3", "10.4.1.255"]:
+        answer = network.virtual_networks.check_ip_address_availability(RG, "vnet-addresses", ip_address=kept)
+        assert (answer.available, answer.is_platform_reserved) == (False, True), kept
+    with pytest.raises(ResourceNotFoundError):
+        network.virtual_networks.check_ip_address_availability(RG, "vnet-none", ip_address="10.4.1.4")
+
+
 def test_every_request_was_authenticated_and_logged(sim, group):
     log = requests.get(f"{sim['armEndpoint']}/_sim/requests", params={"path": f"/resourceGroups/{RG}"}).json()
     assert log["count"] > 0

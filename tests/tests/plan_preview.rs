@@ -354,6 +354,58 @@ async fn against_azure_what_would_fail_is_an_error_and_exit_1() -> Result<()> {
     assert_eq!(errors[0].0, template);
     assert!(errors[0].1.starts_with("no source machine"), "{errors:?}");
 
+    // Addresses: a subnet the target network lacks, an address Azure keeps, one asked twice.
+    plan["spec"]["machines"]["templates"][0]["source"]["azureVmId"] =
+        cutover_e2e::examples::example("azure-to-azure.yaml")?.1["spec"]["machines"]["templates"]
+            [0]["source"]["azureVmId"]
+            .clone();
+    let templates = &mut plan["spec"]["machines"]["templates"];
+    templates[0]["target"]["subnet"] = json!("dmz");
+    templates[1]["target"]["staticIp"] = json!("10.60.1.1");
+    templates[2]["target"]["staticIp"] = json!("10.60.1.10");
+    templates[0]["target"]["staticIp"] = json!("10.60.1.10");
+    std::fs::write(dir.path().join("plan.json"), serde_json::to_vec(&plan)?)?;
+    let (code, preview, stderr) = plan_against(&sim, &["-f", &dir.path().display().to_string()])?;
+    assert_eq!(code, Some(1), "{preview}{stderr}");
+    let mut errors: Vec<(String, String, String)> = preview["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["severity"] == "error")
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap_or_default().to_owned(),
+                f["field"].as_str().unwrap_or_default().to_owned(),
+                f["message"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    errors.sort();
+    let names: Vec<String> = (0..3)
+        .map(|i| {
+            plan["spec"]["machines"]["templates"][i]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            (
+                names[0].clone(),
+                "spec.target.subnet".to_owned(),
+                "the target network vnet-weu has no subnet dmz (it has workload)".to_owned()
+            ),
+            (
+                names[1].clone(),
+                "spec.target.staticIp".to_owned(),
+                "Azure keeps 10.60.1.1 in subnet workload (10.60.1.0/24): the first four and the last address of a subnet are not given to VMs; the first free is 10.60.1.4".to_owned()
+            ),
+        ],
+        "the machine in subnet dmz asks nothing of workload, so 10.60.1.10 is asked once"
+    );
+
     vault["spec"]["vault"] = json!({"existingId": format!(
         "{SUBSCRIPTION}/resourceGroups/rg-elsewhere/providers/Microsoft.RecoveryServices/vaults/gone"
     )});

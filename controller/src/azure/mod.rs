@@ -4,6 +4,7 @@
 //! long-running operations. Reconcilers use the typed operations in [`resources`] and never
 //! build URLs.
 
+pub mod addresses;
 pub mod budget;
 pub mod certificate;
 pub mod client;

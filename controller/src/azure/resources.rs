@@ -100,6 +100,31 @@ pub async fn get(
     arm.get(id, api_version).await
 }
 
+/// `IPAddressAvailabilityResult` (azure-mgmt-network 33.1.0).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct IpAvailability {
+    #[serde(default)]
+    pub available: bool,
+    #[serde(default, rename = "availableIPAddresses")]
+    pub available_ip_addresses: Vec<String>,
+    #[serde(default)]
+    pub is_platform_reserved: bool,
+}
+
+/// Whether a private address of a VNet is free: `VirtualNetworks_CheckIpAddressAvailability`
+/// (azure-mgmt-network 33.1.0: GET `{vnet}/checkIPAddressAvailability?ipAddress=`; the 2024-05-01
+/// example VirtualNetworkCheckIPAddressAvailability.json answers a taken address with
+/// `available: false` and the next free ones). A read: `cutover plan` may make it.
+pub async fn check_ip_address_availability(
+    arm: &ArmClient,
+    vnet_id: &str,
+    address: &str,
+) -> Result<Option<IpAvailability>, ArmError> {
+    let path = format!("{vnet_id}/checkIPAddressAvailability?ipAddress={address}");
+    arm.get(&path, NETWORK_API).await
+}
+
 pub async fn put_resource_group(
     arm: &ArmClient,
     scope: &Scope,

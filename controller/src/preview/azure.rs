@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use cutover_api::common::AzureResource;
 use cutover_api::machine::ReplicatedMachineSpec;
 use cutover_api::plan::{CommitPolicy, StartReplication};
 use cutover_api::vault::{SourceKind, SourceSite};
@@ -15,6 +16,7 @@ use kube::ResourceExt;
 use serde::Serialize;
 
 use super::{Finding, Severity};
+use crate::azure::addresses;
 use crate::azure::models::DiscoverySites;
 use crate::azure::resources::{self as arm, Resource};
 use crate::azure::{ArmClient, Provider};
@@ -145,8 +147,37 @@ pub async fn read(
         );
     }
 
+    let all = machines(objects);
+    let networks: BTreeMap<(String, String), TargetNetwork> = objects
+        .vaults
+        .iter()
+        .filter_map(|vault| {
+            let key = (vault.namespace().unwrap_or_default(), vault.name_any());
+            let network = target_network(vault, &outcomes.get(&key)?.found)?;
+            Some((key, network))
+        })
+        .collect();
+    let mut address_problems: BTreeMap<(String, String), Vec<addresses::Problem>> = BTreeMap::new();
+    for (key, network) in &networks {
+        let wanted: Vec<addresses::Wanted<'_>> = all
+            .iter()
+            .filter(|m| m.namespace == key.0 && m.spec.vault_ref.name == key.1)
+            .map(|m| addresses::Wanted {
+                machine: &m.name,
+                subnet: m.spec.target.subnet.as_deref(),
+                static_ip: m.spec.target.static_ip.as_deref(),
+            })
+            .collect();
+        for problem in addresses::check(&network.name, &network.subnets, &wanted) {
+            address_problems
+                .entry((key.0.clone(), problem.machine.clone()))
+                .or_default()
+                .push(problem);
+        }
+    }
+
     let mut protected: BTreeMap<String, Vec<crate::azure::models::ProtectedItem>> = BTreeMap::new();
-    for machine in machines(objects) {
+    for machine in &all {
         let key = (
             machine.namespace.clone(),
             machine.spec.vault_ref.name.clone(),
@@ -202,6 +233,52 @@ pub async fn read(
             ));
             continue;
         }
+        let problems = address_problems
+            .get(&(machine.namespace.clone(), machine.name.clone()))
+            .cloned()
+            .unwrap_or_default();
+        for problem in &problems {
+            findings.push(finding(
+                Severity::Error,
+                problem.field,
+                problem.message.clone(),
+            ));
+        }
+        // Whether the address is free only the VNet knows, once it exists.
+        if let (true, Some(network), Some(ip)) = (
+            problems.is_empty(),
+            networks.get(&key).filter(|n| n.exists),
+            machine.spec.target.static_ip.as_deref(),
+        ) {
+            match arm::check_ip_address_availability(arm, &network.id, ip).await {
+                Ok(Some(answer)) if !answer.available => findings.push(finding(
+                    Severity::Error,
+                    "spec.target.staticIp",
+                    if answer.is_platform_reserved {
+                        format!("Azure keeps {ip} in the target network {}", network.name)
+                    } else {
+                        format!(
+                            "{ip} is taken in the target network {}{}",
+                            network.name,
+                            if answer.available_ip_addresses.is_empty() {
+                                String::new()
+                            } else {
+                                format!(
+                                    "; free near it: {}",
+                                    answer.available_ip_addresses.join(", ")
+                                )
+                            }
+                        )
+                    },
+                )),
+                Ok(_) => {}
+                Err(error) => findings.push(finding(
+                    Severity::Error,
+                    "spec.target.staticIp",
+                    format!("checking {ip} in the target network: {error}"),
+                )),
+            }
+        }
         let container = match &outcome.stop {
             None => match find_source(arm, vault, outcome, &machine.spec).await {
                 Ok(Some(container)) => Some(container),
@@ -234,13 +311,47 @@ pub async fn read(
             )
         });
         operations.extend(machine_operations(
-            &machine,
+            machine,
             vault,
             container.as_deref(),
             vault_gate,
         ));
     }
     (operations, findings)
+}
+
+/// The network a vault's machines land in: its subnets as the spec creates them, or as Azure
+/// has them when adopted.
+struct TargetNetwork {
+    id: String,
+    name: String,
+    subnets: Vec<(String, String)>,
+    /// It exists in Azure now (so ARM can say which addresses are taken).
+    exists: bool,
+}
+
+fn target_network(vault: &RecoveryVault, found: &Found) -> Option<TargetNetwork> {
+    let id = converge::Ids::of(vault).networks[0].1.clone()?;
+    let existing = found.resources.get(&id);
+    let (name, subnets) = match &vault.spec.network.target {
+        AzureResource::Create(vnet) => (
+            vnet.name.clone(),
+            vnet.subnets
+                .iter()
+                .map(|s| (s.name.clone(), s.address_prefix.clone()))
+                .collect(),
+        ),
+        AzureResource::ExistingId(_) => (
+            id.rsplit('/').next().unwrap_or_default().to_owned(),
+            arm::vnet_layout(existing?).1,
+        ),
+    };
+    Some(TargetNetwork {
+        exists: existing.is_some(),
+        id,
+        name,
+        subnets,
+    })
 }
 
 /// Every machine of the manifests: the plans' templates, and the ReplicatedMachines (driven by

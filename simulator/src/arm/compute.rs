@@ -94,10 +94,12 @@ pub fn create_vm(world: &mut World, id: &str, vm: &TargetVm, now: Timestamp) {
     let ip_configurations: Vec<Value> = subnet_id
         .into_iter()
         .map(|subnet| {
+            // NRP gives a dynamic NIC the lowest free address of its subnet.
+            let address = super::network::next_free_address(world, &subnet);
             json!({
                 "name": "ipconfig1",
                 "id": format!("{nic_id}/ipConfigurations/ipconfig1"),
-                "properties": { "privateIPAllocationMethod": "Dynamic", "subnet": { "id": subnet } },
+                "properties": { "privateIPAllocationMethod": "Dynamic", "privateIPAddress": address, "subnet": { "id": subnet } },
             })
         })
         .collect();
@@ -216,6 +218,30 @@ pub fn delete_vm(world: &mut World, id: &str) {
     for owned in nics.chain(disk) {
         world.resources.remove(&owned.to_ascii_lowercase());
     }
+}
+
+/// The private addresses of the NIC IP configurations in a subnet.
+pub fn ip_configuration_addresses_in(world: &World, subnet_id: &str) -> Vec<String> {
+    world
+        .list(NIC_TYPE, None)
+        .into_iter()
+        .flat_map(|nic| {
+            nic.properties["ipConfigurations"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter(|c| {
+            c["properties"]["subnet"]["id"]
+                .as_str()
+                .is_some_and(|s| s.eq_ignore_ascii_case(subnet_id))
+        })
+        .filter_map(|c| {
+            c["properties"]["privateIPAddress"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect()
 }
 
 /// The IDs of the NIC IP configurations that sit in a subnet (NRP's `Subnet.ipConfigurations`).

@@ -125,6 +125,7 @@ pub fn routes() -> Router<Sim> {
             &format!("{rg}/providers/Microsoft.Network/virtualNetworks/{{name}}"),
             get(network::get).put(network::put).delete(network::delete),
         )
+        .route(&format!("{rg}/providers/Microsoft.Network/virtualNetworks/{{name}}/checkIPAddressAvailability"), get(network::check_ip_address_availability))
         .route(&format!("{rg}/providers/Microsoft.Network/virtualNetworks/{{name}}/subnets"), get(network::list_subnets))
         .route(
             &format!("{rg}/providers/Microsoft.Network/virtualNetworks/{{name}}/subnets/{{subnet}}"),

@@ -301,6 +301,99 @@ pub async fn get(
     super::get_in_group(&sim, &subscription, &group, TYPE, &name)
 }
 
+/// The address NRP's dynamic allocation gives the next NIC in `subnet_id`: the lowest that is
+/// neither kept by Azure (the first four and the last) nor another NIC's.
+pub fn next_free_address(world: &World, subnet_id: &str) -> Option<String> {
+    let (vnet_id, name) = subnet_id.rsplit_once("/subnets/")?;
+    let vnet = world.resource(vnet_id)?;
+    let subnet = stored_subnets(vnet)
+        .into_iter()
+        .find(|s| s.name.eq_ignore_ascii_case(name))?;
+    let net: Ipv4Net = subnet.prefix.parse().ok()?;
+    let used = addresses_in(world, subnet_id);
+    net.hosts()
+        .skip(3)
+        .take_while(|ip| *ip != net.broadcast())
+        .find(|ip| !used.contains(&ip.to_string()))
+        .map(|ip| ip.to_string())
+}
+
+/// The private addresses of the NICs in a subnet.
+fn addresses_in(world: &World, subnet_id: &str) -> Vec<String> {
+    super::compute::ip_configuration_addresses_in(world, subnet_id)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AvailabilityQuery {
+    ip_address: Option<String>,
+}
+
+/// `VirtualNetworks_CheckIpAddressAvailability` (azure-mgmt-network 33.1.0: GET
+/// `.../virtualNetworks/{name}/checkIPAddressAvailability?ipAddress=`, answered with an
+/// `IPAddressAvailabilityResult`: `available`, `availableIPAddresses`, `isPlatformReserved`).
+/// VirtualNetworkCheckIPAddressAvailability.json (network 2024-05-01): a taken address is
+/// `available: false` with the next free ones listed. Azure's answer for an address in no
+/// subnet, or for a request without `ipAddress`, is in no source: docs/azure-fidelity.md.
+pub async fn check_ip_address_availability(
+    State(sim): State<Sim>,
+    Path((subscription, group, name)): Path<(String, String, String)>,
+    axum::extract::Query(query): axum::extract::Query<AvailabilityQuery>,
+) -> Result<Json<Value>, ArmError> {
+    let world = sim.world();
+    let vnet = find_vnet(&world, &subscription, &group, &name)?;
+    let Some(text) = query.ip_address else {
+        return Err(ArmError::bad_request(
+            "MissingRequiredParameter",
+            "The request is missing the required query parameter ipAddress.",
+        ));
+    };
+    let ip: std::net::Ipv4Addr = text.parse().map_err(|_| {
+        ArmError::bad_request(
+            "InvalidParameter",
+            format!("{text} is not a valid IPv4 address."),
+        )
+    })?;
+    let Some((subnet, net)) = stored_subnets(vnet).into_iter().find_map(|s| {
+        let net: Ipv4Net = s.prefix.parse().ok()?;
+        net.contains(&ip).then_some((s, net))
+    }) else {
+        return Ok(Json(
+            json!({ "available": false, "availableIPAddresses": [] }),
+        ));
+    };
+    let first = u32::from(net.network());
+    let reserved = [
+        net.network(),
+        std::net::Ipv4Addr::from(first + 1),
+        std::net::Ipv4Addr::from(first + 2),
+        std::net::Ipv4Addr::from(first + 3),
+        net.broadcast(),
+    ];
+    if reserved.contains(&ip) {
+        return Ok(Json(
+            json!({ "available": false, "isPlatformReserved": true }),
+        ));
+    }
+    let subnet_id = format!("{}/subnets/{}", vnet.id, subnet.name);
+    let used = addresses_in(&world, &subnet_id);
+    if !used.contains(&ip.to_string()) {
+        return Ok(Json(
+            json!({ "available": true, "isPlatformReserved": false }),
+        ));
+    }
+    let free: Vec<String> = net
+        .hosts()
+        .filter(|candidate| *candidate > ip && !reserved.contains(candidate))
+        .map(|candidate| candidate.to_string())
+        .filter(|candidate| !used.contains(candidate))
+        .take(5)
+        .collect();
+    Ok(Json(
+        json!({ "available": false, "availableIPAddresses": free, "isPlatformReserved": false }),
+    ))
+}
+
 pub async fn put(
     State(sim): State<Sim>,
     Path((subscription, group, name)): Path<(String, String, String)>,
