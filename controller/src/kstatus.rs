@@ -81,7 +81,8 @@ pub fn of_machine(status: &ReplicatedMachineStatus) -> Progress {
 pub fn of_plan(status: &MigrationPlanStatus) -> Progress {
     match status.phase {
         _ if needs_a_person(ready(&status.conditions)) => Progress::Stalled,
-        Some(PlanPhase::Failed) => Progress::Stalled,
+        // A quota increase or another size is someone's to make.
+        Some(PlanPhase::Failed | PlanPhase::AwaitingCapacity) => Progress::Stalled,
         Some(PlanPhase::Completed | PlanPhase::AwaitingApproval | PlanPhase::AwaitingWindow) => {
             Progress::Settled
         }

@@ -229,6 +229,17 @@ pub enum AvailabilityZone {
     Three,
 }
 
+impl AvailabilityZone {
+    /// The zone as ARM names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AvailabilityZone::One => "1",
+            AvailabilityZone::Two => "2",
+            AvailabilityZone::Three => "3",
+        }
+    }
+}
+
 /// License types ASR applies to the failed-over VM.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 pub enum LicenseType {

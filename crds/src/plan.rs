@@ -385,18 +385,22 @@ pub enum PlanPhase {
     Testing,
     AwaitingApproval,
     AwaitingWindow,
+    /// The target region cannot take the wave's VMs (quota, a size not offered): nothing is
+    /// failed over until it can.
+    AwaitingCapacity,
     CuttingOver,
     Completed,
     Failed,
 }
 
 impl PlanPhase {
-    pub const ALL: [PlanPhase; 8] = [
+    pub const ALL: [PlanPhase; 9] = [
         PlanPhase::Pending,
         PlanPhase::Replicating,
         PlanPhase::Testing,
         PlanPhase::AwaitingApproval,
         PlanPhase::AwaitingWindow,
+        PlanPhase::AwaitingCapacity,
         PlanPhase::CuttingOver,
         PlanPhase::Completed,
         PlanPhase::Failed,
@@ -409,6 +413,7 @@ impl PlanPhase {
             PlanPhase::Testing => "Testing",
             PlanPhase::AwaitingApproval => "AwaitingApproval",
             PlanPhase::AwaitingWindow => "AwaitingWindow",
+            PlanPhase::AwaitingCapacity => "AwaitingCapacity",
             PlanPhase::CuttingOver => "CuttingOver",
             PlanPhase::Completed => "Completed",
             PlanPhase::Failed => "Failed",

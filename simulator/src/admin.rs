@@ -25,6 +25,22 @@ pub fn routes() -> Router<Sim> {
         .route("/register", post(register))
         .route("/identity", post(rotate_secret))
         .route("/consistency", get(consistency).put(set_consistency))
+        .route("/quota", axum::routing::put(set_quota))
+}
+
+#[derive(Deserialize)]
+struct Quota {
+    location: String,
+    /// `cores` (the regional total) or a family (`standardDSv5Family`).
+    name: String,
+    limit: u32,
+}
+
+/// Sets a vCPU quota's limit, as a quota increase (or a tight subscription) would.
+async fn set_quota(State(sim): State<Sim>, Json(quota): Json<Quota>) -> StatusCode {
+    crate::arm::capacity::set_limit(&mut sim.world(), &quota.location, &quota.name, quota.limit);
+    sim.persist().await;
+    StatusCode::NO_CONTENT
 }
 
 #[derive(Deserialize, serde::Serialize)]

@@ -41,6 +41,9 @@ pub struct World {
     /// Resource provider namespaces (lowercased) the subscription is not registered for.
     #[serde(default)]
     pub unregistered_providers: std::collections::BTreeSet<String>,
+    /// vCPU quota limits set through `/_sim/quota`, by `{location}/{usage name}`.
+    #[serde(default)]
+    pub quotas: BTreeMap<String, u32>,
 }
 
 impl World {

@@ -35,6 +35,7 @@ SERVED = {
     "azure.mgmt.recoveryservicessiterecovery": ("azure-mgmt-recoveryservicessiterecovery", None),
     "azure.mgmt.storage": ("azure-mgmt-storage", {"StorageAccounts"}),
     "azure.mgmt.network": ("azure-mgmt-network", {"VirtualNetworks", "Subnets", "NetworkInterfaces"}),
+    "azure.mgmt.compute": ("azure-mgmt-compute", {"Usage", "ResourceSkus"}),
 }
 
 # What a client known to work on real Azure sends although the spec lacks it, carried as a named

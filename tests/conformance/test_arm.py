@@ -4,6 +4,7 @@ vaults, storage accounts and virtual networks, through the SDKs' own LRO pollers
 import pytest
 import requests
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.network.models import AddressSpace, Subnet, VirtualNetwork
 from azure.mgmt.recoveryservices import RecoveryServicesClient
@@ -181,6 +182,23 @@ def test_ip_address_availability_says_free_and_platform_reserved(client_args, gr
         assert (answer.available, answer.is_platform_reserved) == (False, True), kept
     with pytest.raises(ResourceNotFoundError):
         network.virtual_networks.check_ip_address_availability(RG, "vnet-none", ip_address="10.4.1.4")
+
+
+def test_vcpu_quotas_and_vm_sizes_read_through_the_compute_sdk(sim, client_args):
+    compute = ComputeManagementClient(**client_args)
+    requests.put(
+        f"{sim['armEndpoint']}/_sim/quota",
+        json={"location": "northeurope", "name": "standardDSv5Family", "limit": 8},
+    ).raise_for_status()
+    usages = {u.name.value: u for u in compute.usage.list("northeurope")}
+    assert usages["cores"].name.localized_value == "Total Regional vCPUs"
+    family = usages["standardDSv5Family"]
+    assert (family.limit, family.unit, family.name.localized_value) == (8, "Count", "Standard DSv5 Family vCPUs")
+    skus = list(compute.resource_skus.list(filter="location eq 'northeurope'"))
+    d4 = next(s for s in skus if s.name == "Standard_D4s_v5")
+    assert (d4.resource_type, d4.family, d4.locations) == ("virtualMachines", "standardDSv5Family", ["northeurope"])
+    assert {c.name: c.value for c in d4.capabilities}["vCPUs"] == "4"
+    assert d4.location_info[0].zones == ["1", "2", "3"]
 
 
 def test_every_request_was_authenticated_and_logged(sim, group):

@@ -482,3 +482,38 @@ async fn against_azure_every_example_prints_its_operations_and_writes_nothing() 
     );
     Ok(())
 }
+
+/// A wave whose VM sizes the target region's vCPU quota cannot take is an error naming the wave,
+/// the family, the need and what is free.
+#[tokio::test]
+async fn against_azure_a_wave_beyond_the_vcpu_quota_is_an_error() -> Result<()> {
+    let sim = Simulator::start(&[])?;
+    sim.admin(
+        reqwest::Method::PUT,
+        "quota",
+        Some(json!({"location": "westeurope", "name": "standardESv5Family", "limit": 2})),
+    )
+    .await?;
+    let file = repo_root().join("deploy/examples/hyperv-vmm.yaml");
+    let (code, preview, stderr) = plan_against(&sim, &["-f", &file.display().to_string()])?;
+    assert_eq!(code, Some(1), "{preview}{stderr}");
+    let errors: Vec<&str> = preview["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["severity"] == "error" && f["kind"] == "MigrationPlan")
+        .filter_map(|f| f["message"].as_str())
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "wave data would wait (InsufficientQuota): Standard ESv5 Family vCPUs (standardESv5Family) in westeurope: the wave needs 4, 2 of 2 are free (0 in use); ask for a quota increase of standardESv5Family or choose other sizes"
+        ]
+    );
+    assert_eq!(
+        writes(&sim).await?,
+        Vec::<String>::new(),
+        "the preview wrote"
+    );
+    Ok(())
+}

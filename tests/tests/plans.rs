@@ -702,3 +702,67 @@ async fn a_kstatus_reader_sees_a_migration_in_progress_until_it_is_done() -> Res
     }
     Ok(())
 }
+
+/// A wave whose VM sizes exceed the target region's vCPU quota waits, naming the family, what
+/// it needs and what is free, and asks for no failover; once the quota is raised, it goes on.
+#[tokio::test]
+async fn a_wave_beyond_the_vcpu_quota_waits_naming_it_and_fails_nothing_over() -> Result<()> {
+    let plane = control_plane::shared()?;
+    let client = plane.client().await?;
+    let ns = temp_namespace(&client, "quota").await?;
+    let sim = fast_sim()?;
+    let quota = |limit: u32| json!({"location": "westeurope", "name": "standardESv5Family", "limit": limit});
+    // The first wave's SQL01 is a Standard_E4s_v5: 4 vCPUs of standardESv5Family.
+    sim.admin(Method::PUT, "quota", Some(quota(2))).await?;
+    let controller = Controller::start(plane, &sim, &ns, &[])?;
+    let (vault, mut plan) = example("hyperv-vmm.yaml")?;
+    plan["spec"]["cutover"]["approved"] = json!(true);
+    plan["spec"]["cutover"]["window"] = Value::Null;
+    // A test failover makes a VM too; without one, the failover is the first VM the wave needs.
+    plan["spec"]["testFailover"] = json!({"required": false});
+    apply(plane, &ns, &vault)?;
+    apply(plane, &ns, &plan)?;
+    let name = plan["metadata"]["name"].as_str().unwrap_or_default();
+    let api = Api::<MigrationPlan>::namespaced(client.clone(), &ns);
+    let held = wait_for(&api, name, &controller, "AwaitingCapacity", TIMEOUT, |p| {
+        phase(p) == Some(PlanPhase::AwaitingCapacity)
+    })
+    .await?;
+    let ready = held
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
+        .cloned()
+        .expect("a Ready condition");
+    assert_eq!(ready.reason, "InsufficientQuota");
+    assert!(
+        ready.message.contains(
+            "Standard ESv5 Family vCPUs (standardESv5Family) in westeurope: the wave needs 4, 2 of 2 are free (0 in use)"
+        ),
+        "{}",
+        ready.message
+    );
+    assert_eq!(kstatus_of(&held), Status::Failed, "a person must act");
+    // It stays so, and nothing is failed over.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        phase(&api.get(name).await?),
+        Some(PlanPhase::AwaitingCapacity)
+    );
+    assert_eq!(failovers(&sim).await?, 0);
+    assert!(
+        !sim.requests("path=/providers/Microsoft.Compute/locations/westeurope/usages")
+            .await?
+            .is_empty(),
+        "the quota was read"
+    );
+
+    sim.admin(Method::PUT, "quota", Some(quota(100))).await?;
+    let done = wait_for(&api, name, &controller, "Completed", TIMEOUT, |p| {
+        phase(p) == Some(PlanPhase::Completed)
+    })
+    .await?;
+    let total = done.status.map(|s| s.machines.total).unwrap_or_default() as usize;
+    assert_eq!(failovers(&sim).await?, total, "one failover per machine");
+    Ok(())
+}

@@ -6,6 +6,7 @@
 
 pub mod addresses;
 pub mod budget;
+pub mod capacity;
 pub mod certificate;
 pub mod client;
 pub mod credentials;

@@ -100,6 +100,43 @@ pub async fn get(
     arm.get(id, api_version).await
 }
 
+/// `Usage_List`'s api-version in azure-mgmt-compute 39.0.0.
+pub const USAGE_API: &str = "2026-04-01";
+/// `ResourceSkus_List`'s api-version in azure-mgmt-compute 39.0.0.
+pub const SKUS_API: &str = "2021-07-01";
+
+/// The vCPU quotas of a region and their use: `Usage_List` (azure-mgmt-compute 39.0.0:
+/// GET `/subscriptions/{s}/providers/Microsoft.Compute/locations/{location}/usages`).
+pub async fn list_usages(
+    arm: &ArmClient,
+    subscription: &str,
+    location: &str,
+) -> Result<Vec<super::capacity::Usage>, ArmError> {
+    arm.list(
+        &format!(
+            "/subscriptions/{subscription}/providers/Microsoft.Compute/locations/{location}/usages"
+        ),
+        USAGE_API,
+    )
+    .await
+}
+
+/// The SKUs offered in a region: `ResourceSkus_List` (azure-mgmt-compute 39.0.0: GET
+/// `/subscriptions/{s}/providers/Microsoft.Compute/skus` with `$filter=location eq '{location}'`).
+pub async fn list_skus(
+    arm: &ArmClient,
+    subscription: &str,
+    location: &str,
+) -> Result<Vec<super::capacity::Sku>, ArmError> {
+    arm.list(
+        &format!(
+            "/subscriptions/{subscription}/providers/Microsoft.Compute/skus?$filter=location%20eq%20%27{location}%27"
+        ),
+        SKUS_API,
+    )
+    .await
+}
+
 /// `IPAddressAvailabilityResult` (azure-mgmt-network 33.1.0).
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]

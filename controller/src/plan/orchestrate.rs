@@ -93,6 +93,14 @@ pub fn waves(
     waves
 }
 
+/// The plan's waves in the order they cut over (one wave, `all`, for a plan without waves).
+pub fn wave_order(spec: &MigrationPlanSpec) -> Vec<String> {
+    if spec.waves.is_empty() {
+        return vec!["all".to_owned()];
+    }
+    spec.waves.iter().map(|w| w.name.clone()).collect()
+}
+
 /// The wave a machine of the plan is in, as [`waves`] places it: the one that names it, else
 /// the last (where adopted machines no wave names go), or "all" when the plan has no waves.
 pub fn wave_of(spec: &MigrationPlanSpec, machine: &str) -> String {
@@ -322,6 +330,41 @@ pub fn orchestrate(
         reason,
         message,
     }
+}
+
+/// The machines `orchestration` releases for cutover that were not released before (whose
+/// failover is still to be asked for): what a capacity preflight checks.
+pub fn newly_released(orchestration: &Orchestration, previous: &Releases) -> Vec<String> {
+    orchestration
+        .releases
+        .cutover
+        .iter()
+        .filter(|m| !previous.cutover.contains(m))
+        .cloned()
+        .collect()
+}
+
+/// Holds the wave when the target region cannot take its new VMs: the machines `held` are not
+/// released, and the plan says why, naming each shortfall.
+pub fn hold_for_capacity(
+    orchestration: &mut Orchestration,
+    held: &[String],
+    shortfalls: &[crate::azure::capacity::Shortfall],
+) {
+    if shortfalls.is_empty() {
+        return;
+    }
+    orchestration.releases.cutover.retain(|m| !held.contains(m));
+    orchestration.phase = PlanPhase::AwaitingCapacity;
+    orchestration.reason = shortfalls[0].reason;
+    orchestration.message = format!(
+        "the wave waits, nothing failed over: {}",
+        shortfalls
+            .iter()
+            .map(|s| s.message.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
 }
 
 #[cfg(test)]

@@ -208,15 +208,31 @@ async fn apply(plan: &MigrationPlan, ctx: &Context) -> Result<Requeue> {
     let owner = plan
         .controller_owner_ref(&())
         .ok_or_else(|| Error::InvalidSpec("the plan has no name or UID yet".into()))?;
-    let decision = decide(
+    let vault = ctx.caches.vault(&namespace, &plan.spec.vault_ref.name);
+    let machines = ctx.caches.machines_in(&namespace);
+    let mut decision = decide(
         plan,
         &owner,
-        ctx.caches
-            .vault(&namespace, &plan.spec.vault_ref.name)
-            .is_some(),
-        &ctx.caches.machines_in(&namespace),
+        vault.is_some(),
+        &machines,
         jiff::Timestamp::now(),
     );
+    if let (Ok(orchestration), Some(vault)) = (&mut decision.outcome, &vault) {
+        let previous = plan
+            .status
+            .as_ref()
+            .map(|s| s.released.clone())
+            .unwrap_or_default();
+        let new = super::orchestrate::newly_released(orchestration, &previous);
+        if !new.is_empty() {
+            let shortfalls = capacity_preflight(ctx, vault, &machines, &new).await?;
+            super::orchestrate::hold_for_capacity(orchestration, &new, &shortfalls);
+            if !shortfalls.is_empty() {
+                decision.ready =
+                    Observed::failing(READY, orchestration.reason, orchestration.message.clone());
+            }
+        }
+    }
     let api = Api::<ReplicatedMachine>::namespaced(ctx.client.clone(), &namespace);
     for (name, machine) in &decision.machines {
         api.patch(
@@ -240,6 +256,47 @@ async fn apply(plan: &MigrationPlan, ctx: &Context) -> Result<Requeue> {
         PlanNext::Later => Requeue::requeue(poll.saturating_mul(6)),
         PlanNext::Resync => Requeue::requeue(ctx.timing.resync),
     })
+}
+
+/// Whether the target region can take the VMs the failovers of `released` create: their sizes
+/// offered there and within the vCPU quotas (read from Compute before anything is written).
+async fn capacity_preflight(
+    ctx: &Context,
+    vault: &cutover_api::RecoveryVault,
+    machines: &[Arc<ReplicatedMachine>],
+    released: &[String],
+) -> Result<Vec<crate::azure::capacity::Shortfall>> {
+    let namespace = vault.namespace().unwrap_or_default();
+    let needs: Vec<crate::azure::capacity::Need<'_>> = machines
+        .iter()
+        .filter(|m| m.namespace().as_deref() == Some(namespace.as_str()))
+        .filter(|m| released.contains(&m.name_any()))
+        .filter_map(|m| {
+            Some(crate::azure::capacity::Need {
+                machine: m.metadata.name.as_deref()?,
+                size: m.spec.target.vm_size.as_deref()?,
+                zone: m.spec.target.availability_zone.as_ref().map(|z| z.as_str()),
+            })
+        })
+        .collect();
+    if needs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let arm = ctx
+        .arm(
+            &namespace,
+            &vault.spec.subscription_id,
+            vault.spec.credentials.as_ref(),
+            crate::context::SecretFreshness::Recent,
+        )
+        .await?;
+    let subscription = &vault.spec.subscription_id;
+    let region = &vault.spec.region;
+    let usages = crate::azure::resources::list_usages(&arm, subscription, region).await?;
+    let skus = crate::azure::resources::list_skus(&arm, subscription, region).await?;
+    Ok(crate::azure::capacity::check(
+        region, &needs, &usages, &skus,
+    ))
 }
 
 async fn cleanup(plan: &MigrationPlan, ctx: &Context) -> Result<Cleanup> {

@@ -317,7 +317,83 @@ pub async fn read(
             vault_gate,
         ));
     }
+    findings.extend(capacity_findings(arm, objects, &all).await);
     (operations, findings)
+}
+
+/// Whether each plan's target region can take its VMs, wave by wave: a wave's failovers need
+/// its sizes offered there and vCPU quota for them, on top of the waves before it (their VMs
+/// stay). The controller holds a wave that would fall short; the preview says which, now.
+async fn capacity_findings(
+    arm: &ArmClient,
+    objects: &Objects,
+    machines: &[Machine<'_>],
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for plan in &objects.plans {
+        let namespace = plan.namespace().unwrap_or_default();
+        let Some(vault) = objects.vaults.iter().find(|v| {
+            v.namespace().unwrap_or_default() == namespace
+                && v.name_any() == plan.spec.vault_ref.name
+        }) else {
+            continue;
+        };
+        let finding = |message: String| Finding {
+            severity: Severity::Error,
+            file: String::new(),
+            kind: "MigrationPlan".into(),
+            namespace: namespace.clone(),
+            name: plan.name_any(),
+            field: "spec.waves".into(),
+            message,
+        };
+        let (subscription, region) = (&vault.spec.subscription_id, &vault.spec.region);
+        let read = async {
+            Ok::<_, crate::azure::ArmError>((
+                arm::list_usages(arm, subscription, region).await?,
+                arm::list_skus(arm, subscription, region).await?,
+            ))
+        };
+        let (usages, skus) = match read.await {
+            Ok(read) => read,
+            Err(error) => {
+                findings.push(finding(format!(
+                    "reading the vCPU quotas and VM sizes of {region}: {error}"
+                )));
+                continue;
+            }
+        };
+        let ours: Vec<&Machine<'_>> = machines
+            .iter()
+            .filter(|m| m.plan.is_some_and(|p| std::ptr::eq(p, plan)))
+            .collect();
+        let waves = crate::plan::orchestrate::wave_order(&plan.spec);
+        let mut needs: Vec<crate::azure::capacity::Need<'_>> = Vec::new();
+        for wave in &waves {
+            needs.extend(
+                ours.iter()
+                    .filter(|m| crate::plan::orchestrate::wave_of(&plan.spec, &m.name) == *wave)
+                    .filter_map(|m| {
+                        Some(crate::azure::capacity::Need {
+                            machine: &m.name,
+                            size: m.spec.target.vm_size.as_deref()?,
+                            zone: m.spec.target.availability_zone.map(|z| z.as_str()),
+                        })
+                    }),
+            );
+            let shortfalls = crate::azure::capacity::check(region, &needs, &usages, &skus);
+            if !shortfalls.is_empty() {
+                for shortfall in shortfalls {
+                    findings.push(finding(format!(
+                        "wave {wave} would wait ({}): {}",
+                        shortfall.reason, shortfall.message
+                    )));
+                }
+                break;
+            }
+        }
+    }
+    findings
 }
 
 /// The network a vault's machines land in: its subnets as the spec creates them, or as Azure

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::app::Sim;
 use crate::error::ArmError;
 
+pub mod capacity;
 pub mod compute;
 pub mod migrate;
 pub mod network;
@@ -131,6 +132,8 @@ pub fn routes() -> Router<Sim> {
             &format!("{rg}/providers/Microsoft.Network/virtualNetworks/{{name}}/subnets/{{subnet}}"),
             get(network::get_subnet).put(network::put_subnet).delete(network::delete_subnet),
         )
+        .route("/subscriptions/{subscription}/providers/Microsoft.Compute/locations/{location}/usages", get(capacity::list_usages))
+        .route("/subscriptions/{subscription}/providers/Microsoft.Compute/skus", get(capacity::list_skus))
         .route(&format!("{rg}/providers/Microsoft.Compute/virtualMachines"), get(compute::list))
         .route(&format!("{rg}/providers/Microsoft.Compute/virtualMachines/{{name}}"), get(compute::get))
         .route(&format!("{rg}/providers/Microsoft.Compute/virtualMachines/{{name}}/instanceView"), get(compute::get_instance_view))

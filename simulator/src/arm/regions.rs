@@ -95,6 +95,11 @@ const REGIONS: &[&str] = &[
     "westus3",
 ];
 
+/// Every region name.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    REGIONS.iter().copied()
+}
+
 /// Whether ARM knows a region of this name (lower case, no spaces).
 pub fn is_known(name: &str) -> bool {
     REGIONS.binary_search(&name).is_ok()

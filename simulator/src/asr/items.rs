@@ -964,6 +964,15 @@ pub async fn action(
             }
         }
     }
+    // A (test) failover creates a VM: Compute refuses it when it exceeds a vCPU quota.
+    let creates_vm = matches!(
+        scenario,
+        Scenario::TestFailover | Scenario::PlannedFailover | Scenario::UnplannedFailover
+    );
+    let quota = creates_vm
+        .then(|| crate::arm::capacity::quota_job_failure(&world, &item.vm.location, &item.vm.size))
+        .flatten()
+        .map(crate::asr::InjectedJobFailure);
     let job = start_job(
         &mut world,
         &vault_id,
@@ -974,7 +983,7 @@ pub async fn action(
             instance_type: "ProtectionEntity",
         },
         now,
-        failure.map(|e| e.0),
+        failure.map(|e| e.0).or(quota),
     );
     let stored = world
         .asr
