@@ -400,6 +400,50 @@ mod tests {
     }
 
     #[test]
+    fn a_wave_short_of_capacity_releases_none_of_its_new_machines_and_says_why() {
+        let spec = spec("cutover: {approved: true, maxConcurrent: 2}");
+        let views = machines(&[
+            ("a", P::FailingOver),
+            ("b", P::ReadyForCutover),
+            ("c", P::ReadyForCutover),
+        ]);
+        let mut o = orchestrate(&spec, &views, now());
+        // a is the first wave's, still failing over: the second waits for it.
+        assert_eq!(o.releases.cutover, ["a"]);
+        let views = machines(&[
+            ("a", P::Completed),
+            ("b", P::ReadyForCutover),
+            ("c", P::ReadyForCutover),
+        ]);
+        let previous = o.releases.clone();
+        o = orchestrate(&spec, &views, now());
+        let new = newly_released(&o, &previous);
+        assert_eq!(new, ["b", "c"]);
+        let shortfall = crate::azure::capacity::Shortfall {
+            machine: None,
+            reason: "InsufficientQuota",
+            message: "standardDSv5Family: the wave needs 8, 4 are free".into(),
+        };
+        let mut held = o.clone();
+        hold_for_capacity(&mut held, &new, std::slice::from_ref(&shortfall));
+        assert!(held.releases.cutover.is_empty());
+        assert_eq!(
+            (held.phase, held.reason),
+            (PlanPhase::AwaitingCapacity, "InsufficientQuota")
+        );
+        assert_eq!(
+            held.message,
+            "the wave waits, nothing failed over: standardDSv5Family: the wave needs 8, 4 are free"
+        );
+        // No shortfall: nothing changes.
+        let mut free = o.clone();
+        hold_for_capacity(&mut free, &new, &[]);
+        assert_eq!(free, o);
+        // What was released before is not asked again.
+        assert!(newly_released(&o, &o.releases.clone()).is_empty());
+    }
+
+    #[test]
     fn every_machine_is_in_the_wave_the_plan_places_it_in() {
         let spec = |yaml: &str| -> MigrationPlanSpec {
             serde_yaml_ng::from_str(&format!(
