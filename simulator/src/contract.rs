@@ -459,7 +459,11 @@ mod tests {
             api_versions_of("Microsoft.Resources"),
             ["2025-04-01", "2024-11-01"]
         );
-        assert!(api_versions_of("Microsoft.Compute").is_empty());
+        // Compute's usages and SKUs (azure-mgmt-compute 39.0.0); not its VMs, which it does not serve.
+        assert_eq!(
+            api_versions_of("Microsoft.Compute"),
+            ["2026-04-01", "2021-07-01"]
+        );
     }
 
     #[test]

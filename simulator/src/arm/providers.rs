@@ -47,12 +47,15 @@ fn unknown_namespace(namespace: &str) -> ArmError {
 }
 
 /// The api-versions a namespace serves here, newest first: those of azure-sim's request
-/// contract, and for Compute (no SDK of it is pinned) the one cutover reads VMs at
-/// (azure-mgmt-compute's `VirtualMachinesOperations`).
+/// contract, and for Compute (whose pinned SDK's VM operations the contract leaves out) also
+/// the one cutover reads VMs at (azure-mgmt-compute's `VirtualMachinesOperations`).
 fn api_versions(namespace: &str) -> Vec<String> {
-    let versions = crate::contract::api_versions_of(namespace);
-    if versions.is_empty() && namespace.eq_ignore_ascii_case("Microsoft.Compute") {
-        return vec!["2024-07-01".into()];
+    let mut versions = crate::contract::api_versions_of(namespace);
+    if namespace.eq_ignore_ascii_case("Microsoft.Compute")
+        && !versions.iter().any(|v| v == "2024-07-01")
+    {
+        versions.push("2024-07-01".into());
+        versions.sort_unstable_by(|a, b| b.cmp(a));
     }
     versions
 }
