@@ -185,6 +185,7 @@ mod tests {
             (P::Testing, "Testing", Reconciling),
             (P::AwaitingApproval, "AwaitingApproval", Settled),
             (P::AwaitingWindow, "AwaitingWindow", Settled),
+            (P::AwaitingCapacity, "InsufficientQuota", Stalled),
             (P::CuttingOver, "CuttingOver", Reconciling),
             (P::Completed, "Completed", Settled),
             (P::Failed, "MachinesFailed", Stalled),
