@@ -102,7 +102,14 @@ pub struct Style {
 
 fn bar(percent: i32, style: Style) -> String {
     const CELLS: i32 = 12;
-    let full = (percent.clamp(0, 100) * CELLS + 50) / 100;
+    // Started shows a cell, unfinished leaves one empty: a bar never looks done, or not begun,
+    // when it is neither.
+    let percent = percent.clamp(0, 100);
+    let full = match (percent * CELLS + 50) / 100 {
+        0 if percent > 0 => 1,
+        full if full == CELLS && percent < 100 => CELLS - 1,
+        full => full,
+    };
     let (on, off) = if style.terminal {
         ('█', '░')
     } else {
@@ -475,6 +482,19 @@ mod tests {
         assert_eq!(time_left(&replicating(0), &History::default(), now), None);
         let protected = machine("web-01", json!({"phase": "Protected"}));
         assert_eq!(time_left(&protected, &History::default(), now), None);
+    }
+
+    #[test]
+    fn a_bar_shows_a_start_and_an_unfinished_end() {
+        let plain = Style {
+            terminal: false,
+            width: None,
+        };
+        assert_eq!(bar(0, plain), "............   0%");
+        assert_eq!(bar(4, plain), "#...........   4%");
+        assert_eq!(bar(50, plain), "######......  50%");
+        assert_eq!(bar(99, plain), "###########.  99%");
+        assert_eq!(bar(100, plain), "############ 100%");
     }
 
     #[test]
