@@ -41,6 +41,23 @@ async fn fixture_signed_in(
     settings: Settings,
     sign_in: impl FnOnce(&ArmSettings, &Settings) -> Arc<dyn azure_core::credentials::TokenCredential>,
 ) -> Fixture {
+    fixture_with(settings, sign_in, |arm, credential| {
+        ArmClient::new(
+            arm,
+            credential,
+            Arc::new(Budget::default()),
+            Arc::new(RequestStats::default()),
+        )
+    })
+    .await
+}
+
+/// azure-sim over HTTPS, and the ARM client `client` makes with the credential `sign_in` makes.
+async fn fixture_with(
+    settings: Settings,
+    sign_in: impl FnOnce(&ArmSettings, &Settings) -> Arc<dyn azure_core::credentials::TokenCredential>,
+    client: impl FnOnce(&ArmSettings, Arc<dyn azure_core::credentials::TokenCredential>) -> ArmClient,
+) -> Fixture {
     let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let sim = azure_sim::start(listen, settings.clone(), Persistence::default(), None)
         .await
@@ -56,12 +73,7 @@ async fn fixture_signed_in(
     )
     .unwrap();
     let credential = sign_in(&arm, &settings);
-    let client = ArmClient::new(
-        &arm,
-        credential,
-        Arc::new(Budget::default()),
-        Arc::new(RequestStats::default()),
-    );
+    let client = client(&arm, credential);
     Fixture {
         sim,
         client,
@@ -573,29 +585,21 @@ async fn a_service_principal_signs_in_with_its_certificate() {
 
 #[tokio::test]
 async fn a_read_only_client_reads_and_refuses_every_write_before_it_is_sent() {
-    let settings = Settings::default();
-    let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let sim = azure_sim::start(listen, settings.clone(), Persistence::default(), None)
-        .await
-        .unwrap();
-    let ca = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(ca.path(), &sim.certificate_pem).unwrap();
-    let url = Url::parse(sim.base_url()).unwrap();
-    let arm = ArmSettings::new(
-        url.clone(),
-        Some(url),
-        Some(ca.path().to_path_buf()),
-        REQUEST_TIMEOUT,
+    let f = fixture_with(
+        Settings::default(),
+        |arm, settings| {
+            credentials::client_secret(
+                arm,
+                &settings.tenant,
+                settings.client_id.clone(),
+                settings.client_secret.clone(),
+            )
+            .unwrap()
+        },
+        ArmClient::read_only,
     )
-    .unwrap();
-    let credential = credentials::client_secret(
-        &arm,
-        &settings.tenant,
-        settings.client_id.clone(),
-        settings.client_secret.clone(),
-    )
-    .unwrap();
-    let client = ArmClient::read_only(&arm, credential);
+    .await;
+    let client = &f.client;
     let group: Option<Value> = client.get(&group_path("rg-app-neu"), RG).await.unwrap();
     assert!(group.is_some(), "reads go through");
     let refused = client
@@ -607,7 +611,8 @@ async fn a_read_only_client_reads_and_refuses_every_write_before_it_is_sent() {
         "{refused}"
     );
     assert!(client.delete(&group_path("rg-app-neu"), RG).await.is_err());
-    let methods: Vec<String> = sim
+    let methods: Vec<String> = f
+        .sim
         .sim
         .requests
         .lock()

@@ -137,6 +137,11 @@ fn plan_against(sim: &Simulator, args: &[&str]) -> Result<(Option<i32>, Value, S
     Ok((output.status.code(), preview, stderr))
 }
 
+/// The findings of a JSON preview.
+fn findings(preview: &Value) -> impl Iterator<Item = &Value> {
+    preview["findings"].as_array().into_iter().flatten()
+}
+
 /// Every request azure-sim answered that was not a read.
 async fn writes(sim: &Simulator) -> Result<Vec<String>> {
     Ok(sim
@@ -224,10 +229,7 @@ async fn against_azure_it_reads_only_and_lists_the_writes_the_controller_then_ma
     assert!(a2a_vault.len() >= 10, "{a2a_vault:?}");
     assert_eq!(a2a_enables.len(), 3, "{preview}");
     assert_eq!(vmm_vault.len(), 5, "{vmm_vault:?}");
-    let waits: Vec<&str> = preview["findings"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let waits: Vec<&str> = findings(&preview)
         .filter(|f| f["severity"] == "wait")
         .filter_map(|f| f["name"].as_str())
         .collect();
@@ -298,10 +300,7 @@ async fn against_azure_it_reads_only_and_lists_the_writes_the_controller_then_ma
         operations(&again, |o| o["kind"] == "RecoveryVault").is_empty(),
         "{again}"
     );
-    let adopted = again["findings"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let adopted = findings(&again)
         .filter(|f| {
             f["severity"] == "wait"
                 && f["message"]
@@ -334,10 +333,7 @@ async fn against_azure_what_would_fail_is_an_error_and_exit_1() -> Result<()> {
     std::fs::write(dir.path().join("plan.json"), serde_json::to_vec(&plan)?)?;
     let (code, preview, stderr) = plan_against(&sim, &["-f", &dir.path().display().to_string()])?;
     assert_eq!(code, Some(1), "{preview}{stderr}");
-    let errors: Vec<(String, String)> = preview["findings"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let errors: Vec<(String, String)> = findings(&preview)
         .filter(|f| f["severity"] == "error")
         .map(|f| {
             (
@@ -367,10 +363,7 @@ async fn against_azure_what_would_fail_is_an_error_and_exit_1() -> Result<()> {
     std::fs::write(dir.path().join("plan.json"), serde_json::to_vec(&plan)?)?;
     let (code, preview, stderr) = plan_against(&sim, &["-f", &dir.path().display().to_string()])?;
     assert_eq!(code, Some(1), "{preview}{stderr}");
-    let mut errors: Vec<(String, String, String)> = preview["findings"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let mut errors: Vec<(String, String, String)> = findings(&preview)
         .filter(|f| f["severity"] == "error")
         .map(|f| {
             (
@@ -412,10 +405,7 @@ async fn against_azure_what_would_fail_is_an_error_and_exit_1() -> Result<()> {
     std::fs::write(dir.path().join("vault.json"), serde_json::to_vec(&vault)?)?;
     let (code, preview, stderr) = plan_against(&sim, &["-f", &dir.path().display().to_string()])?;
     assert_eq!(code, Some(1), "{preview}{stderr}");
-    let blocked = preview["findings"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let blocked = findings(&preview)
         .find(|f| f["severity"] == "error" && f["kind"] == "RecoveryVault")
         .cloned()
         .unwrap_or_default();
@@ -497,10 +487,7 @@ async fn against_azure_a_wave_beyond_the_vcpu_quota_is_an_error() -> Result<()> 
     let file = repo_root().join("deploy/examples/hyperv-vmm.yaml");
     let (code, preview, stderr) = plan_against(&sim, &["-f", &file.display().to_string()])?;
     assert_eq!(code, Some(1), "{preview}{stderr}");
-    let errors: Vec<&str> = preview["findings"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let errors: Vec<&str> = findings(&preview)
         .filter(|f| f["severity"] == "error" && f["kind"] == "MigrationPlan")
         .filter_map(|f| f["message"].as_str())
         .collect();

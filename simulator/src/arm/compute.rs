@@ -220,8 +220,8 @@ pub fn delete_vm(world: &mut World, id: &str) {
     }
 }
 
-/// The private addresses of the NIC IP configurations in a subnet.
-pub fn ip_configuration_addresses_in(world: &World, subnet_id: &str) -> Vec<String> {
+/// The NIC IP configurations that sit in a subnet, as NRP stores them.
+fn ip_configurations_of(world: &World, subnet_id: &str) -> Vec<Value> {
     world
         .list(NIC_TYPE, None)
         .into_iter()
@@ -236,6 +236,13 @@ pub fn ip_configuration_addresses_in(world: &World, subnet_id: &str) -> Vec<Stri
                 .as_str()
                 .is_some_and(|s| s.eq_ignore_ascii_case(subnet_id))
         })
+        .collect()
+}
+
+/// The private addresses of the NIC IP configurations in a subnet.
+pub fn ip_configuration_addresses_in(world: &World, subnet_id: &str) -> Vec<String> {
+    ip_configurations_of(world, subnet_id)
+        .iter()
         .filter_map(|c| {
             c["properties"]["privateIPAddress"]
                 .as_str()
@@ -246,20 +253,8 @@ pub fn ip_configuration_addresses_in(world: &World, subnet_id: &str) -> Vec<Stri
 
 /// The IDs of the NIC IP configurations that sit in a subnet (NRP's `Subnet.ipConfigurations`).
 pub fn ip_configurations_in(world: &World, subnet_id: &str) -> Vec<String> {
-    world
-        .list(NIC_TYPE, None)
-        .into_iter()
-        .flat_map(|nic| {
-            nic.properties["ipConfigurations"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
-        .filter(|c| {
-            c["properties"]["subnet"]["id"]
-                .as_str()
-                .is_some_and(|s| s.eq_ignore_ascii_case(subnet_id))
-        })
+    ip_configurations_of(world, subnet_id)
+        .iter()
         .filter_map(|c| c["id"].as_str().map(str::to_owned))
         .collect()
 }
