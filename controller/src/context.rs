@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use azure_core::credentials::TokenCredential;
 use cutover_api::vault::Credentials;
 use cutover_api::{MigrationPlan, RecoveryVault, ReplicatedMachine};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ObjectReference, Secret};
 use kube::Api;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -96,6 +97,8 @@ pub struct Caches {
     pub vaults: Store<RecoveryVault>,
     pub machines: Store<ReplicatedMachine>,
     pub plans: Store<MigrationPlan>,
+    /// The plans' hook Jobs (those labelled `cutover.dev/plan`), without their pod templates.
+    pub jobs: Store<Job>,
     pub synced: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -127,6 +130,10 @@ impl Caches {
 
     pub fn machines_in(&self, namespace: &str) -> Vec<Arc<ReplicatedMachine>> {
         in_namespace(&self.machines, namespace)
+    }
+
+    pub fn jobs_in(&self, namespace: &str) -> Vec<Arc<Job>> {
+        in_namespace(&self.jobs, namespace)
     }
 }
 
@@ -438,6 +445,7 @@ mod tests {
             vaults: kube::runtime::reflector::store().0,
             machines: kube::runtime::reflector::store().0,
             plans: kube::runtime::reflector::store().0,
+            jobs: kube::runtime::reflector::store().0,
             synced: Default::default(),
         };
         assert!(!caches.synced());

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use cutover_api::{MigrationPlan, RecoveryVault, ReplicatedMachine};
 use futures::StreamExt;
+use k8s_openapi::api::batch::v1::Job;
 use kube::Api;
 use kube::Resource;
 use kube::runtime::controller::Action;
@@ -96,6 +97,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let vault_events = subscriber(&vault_writer);
     let machine_events = subscriber(&machine_writer);
     let plan_events = subscriber(&plan_writer);
+    let jobs: Api<Job> = scoped(&client, args.namespace.as_deref());
+    let (job_store, job_writer) = reflector::store();
     let ctx = Arc::new(Context::new(
         client.clone(),
         settings,
@@ -105,6 +108,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             vaults: vault_store.clone(),
             machines: machine_store.clone(),
             plans: plan_store.clone(),
+            jobs: job_store.clone(),
             synced: Default::default(),
         },
         metrics,
@@ -187,8 +191,31 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     // A machine's progress (its status) moves on the plan that created it or adopted it (an
     // adopted machine has no owner reference).
     let plans_of_machine = plan_store.clone();
+    // Only the hook Jobs, and only what a pass reads of them (name, labels, creation, status):
+    // a pod template is kilobytes no pass needs.
+    let hook_jobs = watcher(
+        jobs,
+        watcher::Config::default()
+            .any_semantic()
+            .labels(crate::plan::hooks::PLAN_LABEL),
+    )
+    .default_backoff()
+    .modify(|job| {
+        job.metadata.managed_fields = None;
+        job.spec = None;
+    });
+    let job_changes = reflector(job_writer, hook_jobs).applied_objects();
     let plan_controller = Controller::for_stream(plan_triggers, plan_store.clone())
         .with_config(config)
+        .watches_stream(job_changes, |job: Job| {
+            let namespace = job.metadata.namespace.clone()?;
+            let plan = job
+                .metadata
+                .labels
+                .as_ref()?
+                .get(crate::plan::hooks::PLAN_LABEL)?;
+            Some(kube::runtime::reflector::ObjectRef::new(plan).within(&namespace))
+        })
         .watches_stream(
             owned(machine_events)
                 .predicate_filter(what_plans_read_of_a_machine, Default::default()),
@@ -340,13 +367,13 @@ fn what_machines_read_of_a_vault(vault: &RecoveryVault) -> Option<u64> {
     Some(hashed(&(vault.metadata.generation, ready)))
 }
 
-/// What a machine's pass reads of its plan: its spec (approval, window, test rules) and what it
-/// releases.
+/// What a machine's pass reads of its plan: its spec (approval, window, test rules), what it
+/// releases, and its hooks' runs (commit waits for them).
 fn what_machines_read_of_a_plan(plan: &MigrationPlan) -> Option<u64> {
     let released = plan
         .status
         .as_ref()
-        .map(|s| serde_json::to_string(&s.released).unwrap_or_default());
+        .map(|s| serde_json::to_string(&(&s.released, &s.hooks)).unwrap_or_default());
     Some(hashed(&(plan.metadata.generation, released)))
 }
 
@@ -435,7 +462,8 @@ async fn ready_once_synced(readiness: Option<Arc<Readiness>>, caches: Caches) {
     match futures::try_join!(
         synced(&caches.vaults),
         synced(&caches.machines),
-        synced(&caches.plans)
+        synced(&caches.plans),
+        synced(&caches.jobs)
     ) {
         Ok(_) => {
             tracing::info!("caches synced; ready");

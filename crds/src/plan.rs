@@ -2,14 +2,15 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::batch::v1::JobTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector, Time};
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::common::{
-    AZURE_NAME_PATTERN, DNS_LABEL_PATTERN, DeletionPolicy, LocalObjectReference,
-    RESOURCE_GROUP_PATTERN, ResourceId, Tags, is_default,
+    AZURE_NAME_PATTERN, DNS_LABEL_PATTERN, DNS_SUBDOMAIN_PATTERN, DeletionPolicy,
+    LocalObjectReference, RESOURCE_GROUP_PATTERN, ResourceId, Tags, is_default,
 };
 use crate::machine::{
     AvailabilityZone, DiskType, LicenseType, MachinePhase, MachineTarget, OsType,
@@ -108,6 +109,128 @@ pub struct MigrationPlanSpec {
     /// What deleting the plan does to the machines it created (and to their Azure replication).
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+    /// Kubernetes Jobs run for each machine at steps of its cutover: before it fails over,
+    /// after it failed over and before it commits (smoke tests), and after it committed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub hooks: Vec<Hook>,
+    /// The ServiceAccount (same namespace) the hooks' Jobs run as; the namespace's `default`
+    /// when absent. A hook's template may not name another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = DNS_SUBDOMAIN_PATTERN))]
+    pub service_account_name: Option<String>,
+}
+
+/// A Job run once for each machine (of the waves and machines it names) at one step.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Hook {
+    /// Unique in the plan; part of each Job's name.
+    #[schemars(regex(pattern = DNS_LABEL_PATTERN), length(max = 20))]
+    pub name: String,
+    pub step: HookStep,
+    /// Only the machines of these waves; every wave when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100), inner(regex(pattern = DNS_LABEL_PATTERN)))]
+    pub waves: Vec<String>,
+    /// Only these machines; every machine (of `waves`) when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 1000), inner(regex(pattern = DNS_LABEL_PATTERN)))]
+    pub machines: Vec<String>,
+    /// The next step waits for the Job to succeed: a failed `preCutover` hook keeps the machine
+    /// from failing over, a failed `postFailover` hook holds it failed over before commit, a
+    /// failed `postCommit` hook fails the plan. Otherwise the next step waits only for the Job
+    /// to finish, and a failure is reported.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub must_succeed: bool,
+    /// Seconds the Job may run (its `activeDeadlineSeconds`, 1800 when absent); past it, the
+    /// attempt has failed.
+    #[serde(
+        default = "default_hook_timeout",
+        skip_serializing_if = "is_default_hook_timeout"
+    )]
+    #[schemars(range(min = 1, max = 86400))]
+    pub timeout_seconds: i64,
+    /// Further Jobs started after a failed one, each a new attempt with its own name.
+    #[serde(default, skip_serializing_if = "is_default")]
+    #[schemars(range(min = 0, max = 10))]
+    pub retries: i32,
+    /// The Job. cutover adds the machine's facts to every container's environment
+    /// (`CUTOVER_PLAN`, `CUTOVER_WAVE`, `CUTOVER_MACHINE`, `CUTOVER_STEP`, `CUTOVER_HOOK`,
+    /// `CUTOVER_ATTEMPT`, `CUTOVER_SOURCE_NAME`, `CUTOVER_TARGET_RESOURCE_GROUP`,
+    /// `CUTOVER_TARGET_VM_NAME`, and once known `CUTOVER_TARGET_VM_ID` and
+    /// `CUTOVER_PRIVATE_IP`), and sets its ServiceAccount and deadline.
+    pub job_template: JobTemplate,
+}
+
+/// A `batch/v1` JobTemplateSpec, as a CronJob's `jobTemplate`. Kept as JSON here and in the
+/// schema: the full Pod schema would make the CRD over half a megabyte, beyond what
+/// `kubectl apply` can annotate, and a template the Job API would refuse must not make the
+/// whole plan unreadable. [`JobTemplate::parse`] reads it; validation refuses one that does not
+/// parse.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(transparent)]
+pub struct JobTemplate(pub serde_json::Value);
+
+impl JobTemplate {
+    /// The template as the Job API's type.
+    pub fn parse(&self) -> Result<JobTemplateSpec, serde_json::Error> {
+        serde_json::from_value(self.0.clone())
+    }
+}
+
+impl JsonSchema for JobTemplate {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "JobTemplate".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "object",
+            "x-kubernetes-preserve-unknown-fields": true,
+            "description": "A batch/v1 JobTemplateSpec (metadata and spec), as a CronJob's jobTemplate."
+        })
+    }
+}
+
+fn default_hook_timeout() -> i64 {
+    1800
+}
+
+fn is_default_hook_timeout(seconds: &i64) -> bool {
+    *seconds == default_hook_timeout()
+}
+
+impl Hook {
+    /// Whether the hook runs for machine `machine` of wave `wave`.
+    pub fn applies_to(&self, machine: &str, wave: &str) -> bool {
+        (self.waves.is_empty() || self.waves.iter().any(|w| w == wave))
+            && (self.machines.is_empty() || self.machines.iter().any(|m| m == machine))
+    }
+}
+
+/// When a hook runs for a machine.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema,
+)]
+pub enum HookStep {
+    /// The machine is ready and released to cut over: it fails over once the hook has run.
+    PreCutover,
+    /// The machine has failed over: it commits once the hook has run (the smoke test).
+    PostFailover,
+    /// The machine has committed and completed; the plan completes once the hook has run.
+    PostCommit,
+}
+
+impl HookStep {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HookStep::PreCutover => "PreCutover",
+            HookStep::PostFailover => "PostFailover",
+            HookStep::PostCommit => "PostCommit",
+        }
+    }
 }
 
 /// Where a plan's machines come from.
@@ -370,6 +493,11 @@ pub struct MigrationPlanStatus {
     /// Machines that failed, and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed_machines: Vec<MachineFailure>,
+    /// Every hook started for a machine, and how it went; a hook recorded here is never
+    /// started again for that machine.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["machine", "hook"]))]
+    pub hooks: Vec<HookRun>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Time>,
     /// When the last machine completed.
@@ -493,4 +621,29 @@ pub struct MachineFailure {
     pub name: String,
     pub reason: String,
     pub message: String,
+}
+
+/// A hook started for a machine: its latest attempt and how it went.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HookRun {
+    pub machine: String,
+    pub hook: String,
+    pub step: HookStep,
+    /// 1 for the first Job, one more for each retry.
+    pub attempt: i32,
+    /// The attempt's Job (same namespace).
+    pub job: String,
+    pub state: HookState,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
+
+/// How a hook's latest attempt stands.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum HookState {
+    Running,
+    Succeeded,
+    Failed,
 }

@@ -728,12 +728,7 @@ async fn a_wave_beyond_the_vcpu_quota_waits_naming_it_and_fails_nothing_over() -
         phase(p) == Some(PlanPhase::AwaitingCapacity)
     })
     .await?;
-    let ready = held
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
-        .cloned()
-        .expect("a Ready condition");
+    let ready = ready_of(held.status.as_ref().map(|s| s.conditions.as_slice()));
     assert_eq!(ready.reason, "InsufficientQuota");
     assert!(
         ready.message.contains(
@@ -764,5 +759,245 @@ async fn a_wave_beyond_the_vcpu_quota_waits_naming_it_and_fails_nothing_over() -
     .await?;
     let total = done.status.map(|s| s.machines.total).unwrap_or_default() as usize;
     assert_eq!(failovers(&sim).await?, total, "one failover per machine");
+    Ok(())
+}
+
+/// An object's `Ready` condition (its status's conditions); a test fails without one.
+fn ready_of(
+    conditions: Option<&[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]>,
+) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+    conditions
+        .unwrap_or_default()
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .cloned()
+        .expect("a Ready condition")
+}
+
+/// Approves one machine by its annotation, as `kubectl cutover approve PLAN MACHINE` does.
+async fn approve(machines: &Api<ReplicatedMachine>, name: &str) -> Result<()> {
+    let approved = json!({"metadata": {"annotations": {"cutover.dev/approved": "true"}}});
+    machines
+        .patch(name, &PatchParams::default(), &Patch::Merge(approved))
+        .await?;
+    Ok(())
+}
+
+/// The cutover night of issue 19, on the real API server. The test control plane runs no job
+/// controller (and no kubelet): this test plays it, completing or failing each hook Job through
+/// the Job's status subresource as the job controller would, and checks what cutover does next.
+/// A `preCutover` hook must pass before a machine fails over; a `postFailover` smoke test
+/// passes for two machines and fails for WEB02; one machine is approved in the plan, one by
+/// its annotation, the third later. The passing machines complete; WEB02 stays failed over,
+/// not committed, with the Job and its failure in its status.
+#[tokio::test]
+async fn hooks_gate_each_step_and_a_failed_smoke_test_holds_its_machine_before_commit() -> Result<()>
+{
+    use k8s_openapi::api::batch::v1::Job;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let plane = control_plane::shared()?;
+    let client = plane.client().await?;
+    let ns = temp_namespace(&client, "runbook").await?;
+    let sim = fast_sim()?;
+    let controller = Controller::start(plane, &sim, &ns, &[])?;
+    let (vault, mut plan) = example("hyperv-vmm.yaml")?;
+    let pod = json!({"spec": {"backoffLimit": 0, "template": {"spec": {
+        "restartPolicy": "Never",
+        "containers": [{"name": "check", "image": "busybox", "command": ["sh", "-c", "true"]}]}}}});
+    plan["spec"]["waves"] = Value::Null;
+    plan["spec"]["testFailover"] = json!({"required": false});
+    plan["spec"]["cutover"] =
+        json!({"approved": false, "approvedMachines": ["vmm-sql01"], "maxConcurrent": 3});
+    plan["spec"]["hooks"] = json!([
+        {"name": "stop-app", "step": "PreCutover", "mustSucceed": true, "jobTemplate": pod},
+        {"name": "smoke", "step": "PostFailover", "mustSucceed": true, "timeoutSeconds": 600, "jobTemplate": pod},
+    ]);
+    apply(plane, &ns, &vault)?;
+    apply(plane, &ns, &plan)?;
+    let name = plan["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let machines = Api::<ReplicatedMachine>::namespaced(client.clone(), &ns);
+    let plans = Api::<MigrationPlan>::namespaced(client.clone(), &ns);
+    let jobs = Api::<Job>::namespaced(client.clone(), &ns);
+    // WEB01 is approved by its annotation (once the plan has created it).
+    wait_for(
+        &machines,
+        "vmm-web01",
+        &controller,
+        "created",
+        TIMEOUT,
+        |_| true,
+    )
+    .await?;
+    approve(&machines, "vmm-web01").await?;
+
+    // The job controller this plane lacks: preCutover Jobs finish once `release_pre` is set;
+    // WEB02's smoke test fails, every other Job succeeds.
+    let release_pre = Arc::new(AtomicBool::new(false));
+    let finisher = {
+        let (jobs, release_pre) = (jobs.clone(), release_pre.clone());
+        tokio::spawn(async move {
+            loop {
+                for job in jobs
+                    .list(&Default::default())
+                    .await
+                    .into_iter()
+                    .flat_map(|l| l.items)
+                {
+                    let labels = job.metadata.labels.clone().unwrap_or_default();
+                    let finished = job
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.conditions.as_ref())
+                        .is_some();
+                    let hook = labels.get("cutover.dev/hook").cloned().unwrap_or_default();
+                    if finished || (hook == "stop-app" && !release_pre.load(Ordering::SeqCst)) {
+                        continue;
+                    }
+                    let fails = hook == "smoke"
+                        && labels.get("cutover.dev/machine").map(String::as_str)
+                            == Some("vmm-web02");
+                    let status = if fails {
+                        json!({"failed": 1, "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]})
+                    } else {
+                        json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]})
+                    };
+                    let _ = jobs
+                        .patch_status(
+                            &job.metadata.name.clone().unwrap_or_default(),
+                            &PatchParams::default(),
+                            &Patch::Merge(json!({ "status": status })),
+                        )
+                        .await;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    };
+
+    // The two approved machines run their preCutover hook and wait for it: nothing fails over.
+    let waiting = wait_for(
+        &plans,
+        &name,
+        &controller,
+        "preCutover Jobs",
+        TIMEOUT,
+        |p| {
+            p.status
+                .as_ref()
+                .is_some_and(|s| s.hooks.iter().filter(|r| r.hook == "stop-app").count() == 2)
+        },
+    )
+    .await?;
+    let status = waiting.status.clone().unwrap_or_default();
+    let mut started: Vec<&str> = status.hooks.iter().map(|r| r.machine.as_str()).collect();
+    started.sort();
+    assert_eq!(started, ["vmm-sql01", "vmm-web01"], "WEB02 is not approved");
+    assert_eq!(status.awaiting_approval, ["vmm-web02"]);
+    assert!(
+        status.released.cutover.is_empty(),
+        "held for the hooks: {:?}",
+        status.released
+    );
+    let sql_job = jobs.get("vmm-shop-vmm-sql01-stop-app-1").await?;
+    let env: std::collections::BTreeMap<String, String> = sql_job
+        .spec
+        .and_then(|s| s.template.spec)
+        .map(|p| p.containers[0].env.clone().unwrap_or_default())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| (e.name, e.value.unwrap_or_default()))
+        .collect();
+    assert_eq!(env["CUTOVER_SOURCE_NAME"], "SQL01");
+    assert_eq!(env["CUTOVER_PRIVATE_IP"], "10.10.2.10");
+    assert_eq!(env["CUTOVER_STEP"], "PreCutover");
+    assert_eq!(env["CUTOVER_PLAN"], "vmm-shop");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        failovers(&sim).await?,
+        0,
+        "no failover before its preCutover hook"
+    );
+
+    // The hooks pass; WEB02 is approved too.
+    release_pre.store(true, Ordering::SeqCst);
+    approve(&machines, "vmm-web02").await?;
+    for done in ["vmm-sql01", "vmm-web01"] {
+        wait_for(&machines, done, &controller, "Completed", TIMEOUT, |m| {
+            m.status.as_ref().and_then(|s| s.phase) == Some(MachinePhase::Completed)
+        })
+        .await?;
+    }
+    let held = wait_for(
+        &machines,
+        "vmm-web02",
+        &controller,
+        "held by its smoke test",
+        TIMEOUT,
+        |m| {
+            m.status.as_ref().is_some_and(|s| {
+                s.phase == Some(MachinePhase::FailedOver)
+                    && s.conditions
+                        .iter()
+                        .any(|c| c.type_ == "Ready" && c.reason == "HookFailed")
+            })
+        },
+    )
+    .await?;
+    let ready = ready_of(held.status.as_ref().map(|s| s.conditions.as_slice()));
+    assert!(
+        ready.message.contains("vmm-shop-vmm-web02-smoke-1")
+            && ready.message.contains("BackoffLimitExceeded"),
+        "{}",
+        ready.message
+    );
+    // Held: it stays failed over and uncommitted, and the plan does not complete.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let web02 = machines.get("vmm-web02").await?;
+    assert_eq!(
+        web02.status.and_then(|s| s.phase),
+        Some(MachinePhase::FailedOver)
+    );
+    let commits = sim
+        .requests("method=POST&path=/failoverCommit")
+        .await?
+        .len();
+    assert_eq!(
+        commits, 2,
+        "only the machines whose smoke test passed commit"
+    );
+    let plan_now = plans.get(&name).await?;
+    assert_ne!(phase(&plan_now), Some(PlanPhase::Completed));
+    let plan_ready = ready_of(plan_now.status.as_ref().map(|s| s.conditions.as_slice()));
+    assert_eq!(plan_ready.reason, "HookFailed", "{}", plan_ready.message);
+    assert!(
+        event_messages(plane, &ns, &name, "HookFailed")?.contains("vmm-web02"),
+        "a Warning Event names the machine"
+    );
+    // Each hook ran once per machine: one Job each, none twice.
+    let mut names: Vec<String> = jobs
+        .list(&Default::default())
+        .await?
+        .items
+        .into_iter()
+        .filter_map(|j| j.metadata.name)
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "vmm-shop-vmm-sql01-smoke-1",
+            "vmm-shop-vmm-sql01-stop-app-1",
+            "vmm-shop-vmm-web01-smoke-1",
+            "vmm-shop-vmm-web01-stop-app-1",
+            "vmm-shop-vmm-web02-smoke-1",
+            "vmm-shop-vmm-web02-stop-app-1",
+        ]
+    );
+    finisher.abort();
     Ok(())
 }

@@ -12,7 +12,7 @@
 
 use cutover_api::MachinePhase;
 use cutover_api::machine::ReplicatedMachineStatus;
-use cutover_api::plan::{CommitPolicy, MigrationPlanSpec, Releases};
+use cutover_api::plan::{CommitPolicy, HookRun, HookStep, MigrationPlanSpec, Releases};
 
 /// ASR's job states.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,7 +92,7 @@ pub enum Source {
 }
 
 /// What the plan (or the lack of one) lets the machine do now.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Gate {
     /// Start replicating (the machine's wave may wait for an earlier one).
     pub replicate: bool,
@@ -110,6 +110,8 @@ pub struct Gate {
     pub cutover_allowed: bool,
     /// Commit once failed over (the plan commits automatically, or a person asked to).
     pub commit_allowed: bool,
+    /// Why commit waits when a hook holds it: the reason and message to show.
+    pub commit_hold: Option<(&'static str, String)>,
     /// Shut the source down and fail over with its last changes, where the provider can.
     pub planned: bool,
     /// After commit, stop replication keeping the VM (`MigrationComplete`).
@@ -384,6 +386,8 @@ fn decide_with_item(item: &Item, gate: &Gate) -> Decision {
         if item.allows("Commit") {
             return if gate.commit_allowed {
                 Decision::act(Action::Commit, "Committing", "failed over: committing")
+            } else if let Some((reason, message)) = &gate.commit_hold {
+                Decision::wait(P::FailedOver, reason, message.clone(), Next::OnChange)
             } else {
                 Decision::wait(
                     P::FailedOver,
@@ -515,6 +519,8 @@ fn decide_with_item(item: &Item, gate: &Gate) -> Decision {
 pub struct PlanView<'a> {
     pub spec: &'a MigrationPlanSpec,
     pub released: &'a Releases,
+    /// The hook runs the plan recorded.
+    pub hooks: &'a [HookRun],
 }
 
 /// What a person asked for with the machine's annotations.
@@ -533,8 +539,29 @@ impl Gate {
     /// cutover; alone, a machine replicates and waits, because cutting over is a plan's decision.
     pub fn of(plan: Option<PlanView<'_>>, name: &str, asked: Asked, test_vm_up: bool) -> Gate {
         match plan {
-            Some(PlanView { spec, released }) => {
+            Some(PlanView {
+                spec,
+                released,
+                hooks,
+            }) => {
                 let replicate = released.replicate.iter().any(|m| m == name);
+                let wave = crate::plan::orchestrate::wave_of(spec, name);
+                let after_failover =
+                    crate::plan::hooks::outcome(spec, hooks, name, &wave, HookStep::PostFailover);
+                let commit_hold = match after_failover {
+                    crate::plan::hooks::Outcome::Passed => None,
+                    crate::plan::hooks::Outcome::Waiting(why) => Some((
+                        "WaitingForHook",
+                        format!("failed over; commit waits for its hooks: {why}"),
+                    )),
+                    crate::plan::hooks::Outcome::Blocked(why) => Some((
+                        "HookFailed",
+                        format!(
+                            "failed over and held before commit: {why}; annotate \
+                             cutover.dev/commit=true to commit anyway"
+                        ),
+                    )),
+                };
                 Gate {
                     replicate,
                     test_required: spec.test_failover.required,
@@ -543,7 +570,10 @@ impl Gate {
                     test_validated: asked.test_validated,
                     test_vm_up,
                     cutover_allowed: released.cutover.iter().any(|m| m == name),
-                    commit_allowed: spec.cutover.commit == CommitPolicy::Automatic || asked.commit,
+                    commit_allowed: asked.commit
+                        || (spec.cutover.commit == CommitPolicy::Automatic
+                            && commit_hold.is_none()),
+                    commit_hold,
                     planned: spec.cutover.shutdown_source,
                     stop_replication: spec.completion.stop_replication,
                     retry: asked.retry,
@@ -558,6 +588,7 @@ impl Gate {
                 test_vm_up,
                 cutover_allowed: false,
                 commit_allowed: true,
+                commit_hold: None,
                 planned: true,
                 stop_replication: true,
                 retry: asked.retry,
@@ -660,6 +691,7 @@ mod tests {
         let plan = Some(PlanView {
             spec: &spec,
             released: &released,
+            hooks: &[],
         });
         let asked = Asked {
             test_validated: true,
@@ -695,6 +727,7 @@ mod tests {
         let plan = Some(PlanView {
             spec: &manual,
             released: &released,
+            hooks: &[],
         });
         assert!(!Gate::of(plan, "web", Asked::default(), true).commit_allowed);
         let asked = Asked {
@@ -705,6 +738,79 @@ mod tests {
             Gate::of(plan, "web", asked, true).commit_allowed,
             "a person committed it"
         );
+    }
+
+    #[test]
+    fn commit_waits_for_the_smoke_test_and_a_failed_one_holds_it() {
+        let spec: MigrationPlanSpec = serde_json::from_value(serde_json::json!({
+            "vaultRef": {"name": "v"}, "machines": {"templates": []},
+            "cutover": {"approved": true},
+            "hooks": [{"name": "smoke", "step": "PostFailover", "mustSucceed": true,
+                       "jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "t", "image": "i"}]}}}}}]
+        }))
+        .unwrap();
+        let released = Releases::default();
+        use cutover_api::plan::HookState;
+        let run = |state| HookRun {
+            machine: "web".into(),
+            hook: "smoke".into(),
+            step: HookStep::PostFailover,
+            attempt: 1,
+            job: "p-web-smoke-1".into(),
+            state,
+            message: "BackoffLimitExceeded".into(),
+        };
+        let gate = |runs: &[HookRun], asked| {
+            Gate::of(
+                Some(PlanView {
+                    spec: &spec,
+                    released: &released,
+                    hooks: runs,
+                }),
+                "web",
+                asked,
+                false,
+            )
+        };
+        let not_started = gate(&[], Asked::default());
+        assert!(!not_started.commit_allowed);
+        assert_eq!(not_started.commit_hold.unwrap().0, "WaitingForHook");
+        let running = gate(&[run(HookState::Running)], Asked::default());
+        assert_eq!(running.commit_hold.unwrap().0, "WaitingForHook");
+        let passed = gate(&[run(HookState::Succeeded)], Asked::default());
+        assert!(passed.commit_allowed && passed.commit_hold.is_none());
+        let failed = gate(&[run(HookState::Failed)], Asked::default());
+        assert!(!failed.commit_allowed);
+        let (reason, message) = failed.commit_hold.clone().unwrap();
+        assert_eq!(reason, "HookFailed");
+        assert!(
+            message.contains("p-web-smoke-1") && message.contains("BackoffLimitExceeded"),
+            "{message}"
+        );
+        let item = Item {
+            active_location: "Recovery".into(),
+            allowed_operations: vec!["Commit".into()],
+            ..Item::default()
+        };
+        let held = decide(
+            &Memory::default(),
+            &Source::Found,
+            Some(&item),
+            None,
+            &failed,
+        );
+        assert_eq!(
+            (held.phase, held.reason, held.action),
+            (MachinePhase::FailedOver, "HookFailed", None)
+        );
+        let overridden = gate(
+            &[run(HookState::Failed)],
+            Asked {
+                commit: true,
+                ..Asked::default()
+            },
+        );
+        assert!(overridden.commit_allowed, "a person commits anyway");
     }
 
     #[test]
@@ -810,7 +916,7 @@ mod tests {
                 "a retry that moved on",
                 &failed,
                 false,
-                retrying,
+                retrying.clone(),
                 P::Protected,
                 Records {
                     clear_retry: true,
@@ -878,6 +984,7 @@ mod tests {
             test_vm_up: true,
             cutover_allowed: true,
             commit_allowed: true,
+            commit_hold: None,
             planned: true,
             stop_replication: true,
             retry: false,

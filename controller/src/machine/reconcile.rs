@@ -210,6 +210,7 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
         plan.as_ref().map(|p| PlanView {
             spec: &p.spec,
             released: &released,
+            hooks: p.status.as_ref().map_or(&[], |s| s.hooks.as_slice()),
         }),
         &name,
         Asked {

@@ -1,5 +1,6 @@
 //! MigrationPlan: creates and owns machines from templates, releases them wave by wave and
 //! through the cutover gate, and reports the plan's progress.
 
+pub mod hooks;
 pub mod orchestrate;
 pub mod reconcile;

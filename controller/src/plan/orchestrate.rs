@@ -368,7 +368,7 @@ pub fn hold_for_capacity(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use MachinePhase as P;
 
@@ -382,7 +382,7 @@ mod tests {
         serde_json::from_value(doc).unwrap()
     }
 
-    fn machines(phases: &[(&str, MachinePhase)]) -> Vec<MachineView> {
+    pub(crate) fn machines(phases: &[(&str, MachinePhase)]) -> Vec<MachineView> {
         phases
             .iter()
             .map(|(n, p)| MachineView {

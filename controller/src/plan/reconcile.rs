@@ -233,6 +233,27 @@ async fn apply(plan: &MigrationPlan, ctx: &Context) -> Result<Requeue> {
             }
         }
     }
+    let runs = if let Ok(orchestration) = &mut decision.outcome {
+        let held = run_hooks(plan, ctx, &owner, &machines, orchestration).await?;
+        if held.blocked {
+            decision.ready =
+                Observed::failing(READY, orchestration.reason, orchestration.message.clone());
+        } else if !plan.spec.hooks.is_empty()
+            && !matches!(
+                orchestration.phase,
+                PlanPhase::Completed | PlanPhase::AwaitingCapacity
+            )
+        {
+            decision.ready =
+                Observed::not_ready(READY, orchestration.reason, orchestration.message.clone());
+        }
+        held.runs
+    } else {
+        plan.status
+            .as_ref()
+            .map(|s| s.hooks.clone())
+            .unwrap_or_default()
+    };
     let api = Api::<ReplicatedMachine>::namespaced(ctx.client.clone(), &namespace);
     for (name, machine) in &decision.machines {
         api.patch(
@@ -247,6 +268,7 @@ async fn apply(plan: &MigrationPlan, ctx: &Context) -> Result<Requeue> {
         ctx,
         std::slice::from_ref(&decision.ready),
         decision.outcome.as_ref().map_err(|phase| *phase),
+        runs,
     )
     .await?;
     let poll = ctx.timing.poll;
@@ -256,6 +278,143 @@ async fn apply(plan: &MigrationPlan, ctx: &Context) -> Result<Requeue> {
         PlanNext::Later => Requeue::requeue(poll.saturating_mul(6)),
         PlanNext::Resync => Requeue::requeue(ctx.timing.resync),
     })
+}
+
+/// What the hooks' pass left: the runs for status, and whether one that must succeed failed.
+struct HooksHeld {
+    runs: Vec<cutover_api::plan::HookRun>,
+    blocked: bool,
+}
+
+/// The hooks of the machines that reached a step: Jobs created (one that exists is adopted),
+/// followed and retried, an Event for each that ended, and the orchestration held where a hook
+/// has not passed.
+async fn run_hooks(
+    plan: &MigrationPlan,
+    ctx: &Context,
+    owner: &OwnerReference,
+    machines: &[Arc<ReplicatedMachine>],
+    orchestration: &mut Orchestration,
+) -> Result<HooksHeld> {
+    use super::hooks;
+    let previous = plan
+        .status
+        .as_ref()
+        .map(|s| s.hooks.clone())
+        .unwrap_or_default();
+    if plan.spec.hooks.is_empty() {
+        return Ok(HooksHeld {
+            runs: previous,
+            blocked: false,
+        });
+    }
+    let namespace = plan.namespace().unwrap_or_default();
+    let mine = machines_of(plan, machines);
+    let due: Vec<hooks::Due> = mine
+        .iter()
+        .filter_map(|machine| {
+            let name = machine.name_any();
+            let status = machine.status.as_ref();
+            let step = match status.and_then(|s| s.phase)? {
+                MachinePhase::ReadyForCutover if orchestration.releases.cutover.contains(&name) => {
+                    cutover_api::plan::HookStep::PreCutover
+                }
+                MachinePhase::FailedOver => cutover_api::plan::HookStep::PostFailover,
+                MachinePhase::Completed => cutover_api::plan::HookStep::PostCommit,
+                _ => return None,
+            };
+            Some(hooks::Due {
+                wave: super::orchestrate::wave_of(&plan.spec, &name),
+                step,
+                facts: facts_of(machine),
+                machine: name,
+            })
+        })
+        .collect();
+    let jobs: BTreeMap<String, hooks::JobSeen> = ctx
+        .caches
+        .jobs_in(&namespace)
+        .iter()
+        .map(|job| (job.name_any(), hooks::JobSeen::of(job)))
+        .collect();
+    let pass = hooks::pass(
+        &plan.spec,
+        &plan.name_any(),
+        owner,
+        &previous,
+        &jobs,
+        &due,
+        jiff::Timestamp::now(),
+    );
+    let api = Api::<k8s_openapi::api::batch::v1::Job>::namespaced(ctx.client.clone(), &namespace);
+    for start in &pass.start {
+        match api
+            .create(&kube::api::PostParams::default(), &start.job)
+            .await
+        {
+            Ok(_) => {}
+            // Created by an earlier pass the cache has not caught up with: that one is followed.
+            Err(kube::Error::Api(status)) if status.code == 409 => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    for ended in &pass.ended {
+        let machine = mine.iter().find(|m| m.name_any() == ended.machine);
+        let regarding =
+            std::iter::once(plan.object_ref(&())).chain(machine.map(|m| m.object_ref(&())));
+        for object in regarding {
+            let message = ended.message.clone();
+            ctx.event(&object, ended.warning, ended.reason, message, "Hook")
+                .await;
+        }
+    }
+    let phases: Vec<(String, MachinePhase)> = mine
+        .iter()
+        .map(|m| {
+            (
+                m.name_any(),
+                m.status
+                    .as_ref()
+                    .and_then(|s| s.phase)
+                    .unwrap_or(MachinePhase::Pending),
+            )
+        })
+        .collect();
+    let blocked = hooks::hold(orchestration, &plan.spec, &pass.runs, &phases);
+    Ok(HooksHeld {
+        runs: pass.runs,
+        blocked,
+    })
+}
+
+/// What a hook's Job is told of its machine.
+fn facts_of(machine: &ReplicatedMachine) -> Vec<(&'static str, String)> {
+    let spec = &machine.spec;
+    let status = machine.status.as_ref();
+    [
+        ("CUTOVER_SOURCE_NAME", Some(spec.source.name.clone())),
+        (
+            "CUTOVER_TARGET_RESOURCE_GROUP",
+            spec.target.resource_group.clone(),
+        ),
+        (
+            "CUTOVER_TARGET_VM_NAME",
+            Some(
+                spec.target
+                    .vm_name
+                    .clone()
+                    .unwrap_or_else(|| spec.source.name.clone()),
+            ),
+        ),
+        (
+            "CUTOVER_TARGET_VM_ID",
+            status.and_then(|s| s.target_vm_id.clone()),
+        ),
+        ("CUTOVER_PRIVATE_IP", spec.target.static_ip.clone()),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| Some((name, value?)))
+    .collect()
 }
 
 /// Whether the target region can take the VMs the failovers of `released` create: their sizes
@@ -340,6 +499,7 @@ async fn write_status(
     observed: &[Observed],
     // What orchestration decided, or the phase of a plan that cannot be orchestrated yet.
     orchestration: std::result::Result<&Orchestration, PlanPhase>,
+    hooks: Vec<cutover_api::plan::HookRun>,
 ) -> Result<()> {
     let previous = plan.status.clone().unwrap_or_default();
     let mut status = MigrationPlanStatus {
@@ -358,6 +518,7 @@ async fn write_status(
             .started_at
             .clone()
             .or_else(|| Some(Time(jiff::Timestamp::now()))),
+        hooks,
         ..previous.clone()
     };
     match orchestration {

@@ -5,7 +5,9 @@ use std::collections::{HashMap, HashSet};
 
 use super::{Report, check_resource_type, check_tags, check_unique};
 use crate::machine::{LicenseType, OsType};
-use crate::plan::{MAX_MACHINES_PER_PLAN, MigrationPlan, MigrationPlanSpec, StartReplication};
+use crate::plan::{
+    Hook, MAX_MACHINES_PER_PLAN, MigrationPlan, MigrationPlanSpec, StartReplication,
+};
 
 impl MigrationPlan {
     /// Every rule on the spec, and immutability once the plan has machines.
@@ -115,7 +117,116 @@ impl MigrationPlanSpec {
                 format!("must be 1 to 100, got {}", self.cutover.max_concurrent),
             );
         }
+        self.validate_hooks(&mut report);
         report
+    }
+
+    fn template_names(&self) -> HashSet<&str> {
+        self.machines
+            .templates
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect()
+    }
+
+    fn validate_hooks(&self, report: &mut Report) {
+        check_unique(
+            report,
+            &self.hooks,
+            |h| h.name.as_str(),
+            |i| format!("spec.hooks[{i}].name"),
+            "hook",
+        );
+        let waves: HashSet<&str> = self.waves.iter().map(|w| w.name.as_str()).collect();
+        let templates = self.template_names();
+        for (i, hook) in self.hooks.iter().enumerate() {
+            let at = format!("spec.hooks[{i}]");
+            for (w, wave) in hook.waves.iter().enumerate() {
+                if !waves.contains(wave.as_str()) {
+                    report.error(
+                        format!("{at}.waves[{w}]"),
+                        format!("the plan has no wave {wave:?}"),
+                    );
+                }
+            }
+            for (m, machine) in hook.machines.iter().enumerate() {
+                if !templates.contains(machine.as_str()) && self.machines.selector.is_none() {
+                    report.error(
+                        format!("{at}.machines[{m}]"),
+                        format!(
+                            "no machine template named {machine:?}, and no selector to adopt one"
+                        ),
+                    );
+                }
+            }
+            self.validate_job_template(report, &at, hook);
+        }
+    }
+
+    /// What the Job API would refuse, said when the plan is applied rather than at cutover.
+    fn validate_job_template(&self, report: &mut Report, at: &str, hook: &Hook) {
+        let field = format!("{at}.jobTemplate");
+        let template = match hook.job_template.parse() {
+            Ok(template) => template,
+            Err(error) => {
+                report.error(
+                    &field,
+                    format!("is not a batch/v1 JobTemplateSpec: {error}"),
+                );
+                return;
+            }
+        };
+        if let Some(metadata) = &template.metadata
+            && (metadata.name.is_some() || metadata.generate_name.is_some())
+        {
+            report.error(
+                format!("{field}.metadata"),
+                "cutover names each hook's Job (plan, machine, hook and attempt); remove name and generateName",
+            );
+        }
+        let pod = template
+            .spec
+            .as_ref()
+            .and_then(|spec| spec.template.spec.as_ref());
+        let Some(pod) = pod else {
+            report.error(
+                format!("{field}.spec.template.spec"),
+                "the Job needs a pod template with at least one container",
+            );
+            return;
+        };
+        if pod.containers.is_empty() {
+            report.error(
+                format!("{field}.spec.template.spec.containers"),
+                "the Job needs at least one container",
+            );
+        }
+        // The Job API takes only these (Kubernetes: "Jobs", Pod Template).
+        if let Some(policy) = &pod.restart_policy
+            && policy != "Never"
+            && policy != "OnFailure"
+        {
+            report.error(
+                format!("{field}.spec.template.spec.restartPolicy"),
+                format!("a Job's pods restart Never or OnFailure, got {policy:?}"),
+            );
+        }
+        let allowed = self.service_account_name.as_deref().unwrap_or("default");
+        for (key, account) in [
+            ("serviceAccountName", &pod.service_account_name),
+            ("serviceAccount", &pod.service_account),
+        ] {
+            if let Some(account) = account
+                && account != allowed
+            {
+                report.error(
+                    format!("{field}.spec.template.spec.{key}"),
+                    format!(
+                        "hooks run as the plan's ServiceAccount {allowed:?} (spec.serviceAccountName), not {account:?}"
+                    ),
+                );
+            }
+        }
     }
 
     fn validate_waves(&self, report: &mut Report) {
@@ -129,12 +240,7 @@ impl MigrationPlanSpec {
             |i| format!("spec.waves[{i}].name"),
             "wave",
         );
-        let templates: HashSet<&str> = self
-            .machines
-            .templates
-            .iter()
-            .map(|t| t.name.as_str())
-            .collect();
+        let templates = self.template_names();
         let mut wave_of: HashMap<&str, &str> = HashMap::new();
         for (w, wave) in self.waves.iter().enumerate() {
             if w == 0 && wave.start_replication == StartReplication::AfterPreviousWave {
@@ -289,6 +395,49 @@ mod tests {
                     "absurd concurrency",
                     "spec: {cutover: {maxConcurrent: 100000}}",
                     &["spec.cutover.maxConcurrent: must be 1 to 100, got 100000"],
+                ),
+                (
+                    "two hooks of one name",
+                    "spec: {hooks: [{name: smoke, step: PostFailover, jobTemplate: {spec: {template: {spec: {restartPolicy: Never, containers: [{name: t, image: busybox}]}}}}}, {name: smoke, step: PostCommit, jobTemplate: {spec: {template: {spec: {restartPolicy: Never, containers: [{name: t, image: busybox}]}}}}}]}",
+                    &[r#"spec.hooks[1].name: duplicate hook "smoke" (also at index 0)"#],
+                ),
+                (
+                    "a hook for a wave or machine the plan does not have",
+                    "spec: {hooks: [{name: smoke, step: PostFailover, waves: [wave-9], machines: [app-01], jobTemplate: {spec: {template: {spec: {restartPolicy: Never, containers: [{name: t, image: busybox}]}}}}}]}",
+                    &[
+                        r#"spec.hooks[0].waves[0]: the plan has no wave "wave-9""#,
+                        r#"spec.hooks[0].machines[0]: no machine template named "app-01", and no selector to adopt one"#,
+                    ],
+                ),
+                (
+                    "a job template that is not one",
+                    "spec: {hooks: [{name: smoke, step: PostFailover, jobTemplate: {spec: {template: {spec: {containers: yes}}}}}]}",
+                    &[
+                        "spec.hooks[0].jobTemplate: is not a batch/v1 JobTemplateSpec: invalid type: string \"yes\", expected a sequence",
+                    ],
+                ),
+                (
+                    "a job template the Job API refuses",
+                    "spec: {hooks: [{name: smoke, step: PreCutover, jobTemplate: {metadata: {name: mine}, spec: {template: {spec: {restartPolicy: Always, containers: []}}}}}]}",
+                    &[
+                        "spec.hooks[0].jobTemplate.metadata: cutover names each hook's Job (plan, machine, hook and attempt); remove name and generateName",
+                        "spec.hooks[0].jobTemplate.spec.template.spec.containers: the Job needs at least one container",
+                        r#"spec.hooks[0].jobTemplate.spec.template.spec.restartPolicy: a Job's pods restart Never or OnFailure, got "Always""#,
+                    ],
+                ),
+                (
+                    "a hook that runs as another ServiceAccount",
+                    "spec: {serviceAccountName: hooks, hooks: [{name: smoke, step: PostFailover, jobTemplate: {spec: {template: {spec: {serviceAccountName: admin, restartPolicy: Never, containers: [{name: t, image: busybox}]}}}}}]}",
+                    &[
+                        r#"spec.hooks[0].jobTemplate.spec.template.spec.serviceAccountName: hooks run as the plan's ServiceAccount "hooks" (spec.serviceAccountName), not "admin""#,
+                    ],
+                ),
+                (
+                    "a hook without a pod",
+                    "spec: {hooks: [{name: smoke, step: PostCommit, jobTemplate: {}}]}",
+                    &[
+                        "spec.hooks[0].jobTemplate.spec.template.spec: the Job needs a pod template with at least one container",
+                    ],
                 ),
             ],
         );
