@@ -183,23 +183,29 @@ async fn kubectl_cutover_shows_a_plan_in_each_state_and_takes_each_step_once() -
         "{stderr}"
     );
 
-    // Replicating: a progress bar and a time left on the terminal.
-    drive_until(
+    // Replicating: a progress bar and a time left on the terminal. The simulated clock stands
+    // still between steps, so the machine seen part-way through keeps its progress while the
+    // plugin reads it; other machines may still be at 0%, so its own row is the one checked.
+    let seeding = |m: &ReplicatedMachine| {
+        phase(m) == MachinePhase::InitialReplication
+            && m.status
+                .as_ref()
+                .and_then(|s| s.replication.as_ref()?.progress_percent)
+                .is_some_and(|p| (1..100).contains(&p))
+    };
+    let seen = drive_until(
         &sim,
         &machines,
         &controller,
         "initial replication under way",
-        |ms| {
-            ms.iter().any(|m| {
-                phase(m) == MachinePhase::InitialReplication
-                    && m.status
-                        .as_ref()
-                        .and_then(|s| s.replication.as_ref()?.progress_percent)
-                        .is_some_and(|p| (1..100).contains(&p))
-            })
-        },
+        |ms| ms.iter().any(seeding),
     )
     .await?;
+    let part_way = seen
+        .iter()
+        .find(|m| seeding(m))
+        .map(|m| m.name_any())
+        .expect("drive_until returned a machine part-way");
     let (status, screen) =
         on_terminal(plane, plugins, &ns, &["status", PLAN])?.finish(Duration::from_secs(30))?;
     assert!(status.success(), "{screen}");
@@ -213,8 +219,8 @@ async fn kubectl_cutover_shows_a_plan_in_each_state_and_takes_each_step_once() -
     );
     let replicating = screen
         .lines()
-        .find(|l| l.contains("InitialReplication"))
-        .unwrap_or_else(|| panic!("a replicating machine's row:\n{screen}"));
+        .find(|l| l.contains(&part_way) && l.contains("InitialReplication"))
+        .unwrap_or_else(|| panic!("{part_way}'s row, replicating:\n{screen}"));
     assert!(
         replicating.contains('█') && replicating.contains('░'),
         "{replicating}"

@@ -810,10 +810,17 @@ async fn hooks_gate_each_step_and_a_failed_smoke_test_holds_its_machine_before_c
     plan["spec"]["testFailover"] = json!({"required": false});
     plan["spec"]["cutover"] =
         json!({"approved": false, "approvedMachines": ["vmm-sql01"], "maxConcurrent": 3});
-    plan["spec"]["hooks"] = json!([
-        {"name": "stop-app", "step": "PreCutover", "mustSucceed": true, "jobTemplate": pod},
-        {"name": "smoke", "step": "PostFailover", "mustSucceed": true, "timeoutSeconds": 600, "jobTemplate": pod},
-    ]);
+    let hooks = |stop_app: &Value| {
+        json!([
+            {"name": "stop-app", "step": "PreCutover", "mustSucceed": true, "jobTemplate": stop_app},
+            {"name": "smoke", "step": "PostFailover", "mustSucceed": true, "timeoutSeconds": 600, "jobTemplate": pod},
+        ])
+    };
+    // First with a container name the API server refuses (not a DNS label), which the plan's
+    // own validation does not check: the refusal shows, and the fixed plan goes on.
+    let mut refused = pod.clone();
+    refused["spec"]["template"]["spec"]["containers"][0]["name"] = json!("Stop App");
+    plan["spec"]["hooks"] = hooks(&refused);
     apply(plane, &ns, &vault)?;
     apply(plane, &ns, &plan)?;
     let name = plan["metadata"]["name"]
@@ -879,6 +886,40 @@ async fn hooks_gate_each_step_and_a_failed_smoke_test_holds_its_machine_before_c
         })
     };
 
+    let said = wait_for(
+        &plans,
+        &name,
+        &controller,
+        "the refused preCutover Jobs in status",
+        TIMEOUT,
+        |p| {
+            p.status.as_ref().is_some_and(|s| {
+                s.hooks
+                    .iter()
+                    .filter(|r| r.hook == "stop-app" && r.message.contains("refused"))
+                    .count()
+                    == 2
+            })
+        },
+    )
+    .await?;
+    let plan_ready = ready_of(said.status.as_ref().map(|s| s.conditions.as_slice()));
+    assert!(
+        plan_ready
+            .message
+            .contains("the API server refused Job vmm-shop-vmm-sql01-stop-app-1"),
+        "{}",
+        plan_ready.message
+    );
+    assert!(
+        event_messages(plane, &ns, &name, "HookJobRefused")?
+            .contains("hook stop-app for vmm-sql01"),
+        "a Warning Event says what the API server refused"
+    );
+    assert!(jobs.list(&Default::default()).await?.items.is_empty());
+    plan["spec"]["hooks"] = hooks(&pod);
+    apply(plane, &ns, &plan)?;
+
     // The two approved machines run their preCutover hook and wait for it: nothing fails over.
     let waiting = wait_for(
         &plans,
@@ -887,9 +928,13 @@ async fn hooks_gate_each_step_and_a_failed_smoke_test_holds_its_machine_before_c
         "preCutover Jobs",
         TIMEOUT,
         |p| {
-            p.status
-                .as_ref()
-                .is_some_and(|s| s.hooks.iter().filter(|r| r.hook == "stop-app").count() == 2)
+            p.status.as_ref().is_some_and(|s| {
+                s.hooks
+                    .iter()
+                    .filter(|r| r.hook == "stop-app" && r.message.is_empty())
+                    .count()
+                    == 2
+            })
         },
     )
     .await?;

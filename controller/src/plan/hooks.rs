@@ -4,6 +4,7 @@
 //! rather than starting another; a run recorded as finished is never started again.
 
 use std::collections::BTreeMap;
+use std::hash::Hasher;
 
 use cutover_api::plan::{Hook, HookRun, HookState, HookStep, MigrationPlanSpec};
 use k8s_openapi::api::batch::v1::Job;
@@ -111,6 +112,24 @@ pub enum Outcome {
     Blocked(String),
 }
 
+const REFUSED: &str = "the API server refused Job";
+
+/// Records on its run that the API server refused to create a Job (`code`, `why`), and returns
+/// the message; the run stays `Running`, so a later pass asks again.
+pub fn refused(runs: &mut [HookRun], start: &Start, code: u16, why: &str) -> String {
+    let message = format!(
+        "{REFUSED} {}: {why} ({code})",
+        start.job.metadata.name.as_deref().unwrap_or_default()
+    );
+    if let Some(run) = runs
+        .iter_mut()
+        .find(|r| r.machine == start.machine && r.hook == start.hook)
+    {
+        run.message = message.clone();
+    }
+    message
+}
+
 /// The name of a hook's Job: `{plan}-{machine}-{hook}-{attempt}`, shortened with a hash of the
 /// whole when longer than a label value may be (the job controller labels pods with it).
 pub fn job_name(plan: &str, machine: &str, hook: &str, attempt: i32) -> String {
@@ -118,11 +137,14 @@ pub fn job_name(plan: &str, machine: &str, hook: &str, attempt: i32) -> String {
     if name.len() <= 63 {
         return name;
     }
-    // FNV-1a: stable across builds and Rust versions, unlike the std hasher.
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    format!("{}-{:08x}", name[..54].trim_end_matches('-'), hash as u32)
+    // FNV: the same name from every build and Rust version, which the std hasher does not promise.
+    let mut hasher = fnv::FnvHasher::default();
+    hasher.write(name.as_bytes());
+    format!(
+        "{}-{:08x}",
+        name[..54].trim_end_matches('-'),
+        hasher.finish() as u32
+    )
 }
 
 fn hooks_of<'a>(
@@ -152,8 +174,15 @@ pub fn outcome(
         {
             None => waiting.push(format!("hook {} has not started", hook.name)),
             Some(run) if run.state == HookState::Running => waiting.push(format!(
-                "hook {} runs (Job {}, attempt {})",
-                hook.name, run.job, run.attempt
+                "hook {} runs (Job {}, attempt {}){}",
+                hook.name,
+                run.job,
+                run.attempt,
+                if run.message.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", run.message)
+                }
             )),
             Some(run) if run.state == HookState::Failed && hook.must_succeed => {
                 return Outcome::Blocked(format!(
@@ -241,12 +270,17 @@ pub fn pass(
                         None
                     }
                     JobOutcome::Failed(why) => Some(why.clone()),
-                    JobOutcome::Running => seen
-                        .created
-                        .filter(|created| {
-                            now.duration_since(*created).as_secs() > hook.timeout_seconds
-                        })
-                        .map(|_| format!("did not finish within {}s", hook.timeout_seconds)),
+                    JobOutcome::Running => {
+                        // Created at last: what an earlier refusal said no longer holds.
+                        if run.message.starts_with(REFUSED) {
+                            run.message.clear();
+                        }
+                        seen.created
+                            .filter(|created| {
+                                now.duration_since(*created).as_secs() > hook.timeout_seconds
+                            })
+                            .map(|_| format!("did not finish within {}s", hook.timeout_seconds))
+                    }
                 },
             };
             let Some(why) = failure else { continue };
@@ -550,6 +584,31 @@ mod tests {
         let first = run(&[], &BTreeMap::new(), at(0));
         assert_eq!(first.start.len(), 2);
 
+        // Refused (a template the API server rejects, a full namespace quota): status says so,
+        // the run waits, and the next pass asks again; once created the refusal is gone.
+        let mut refusal = first.runs.clone();
+        let said = refused(&mut refusal, &first.start[0], 403, "exceeded quota: jobs");
+        assert_eq!(
+            said,
+            "the API server refused Job p-web-smoke-1: exceeded quota: jobs (403)"
+        );
+        let Outcome::Waiting(why) = outcome(&spec, &refusal, "web", "all", HookStep::PostFailover)
+        else {
+            panic!("a refused Job waits")
+        };
+        assert!(why.contains("exceeded quota: jobs"), "{why}");
+        let again = run(&refusal, &BTreeMap::new(), at(1));
+        assert_eq!(again.start.len(), 2, "asked for again");
+        let created = run(
+            &refusal,
+            &jobs(&[
+                ("p-web-smoke-1", JobOutcome::Running),
+                ("p-web-notify-1", JobOutcome::Running),
+            ]),
+            at(2),
+        );
+        assert_eq!(created.runs, first.runs, "the refusal is forgotten");
+
         // A restarted controller whose status lost the runs finds the Jobs: adopted, not again.
         let adopted = run(
             &[],
@@ -701,7 +760,11 @@ mod tests {
         let two = job_name(&long, &long, "smoke", 2);
         assert!(one.len() <= 63 && two.len() <= 63);
         assert_ne!(one, two);
-        assert_eq!(one, job_name(&long, &long, "smoke", 1), "deterministic");
+        // Pinned: an upgraded controller must find the Job its predecessor created.
+        assert_eq!(
+            one,
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-aaaaaaaaaaaaa-b929be62"
+        );
         assert_eq!(job_name("p", "web", "smoke", 3), "p-web-smoke-3");
     }
 

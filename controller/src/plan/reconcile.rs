@@ -337,7 +337,7 @@ async fn run_hooks(
         .iter()
         .map(|job| (job.name_any(), hooks::JobSeen::of(job)))
         .collect();
-    let pass = hooks::pass(
+    let mut pass = hooks::pass(
         &plan.spec,
         &plan.name_any(),
         owner,
@@ -348,15 +348,32 @@ async fn run_hooks(
     );
     let api = Api::<k8s_openapi::api::batch::v1::Job>::namespaced(ctx.client.clone(), &namespace);
     for start in &pass.start {
-        match api
+        let refused = match api
             .create(&kube::api::PostParams::default(), &start.job)
             .await
         {
-            Ok(_) => {}
+            Ok(_) => continue,
             // Created by an earlier pass the cache has not caught up with: that one is followed.
-            Err(kube::Error::Api(status)) if status.code == 409 => {}
+            Err(kube::Error::Api(status)) if status.code == 409 => continue,
+            // The template, the namespace's quota or the controller's RBAC: what the API
+            // server said goes to status and an Event, and a later pass asks again (a fixed
+            // template or a freed quota then goes through). Throttling and server errors are
+            // the error path's, with its backoff.
+            Err(kube::Error::Api(status))
+                if (400..500).contains(&status.code) && status.code != 429 =>
+            {
+                hooks::refused(&mut pass.runs, start, status.code, &status.message)
+            }
             Err(error) => return Err(error.into()),
-        }
+        };
+        ctx.event(
+            &plan.object_ref(&()),
+            true,
+            "HookJobRefused",
+            format!("hook {} for {}: {refused}", start.hook, start.machine),
+            "Hook",
+        )
+        .await;
     }
     for ended in &pass.ended {
         let machine = mine.iter().find(|m| m.name_any() == ended.machine);
