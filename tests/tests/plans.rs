@@ -789,7 +789,8 @@ async fn approve(machines: &Api<ReplicatedMachine>, name: &str) -> Result<()> {
 /// A `preCutover` hook must pass before a machine fails over; a `postFailover` smoke test
 /// passes for two machines and fails for WEB02; one machine is approved in the plan, one by
 /// its annotation, the third later. The passing machines complete; WEB02 stays failed over,
-/// not committed, with the Job and its failure in its status.
+/// not committed, with the Job and its failure in its status, until a person asks for the
+/// smoke test again and it passes.
 #[tokio::test]
 async fn hooks_gate_each_step_and_a_failed_smoke_test_holds_its_machine_before_commit() -> Result<()>
 {
@@ -865,9 +866,11 @@ async fn hooks_gate_each_step_and_a_failed_smoke_test_holds_its_machine_before_c
                     if finished || (hook == "stop-app" && !release_pre.load(Ordering::SeqCst)) {
                         continue;
                     }
+                    // Its first attempt: the re-run a person asks for passes.
                     let fails = hook == "smoke"
                         && labels.get("cutover.dev/machine").map(String::as_str)
-                            == Some("vmm-web02");
+                            == Some("vmm-web02")
+                        && job.metadata.name.as_deref() == Some("vmm-shop-vmm-web02-smoke-1");
                     let status = if fails {
                         json!({"failed": 1, "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]})
                     } else {
@@ -1042,6 +1045,64 @@ async fn hooks_gate_each_step_and_a_failed_smoke_test_holds_its_machine_before_c
             "vmm-shop-vmm-web02-smoke-1",
             "vmm-shop-vmm-web02-stop-app-1",
         ]
+    );
+
+    // A person fixes what the smoke test found and asks for it again (`kubectl cutover retry`,
+    // the plugin as installed): it runs once more as a new Job, passes, and WEB02 commits; the
+    // annotation is gone once acted on.
+    let plugins = tempfile::tempdir()?;
+    std::os::unix::fs::symlink(
+        cutover_e2e::processes::binary("cutover")?,
+        plugins.path().join("kubectl-cutover"),
+    )?;
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let path = std::env::join_paths(
+        std::iter::once(plugins.path().to_path_buf()).chain(std::env::split_paths(&path)),
+    )?;
+    let said = plane
+        .kubectl()
+        .env("PATH", path)
+        .args(["cutover", "-n", &ns, "retry", "vmm-web02"])
+        .output()?;
+    let stdout = String::from_utf8_lossy(&said.stdout);
+    assert!(
+        said.status.success() && stdout.contains("running its failed hook once more"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&said.stderr)
+    );
+    let done = wait_for(
+        &machines,
+        "vmm-web02",
+        &controller,
+        "Completed after the re-run",
+        TIMEOUT,
+        |m| m.status.as_ref().and_then(|s| s.phase) == Some(MachinePhase::Completed),
+    )
+    .await?;
+    assert!(
+        !kube::ResourceExt::annotations(&done).contains_key("cutover.dev/retry"),
+        "the retry annotation is cleared"
+    );
+    jobs.get("vmm-shop-vmm-web02-smoke-2").await?;
+    assert!(
+        event_messages(plane, &ns, &name, "HookRerun")?.contains("vmm-shop-vmm-web02-smoke-2"),
+        "an Event says the hook runs again"
+    );
+    wait_for(&plans, &name, &controller, "Completed", TIMEOUT, |p| {
+        phase(p) == Some(PlanPhase::Completed)
+    })
+    .await?;
+    assert_eq!(
+        sim.requests("method=POST&path=/failoverCommit")
+            .await?
+            .len(),
+        3,
+        "each machine committed once"
+    );
+    assert_eq!(
+        jobs.list(&Default::default()).await?.items.len(),
+        7,
+        "one more Job, no other"
     );
     finisher.abort();
     Ok(())

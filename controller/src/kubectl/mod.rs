@@ -184,14 +184,31 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Retry { machine } => {
             let found = get_machine(&machines, &machine, &namespace).await?;
-            if phase_of(&found) != MachinePhase::Failed {
+            // A failed hook, of any step, is recorded by the plan that ran it.
+            let held_by_hook = plans
+                .list(&Default::default())
+                .await?
+                .items
+                .iter()
+                .any(|p| {
+                    p.status.as_ref().is_some_and(|s| {
+                        s.hooks.iter().any(|r| {
+                            r.machine == machine && r.state == cutover_api::plan::HookState::Failed
+                        })
+                    })
+                });
+            if phase_of(&found) != MachinePhase::Failed && !held_by_hook {
                 bail!(
                     "{machine} is {}, not Failed: there is nothing to retry",
                     phase_of(&found).as_str()
                 );
             }
             annotate(&machines, &machine, RETRY_ANNOTATION).await?;
-            println!("{machine}: retrying its last step once");
+            if held_by_hook {
+                println!("{machine}: running its failed hook once more");
+            } else {
+                println!("{machine}: retrying its last step once");
+            }
             Ok(())
         }
         Command::Commit { machine, yes } => {

@@ -558,6 +558,7 @@ impl Gate {
                         "HookFailed",
                         format!(
                             "failed over and held before commit: {why}; annotate \
+                             cutover.dev/retry=true to run the hook again, or \
                              cutover.dev/commit=true to commit anyway"
                         ),
                     )),

@@ -73,6 +73,8 @@ pub struct Due {
     pub step: HookStep,
     /// Environment variables, `CUTOVER_*`.
     pub facts: Vec<(&'static str, String)>,
+    /// A person annotated the machine `cutover.dev/retry=true`.
+    pub retry: bool,
 }
 
 /// A Job to create.
@@ -99,6 +101,8 @@ pub struct HookPass {
     pub runs: Vec<HookRun>,
     pub start: Vec<Start>,
     pub ended: Vec<Ended>,
+    /// Machines whose `cutover.dev/retry` was acted on: the annotation goes.
+    pub clear_retry: Vec<String>,
 }
 
 /// How a machine's step stands with its hooks.
@@ -201,7 +205,8 @@ pub fn outcome(
 }
 
 /// The hooks' pass: the runs of machines that reached a step (`due`) start, are followed,
-/// retried, or end; finished runs are left as they are.
+/// retried, or end; finished runs are left as they are, except that a failed one runs once
+/// more for a machine a person annotated `cutover.dev/retry=true` (`Due::retry`).
 pub fn pass(
     spec: &MigrationPlanSpec,
     plan: &str,
@@ -214,7 +219,9 @@ pub fn pass(
     let mut runs = previous.to_vec();
     let mut start = Vec::new();
     let mut ended = Vec::new();
+    let mut clear_retry = Vec::new();
     for due in due {
+        let rerun = due.retry;
         for hook in hooks_of(spec, &due.machine, &due.wave, due.step) {
             let mut starting = |attempt: i32| {
                 let name = job_name(plan, &due.machine, &hook.name, attempt);
@@ -244,6 +251,26 @@ pub fn pass(
                 });
                 continue;
             };
+            if run.state == HookState::Failed && rerun {
+                let failed = std::mem::take(&mut run.message);
+                run.attempt += 1;
+                run.state = HookState::Running;
+                run.job = starting(run.attempt);
+                run.message = format!(
+                    "run again as asked; attempt {} failed: {failed}",
+                    run.attempt - 1
+                );
+                ended.push(Ended {
+                    machine: due.machine.clone(),
+                    warning: false,
+                    reason: "HookRerun",
+                    message: format!(
+                        "hook {} for {} runs again as Job {}, as cutover.dev/retry asked",
+                        hook.name, due.machine, run.job
+                    ),
+                });
+                continue;
+            }
             if run.state != HookState::Running {
                 continue;
             }
@@ -325,8 +352,22 @@ pub fn pass(
                 });
             }
         }
+        // Acted on once: the annotation goes once status has recorded the re-run (or there was
+        // nothing of this step to re-run), so a later failure is not re-run without a person
+        // asking, and a lost status write does not lose the retry.
+        let failed = previous.iter().any(|r| {
+            r.machine == due.machine && r.step == due.step && r.state == HookState::Failed
+        });
+        if rerun && !failed {
+            clear_retry.push(due.machine.clone());
+        }
     }
-    HookPass { runs, start, ended }
+    HookPass {
+        runs,
+        start,
+        ended,
+        clear_retry,
+    }
 }
 
 /// What the hooks hold back of an orchestration: machines whose `PreCutover` hooks have not
@@ -373,7 +414,11 @@ pub fn hold(
     }
     if !blocked.is_empty() {
         orchestration.reason = "HookFailed";
-        orchestration.message = format!("{}; {}", blocked.join("; "), orchestration.message);
+        orchestration.message = format!(
+            "{} (annotate the machine cutover.dev/retry=true to run its failed hook again); {}",
+            blocked.join("; "),
+            orchestration.message
+        );
     } else if !waiting.is_empty() {
         orchestration.message = format!("{}; hooks: {}", orchestration.message, waiting.join("; "));
     }
@@ -494,6 +539,7 @@ mod tests {
             wave: "all".into(),
             step,
             facts: vec![("CUTOVER_SOURCE_NAME", machine.to_uppercase())],
+            retry: false,
         }
     }
 
@@ -667,9 +713,73 @@ mod tests {
                 "hook smoke failed (Job p-web-smoke-2): did not finish within 60s".into()
             )
         );
-        // Finished runs are never started again.
+        // Finished runs are never started again, unless a person asks for a retry: then the
+        // failed one runs once more, and the annotation is cleared once acted on.
         let later = run(&third.runs, &BTreeMap::new(), at(500));
-        assert!(later.start.is_empty() && later.ended.is_empty());
+        assert!(later.start.is_empty() && later.ended.is_empty() && later.clear_retry.is_empty());
+        let asked = [Due {
+            retry: true,
+            ..due("web", HookStep::PostFailover)
+        }];
+        let rerun = pass(
+            &spec,
+            "p",
+            &owner(),
+            &third.runs,
+            &timed_out,
+            &asked,
+            at(501),
+        );
+        let names: Vec<_> = rerun
+            .start
+            .iter()
+            .map(|s| s.job.metadata.name.clone().unwrap())
+            .collect();
+        assert_eq!(names, ["p-web-smoke-3", "p-web-notify-2"]);
+        assert!(
+            rerun.clear_retry.is_empty(),
+            "not before status records the re-run"
+        );
+        let recorded = pass(
+            &spec,
+            "p",
+            &owner(),
+            &rerun.runs,
+            &timed_out,
+            &asked,
+            at(502),
+        );
+        assert_eq!(recorded.clear_retry, ["web"]);
+        assert_eq!(recorded.runs, rerun.runs, "and nothing runs a third time");
+        assert!(matches!(
+            outcome(&spec, &rerun.runs, "web", "all", HookStep::PostFailover),
+            Outcome::Waiting(_)
+        ));
+        // The re-run fails too: it stays failed; the machine is not re-run on its own.
+        let mut failed_again = timed_out.clone();
+        failed_again.insert(
+            "p-web-smoke-3".into(),
+            seen(JobOutcome::Failed("again".into())),
+        );
+        failed_again.insert("p-web-notify-2".into(), seen(JobOutcome::Succeeded));
+        let after = run(&rerun.runs, &failed_again, at(510));
+        assert_eq!(
+            outcome(&spec, &after.runs, "web", "all", HookStep::PostFailover),
+            Outcome::Blocked("hook smoke failed (Job p-web-smoke-3): again".into())
+        );
+        assert!(run(&after.runs, &failed_again, at(600)).start.is_empty());
+        // A retry asked of a machine whose hooks did not fail is cleared without a re-run.
+        let nothing = pass(
+            &spec,
+            "p",
+            &owner(),
+            &first.runs,
+            &BTreeMap::new(),
+            &asked,
+            at(1),
+        );
+        assert_eq!(nothing.clear_retry, ["web"]);
+        assert_eq!(nothing.start.len(), 2, "the first attempts, not re-runs");
 
         // The other way: the retry succeeds, and the step passes despite notify's failure.
         let mut succeeded = failed;

@@ -327,6 +327,10 @@ async fn run_hooks(
                 wave: super::orchestrate::wave_of(&plan.spec, &name),
                 step,
                 facts: facts_of(machine),
+                retry: machine
+                    .annotations()
+                    .get(crate::machine::reconcile::RETRY_ANNOTATION)
+                    .is_some_and(|v| v == "true"),
                 machine: name,
             })
         })
@@ -374,6 +378,15 @@ async fn run_hooks(
             "Hook",
         )
         .await;
+    }
+    // Only once status shows the re-run (see `hooks::pass`), so a lost clear re-runs nothing.
+    let machines_api = Api::<ReplicatedMachine>::namespaced(ctx.client.clone(), &namespace);
+    for machine in &pass.clear_retry {
+        let patch = Patch::Merge(json!({ "metadata": { "annotations": {
+            crate::machine::reconcile::RETRY_ANNOTATION: null } } }));
+        machines_api
+            .patch(machine, &kube::api::PatchParams::default(), &patch)
+            .await?;
     }
     for ended in &pass.ended {
         let machine = mine.iter().find(|m| m.name_any() == ended.machine);
