@@ -147,6 +147,9 @@ pub fn waiting_for(plan: &MigrationPlan, machine: &ReplicatedMachine) -> String 
     let reason = ready.map_or("", |c| c.reason.as_str());
     let message = ready.map_or("", |c| c.message.as_str());
     let plan_status = plan.status.clone().unwrap_or_default();
+    if let Some(hook) = hook_gate(plan, &name, status.phase) {
+        return hook;
+    }
     match reason {
         "WaitingForCutover" => {
             if plan_status.awaiting_approval.contains(&name) {
@@ -183,6 +186,35 @@ pub fn waiting_for(plan: &MigrationPlan, machine: &ReplicatedMachine) -> String 
             None => message.to_owned(),
         },
     }
+}
+
+/// The hook a machine's step waits for, or the failed one that holds it, from the plan's runs.
+fn hook_gate(plan: &MigrationPlan, name: &str, phase: Option<MachinePhase>) -> Option<String> {
+    use cutover_api::plan::{HookState, HookStep};
+    let step = match phase? {
+        MachinePhase::ReadyForCutover => HookStep::PreCutover,
+        MachinePhase::FailedOver => HookStep::PostFailover,
+        MachinePhase::Completed => HookStep::PostCommit,
+        _ => return None,
+    };
+    let runs = &plan.status.as_ref()?.hooks;
+    let of_step = || runs.iter().filter(|r| r.machine == name && r.step == step);
+    let must_succeed = |hook: &str| {
+        plan.spec
+            .hooks
+            .iter()
+            .any(|h| h.name == hook && h.must_succeed)
+    };
+    if let Some(failed) = of_step().find(|r| r.state == HookState::Failed && must_succeed(&r.hook))
+    {
+        return Some(format!(
+            "its failed hook {} (Job {}: {}): kubectl cutover retry {name}",
+            failed.hook, failed.job, failed.message
+        ));
+    }
+    of_step()
+        .find(|r| r.state == HookState::Running)
+        .map(|running| format!("hook {} (Job {})", running.hook, running.job))
 }
 
 /// The last error a machine reports: why it failed, or why it cannot progress.
@@ -567,6 +599,36 @@ mod tests {
                 machine.name_any()
             );
         }
+        // A hook that runs, and one that failed and holds its machine.
+        let mut hooked = plan(json!({"phase": "CuttingOver", "hooks": [
+            {"machine": "web-01", "hook": "stop-app", "step": "PreCutover", "attempt": 1,
+             "job": "shop-web-01-stop-app-1", "state": "Running"},
+            {"machine": "web-03", "hook": "smoke", "step": "PostFailover", "attempt": 2,
+             "job": "shop-web-03-smoke-2", "state": "Failed", "message": "BackoffLimitExceeded"},
+            {"machine": "web-03", "hook": "stop-app", "step": "PreCutover", "attempt": 1,
+             "job": "shop-web-03-stop-app-1", "state": "Succeeded"}]}));
+        hooked.spec.hooks = serde_json::from_value(json!([
+            {"name": "stop-app", "step": "PreCutover", "jobTemplate": {}},
+            {"name": "smoke", "step": "PostFailover", "mustSucceed": true, "jobTemplate": {}}]))
+        .unwrap();
+        let ready_web = machine(
+            "web-01",
+            json!({"phase": "ReadyForCutover", "wave": "web",
+                   "conditions": ready("WaitingForCutover", "ready")}),
+        );
+        assert_eq!(
+            waiting_for(&hooked, &ready_web),
+            "hook stop-app (Job shop-web-01-stop-app-1)"
+        );
+        let held = machine(
+            "web-03",
+            json!({"phase": "FailedOver", "wave": "web",
+                   "conditions": ready("HookFailed", "held")}),
+        );
+        assert_eq!(
+            waiting_for(&hooked, &held),
+            "its failed hook smoke (Job shop-web-03-smoke-2: BackoffLimitExceeded): kubectl cutover retry web-03"
+        );
         let window = plan(json!({"phase": "AwaitingWindow", "currentWave": "web"}));
         let mut windowed = window.clone();
         windowed.spec.cutover.window = Some(
