@@ -142,6 +142,17 @@ def test_hyper_v_vmm_machine_migrates_end_to_end(vmm):
     assert failed_over.properties.protection_state == "PlannedFailoverCommitRequired"
     assert "Commit" in failed_over.properties.allowed_operations
 
+    # Backing out: the SDK's failoverCancel, refused as any operation allowedOperations leaves
+    # out (no source says HyperVReplicaAzure offers CancelFailover after failover; see
+    # docs/azure-fidelity.md). The item stays failed over.
+    assert "CancelFailover" not in failed_over.properties.allowed_operations
+    with pytest.raises(HttpResponseError) as refused:
+        asr.replication_protected_items.begin_failover_cancel(g, v, fabric.name, gold.name, "web01").result()
+    assert refused.value.status_code == 400
+    assert refused.value.error.code == "OperationNotAllowed"
+    still = asr.replication_protected_items.get(g, v, fabric.name, gold.name, "web01")
+    assert still.properties.active_location == "Recovery"
+
     committed = asr.replication_protected_items.begin_failover_commit(g, v, fabric.name, gold.name, "web01").result()
     assert "DisableProtection" in committed.properties.allowed_operations
 

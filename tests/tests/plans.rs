@@ -1107,3 +1107,104 @@ async fn hooks_gate_each_step_and_a_failed_smoke_test_holds_its_machine_before_c
     finisher.abort();
     Ok(())
 }
+
+/// Backing out before commit (`cutover.dev/back-out`): a failed-over HyperVReplicaAzure item's
+/// `allowedOperations` offer no `CancelFailover` (no source says a forward migration provider
+/// does; docs/azure-fidelity.md), so the machine says so, stays failed over, asks ASR for no
+/// cancel and commits nothing, even with `cutover.dev/commit` beside it. Without the
+/// annotation the person's commit goes through.
+#[tokio::test]
+async fn backing_out_where_asr_offers_no_cancel_says_so_and_commits_nothing() -> Result<()> {
+    let plane = control_plane::shared()?;
+    let client = plane.client().await?;
+    let ns = temp_namespace(&client, "backout").await?;
+    let sim = fast_sim()?;
+    let controller = Controller::start(plane, &sim, &ns, &[])?;
+    let (vault, mut plan) = example("hyperv-vmm.yaml")?;
+    plan["spec"]["waves"] = Value::Null;
+    plan["spec"]["testFailover"] = json!({"required": false});
+    plan["spec"]["cutover"] = json!({"approved": true, "commit": "Manual", "maxConcurrent": 3});
+    apply(plane, &ns, &vault)?;
+    apply(plane, &ns, &plan)?;
+    let machines = Api::<ReplicatedMachine>::namespaced(client.clone(), &ns);
+    let annotate = |value: Value| {
+        let machines = machines.clone();
+        async move {
+            machines
+                .patch(
+                    "vmm-web01",
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"metadata": {"annotations": value}})),
+                )
+                .await
+        }
+    };
+    let reason_is = |reason: &'static str| {
+        move |m: &ReplicatedMachine| {
+            ready_of(m.status.as_ref().map(|s| s.conditions.as_slice())).reason == reason
+        }
+    };
+    wait_for(
+        &machines,
+        "vmm-web01",
+        &controller,
+        "held before commit",
+        TIMEOUT,
+        reason_is("WaitingForCommit"),
+    )
+    .await?;
+    annotate(json!({"cutover.dev/back-out": "true", "cutover.dev/commit": "true"})).await?;
+    let held = wait_for(
+        &machines,
+        "vmm-web01",
+        &controller,
+        "back-out not offered",
+        TIMEOUT,
+        reason_is("BackOutNotOffered"),
+    )
+    .await?;
+    let ready = ready_of(held.status.as_ref().map(|s| s.conditions.as_slice()));
+    assert!(
+        ready.message.contains("it allows Commit"),
+        "what ASR allows instead: {}",
+        ready.message
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let web01 = machines.get("vmm-web01").await?;
+    assert_eq!(
+        web01.status.and_then(|s| s.phase),
+        Some(MachinePhase::FailedOver)
+    );
+    let commits_of_web01 = || async {
+        Ok::<_, anyhow::Error>(
+            sim.requests("method=POST&path=/failoverCommit")
+                .await?
+                .iter()
+                .filter(|r| r.to_string().to_ascii_lowercase().contains("web01"))
+                .count(),
+        )
+    };
+    assert_eq!(
+        commits_of_web01().await?,
+        0,
+        "backing out comes before commit"
+    );
+    assert!(
+        sim.requests("method=POST&path=/failoverCancel")
+            .await?
+            .is_empty()
+    );
+
+    annotate(json!({"cutover.dev/back-out": null})).await?;
+    wait_for(
+        &machines,
+        "vmm-web01",
+        &controller,
+        "Completed",
+        TIMEOUT,
+        |m| m.status.as_ref().and_then(|s| s.phase) == Some(MachinePhase::Completed),
+    )
+    .await?;
+    assert_eq!(commits_of_web01().await?, 1);
+    Ok(())
+}

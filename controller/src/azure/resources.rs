@@ -732,6 +732,7 @@ pub enum ItemAction {
     PlannedFailover,
     UnplannedFailover,
     FailoverCommit,
+    FailoverCancel,
     /// Disable protection (`remove`); with `MigrationComplete` it keeps the migrated VM.
     Remove,
 }
@@ -744,6 +745,7 @@ impl ItemAction {
             ItemAction::PlannedFailover => "plannedFailover",
             ItemAction::UnplannedFailover => "unplannedFailover",
             ItemAction::FailoverCommit => "failoverCommit",
+            ItemAction::FailoverCancel => "failoverCancel",
             ItemAction::Remove => "remove",
         }
     }

@@ -118,6 +118,9 @@ pub struct Gate {
     pub stop_replication: bool,
     /// A retry was asked for (`cutover.dev/retry`) after a failure.
     pub retry: bool,
+    /// A person asked to back out of the failover (`cutover.dev/back-out`): cancel it where
+    /// ASR offers that, and fail over no more while the annotation stays.
+    pub back_out: bool,
 }
 
 /// What status remembers between passes.
@@ -147,6 +150,8 @@ pub enum Action {
         shutdown_source: bool,
     },
     Commit,
+    /// Back out of a failover not yet committed (`failoverCancel`).
+    CancelFailover,
     /// Disable protection with `MigrationComplete`: stops replication, keeps the VM.
     CompleteMigration,
 }
@@ -161,6 +166,7 @@ impl Action {
             Action::PlannedFailover => "PlannedFailover",
             Action::UnplannedFailover { .. } => "UnplannedFailover",
             Action::Commit => "Commit",
+            Action::CancelFailover => "CancelFailover",
             Action::CompleteMigration => "DisableProtection",
         }
     }
@@ -172,6 +178,8 @@ impl Action {
             Action::TestFailover => MachinePhase::TestFailover,
             Action::TestFailoverCleanup => MachinePhase::TestFailoverCleanup,
             Action::PlannedFailover | Action::UnplannedFailover { .. } => MachinePhase::FailingOver,
+            // Failed over until the cancel has run.
+            Action::CancelFailover => MachinePhase::FailedOver,
             Action::Commit | Action::CompleteMigration => MachinePhase::Committing,
         }
     }
@@ -240,6 +248,8 @@ fn phase_of_scenario(scenario: &str) -> MachinePhase {
         "TestFailover" => MachinePhase::TestFailover,
         "TestFailoverCleanup" => MachinePhase::TestFailoverCleanup,
         "PlannedFailover" | "UnplannedFailover" | "Failover" => MachinePhase::FailingOver,
+        // The job of `failoverCancel` (ReplicationRecoveryPlans_FailoverCancel's example).
+        "CancelFailover" => MachinePhase::FailedOver,
         _ => MachinePhase::Committing,
     }
 }
@@ -383,6 +393,28 @@ fn decide_with_item(item: &Item, gate: &Gate) -> Decision {
     let progress = item.replication_progress.unwrap_or(0);
 
     if item.active_location.eq_ignore_ascii_case("Recovery") {
+        // Backing out comes before any commit: a commit cannot be undone.
+        if gate.back_out && item.allows("Commit") {
+            return if item.allows("CancelFailover") {
+                Decision::act(
+                    Action::CancelFailover,
+                    "BackingOut",
+                    "backing out: cancelling the failover (cutover.dev/back-out)",
+                )
+            } else {
+                Decision::wait(
+                    P::FailedOver,
+                    "BackOutNotOffered",
+                    format!(
+                        "cutover.dev/back-out asks to back out, but ASR offers no cancel \
+                         failover for this machine now (it allows {}): it stays failed over, \
+                         not committed; remove the annotation to commit",
+                        item.allowed_operations.join(", ")
+                    ),
+                    Next::OnChange,
+                )
+            };
+        }
         if item.allows("Commit") {
             return if gate.commit_allowed {
                 Decision::act(Action::Commit, "Committing", "failed over: committing")
@@ -475,6 +507,15 @@ fn decide_with_item(item: &Item, gate: &Gate) -> Decision {
             )
         };
     }
+    if gate.back_out {
+        return Decision::wait(
+            P::ReadyForCutover,
+            "BackedOut",
+            "held before failover by cutover.dev/back-out (a failover backed out stays so): \
+             remove the annotation to cut over",
+            Next::OnChange,
+        );
+    }
     if !gate.cutover_allowed {
         return Decision::wait(
             P::ReadyForCutover,
@@ -532,6 +573,8 @@ pub struct Asked {
     pub retry: bool,
     /// `cutover.dev/commit=true`.
     pub commit: bool,
+    /// `cutover.dev/back-out=true`.
+    pub back_out: bool,
 }
 
 impl Gate {
@@ -578,6 +621,7 @@ impl Gate {
                     planned: spec.cutover.shutdown_source,
                     stop_replication: spec.completion.stop_replication,
                     retry: asked.retry,
+                    back_out: asked.back_out,
                 }
             }
             None => Gate {
@@ -593,6 +637,7 @@ impl Gate {
                 planned: true,
                 stop_replication: true,
                 retry: asked.retry,
+                back_out: asked.back_out,
             },
         }
     }
@@ -698,6 +743,7 @@ mod tests {
             test_validated: true,
             retry: false,
             commit: false,
+            back_out: false,
         };
         let alone = Gate::of(None, "web", asked, false);
         assert!(alone.replicate && !alone.test_allowed && !alone.cutover_allowed);
@@ -989,6 +1035,7 @@ mod tests {
             planned: true,
             stop_replication: true,
             retry: false,
+            back_out: false,
         }
     }
 
@@ -1320,9 +1367,34 @@ mod tests {
                 .expect(P::Committing, Some(Action::Commit), "Committing"),
             case("failed over: held for a person to commit")
                 .memory(memory(P::FailingOver))
-                .item(failed_over)
+                .item(failed_over.clone())
                 .gate(|g| g.commit_allowed = false)
                 .expect(P::FailedOver, None, "WaitingForCommit"),
+            case("failed over, backing out: cancel the failover where ASR offers it")
+                .memory(memory(P::FailedOver))
+                .item(Item {
+                    allowed_operations: vec!["Commit".into(), "CancelFailover".into()],
+                    ..failed_over.clone()
+                })
+                .gate(|g| g.back_out = true)
+                .expect(P::FailedOver, Some(Action::CancelFailover), "BackingOut"),
+            case("failed over, backing out where ASR offers no cancel: no commit either")
+                .memory(memory(P::FailedOver))
+                .item(failed_over.clone())
+                .gate(|g| g.back_out = true)
+                .expect(P::FailedOver, None, "BackOutNotOffered"),
+            case("the cancel runs")
+                .memory(memory(P::FailedOver))
+                .item(failed_over.clone())
+                .job(job("CancelFailover", JobState::InProgress))
+                .gate(|g| g.back_out = true)
+                .expect(P::FailedOver, None, "JobRunning"),
+            case("backed out: back at the source, no second failover")
+                .memory(memory(P::FailedOver))
+                .item(tested())
+                .job(job("CancelFailover", JobState::Succeeded))
+                .gate(|g| g.back_out = true)
+                .expect(P::ReadyForCutover, None, "BackedOut"),
             case("committed: stop replication, keep the VM")
                 .memory(memory(P::Committing))
                 .item(committed.clone())

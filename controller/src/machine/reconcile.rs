@@ -36,6 +36,8 @@ pub const RETRY_ANNOTATION: &str = "cutover.dev/retry";
 pub const TEST_VALIDATED_ANNOTATION: &str = "cutover.dev/test-validated";
 /// A person commits a machine held failed over (`spec.cutover.commit: Manual`).
 pub const COMMIT_ANNOTATION: &str = "cutover.dev/commit";
+/// A person backs a machine out of its failover before commit, where ASR offers that.
+pub const BACK_OUT_ANNOTATION: &str = "cutover.dev/back-out";
 
 pub async fn reconcile(machine: Arc<ReplicatedMachine>, ctx: Arc<Context>) -> Result<Requeue> {
     let api = Api::<ReplicatedMachine>::namespaced(
@@ -217,6 +219,7 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
             test_validated: annotation(TEST_VALIDATED_ANNOTATION),
             retry: annotation(RETRY_ANNOTATION),
             commit: annotation(COMMIT_ANNOTATION),
+            back_out: annotation(BACK_OUT_ANNOTATION),
         },
         test_vm_up,
     );
@@ -918,6 +921,8 @@ fn action_body(
             (ItemAction::UnplannedFailover, Some(body))
         }
         Action::Commit => (ItemAction::FailoverCommit, None),
+        // ReplicationProtectedItems_FailoverCancel takes no body.
+        Action::CancelFailover => (ItemAction::FailoverCancel, None),
         Action::CompleteMigration | Action::EnableProtection => (
             ItemAction::Remove,
             Some(

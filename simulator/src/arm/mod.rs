@@ -72,6 +72,7 @@ const KEYWORDS: &[&str] = &[
     "plannedFailover",
     "unplannedFailover",
     "failoverCommit",
+    "failoverCancel",
     "remove",
     "register",
     "unregister",

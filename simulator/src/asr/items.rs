@@ -1,6 +1,6 @@
 //! Replication protected items: enable protection (PUT), update (PATCH), the actions
 //! (`testFailover`, `testFailoverCleanup`, `plannedFailover`, `unplannedFailover`,
-//! `failoverCommit`, `remove`), and purge (DELETE). Each action is allowed only when
+//! `failoverCommit`, `failoverCancel`, `remove`), and purge (DELETE). Each action is allowed only when
 //! `allowedOperations` says so and no job is in flight (409 otherwise).
 
 use axum::Json;
@@ -879,6 +879,11 @@ pub async fn action(
             ItemState::FailingOver,
         ),
         "failoverCommit" => (Scenario::Commit, "Commit", ItemState::Committing),
+        "failoverCancel" => (
+            Scenario::CancelFailover,
+            "CancelFailover",
+            ItemState::FailingOver,
+        ),
         "remove" => (
             Scenario::DisableDr,
             "DisableProtection",

@@ -236,6 +236,8 @@ pub enum Scenario {
     PlannedFailover,
     UnplannedFailover,
     Commit,
+    /// `failoverCancel`. No provider the simulator serves offers it (docs/azure-fidelity.md).
+    CancelFailover,
     DisableDr,
     /// Jobs of infrastructure (fabric, policy, mapping) changes: no item effect.
     Configure,
@@ -251,6 +253,8 @@ impl Scenario {
             Scenario::PlannedFailover => ("PlannedFailover", "Planned failover"),
             Scenario::UnplannedFailover => ("UnplannedFailover", "Failover"),
             Scenario::Commit => ("Commit", "Commit"),
+            // ReplicationRecoveryPlans_FailoverCancel's example names the job's scenario.
+            Scenario::CancelFailover => ("CancelFailover", "Cancel failover"),
             Scenario::DisableDr => ("DisableDr", "Disable replication"),
             Scenario::Configure => ("Configure", "Configure Site Recovery"),
         }
@@ -261,7 +265,10 @@ impl Scenario {
         SignedDuration::from_secs(match self {
             Scenario::EnableDr => 60,
             Scenario::TestFailover | Scenario::PlannedFailover | Scenario::UnplannedFailover => 300,
-            Scenario::TestFailoverCleanup | Scenario::Commit | Scenario::DisableDr => 120,
+            Scenario::TestFailoverCleanup
+            | Scenario::Commit
+            | Scenario::CancelFailover
+            | Scenario::DisableDr => 120,
             Scenario::Configure => 10,
         })
     }
@@ -399,6 +406,12 @@ impl Asr {
             }
             (Scenario::Commit, false) => item.state = ItemState::Committed,
             (Scenario::Commit, true) => item.state = ItemState::FailedOver,
+            // Back at the source, protected: ReplicationProtectedItems_FailoverCancel's answer.
+            (Scenario::CancelFailover, false) => {
+                item.state = ItemState::Protected;
+                item.active_location = "Primary".into();
+            }
+            (Scenario::CancelFailover, true) => item.state = ItemState::FailedOver,
             (Scenario::DisableDr, false) => {
                 self.items.remove(&key);
             }
