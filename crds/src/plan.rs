@@ -513,8 +513,8 @@ pub enum PlanPhase {
     Testing,
     AwaitingApproval,
     AwaitingWindow,
-    /// The target region cannot take the wave's VMs (quota, a size not offered): nothing is
-    /// failed over until it can.
+    /// The target region cannot take the wave's VMs (quota, a size not offered, a static
+    /// address not usable or not free): nothing is failed over until it can.
     AwaitingCapacity,
     CuttingOver,
     Completed,

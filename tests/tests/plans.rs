@@ -762,6 +762,74 @@ async fn a_wave_beyond_the_vcpu_quota_waits_naming_it_and_fails_nothing_over() -
     Ok(())
 }
 
+/// A wave whose static address is already taken in the target network waits before anything
+/// of it fails over, naming the machine, the address and what is free (ARM's
+/// `checkIPAddressAvailability`), and goes on once the spec names a free one. SQL01 fails over
+/// first and its NIC takes the data subnet's first free address, 10.10.2.4 (azure-sim gives a
+/// NIC the lowest free address, docs/azure-fidelity.md); WEB02 asks for the same.
+#[tokio::test]
+async fn a_wave_whose_static_address_is_taken_waits_naming_it_and_fails_nothing_over() -> Result<()>
+{
+    let plane = control_plane::shared()?;
+    let client = plane.client().await?;
+    let ns = temp_namespace(&client, "address").await?;
+    let sim = fast_sim()?;
+    let controller = Controller::start(plane, &sim, &ns, &[])?;
+    let (vault, mut plan) = example("hyperv-vmm.yaml")?;
+    plan["spec"]["cutover"]["approved"] = json!(true);
+    plan["spec"]["cutover"]["window"] = Value::Null;
+    plan["spec"]["testFailover"] = json!({"required": false});
+    let web02 = |plan: &mut Value, ip: &str| {
+        for template in plan["spec"]["machines"]["templates"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
+            if template["name"] == "vmm-web02" {
+                template["target"] = json!({"subnet": "data", "staticIp": ip});
+            }
+        }
+    };
+    web02(&mut plan, "10.10.2.4");
+    apply(plane, &ns, &vault)?;
+    apply(plane, &ns, &plan)?;
+    let name = plan["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let name = name.as_str();
+    let api = Api::<MigrationPlan>::namespaced(client.clone(), &ns);
+    let held = wait_for(&api, name, &controller, "AwaitingCapacity", TIMEOUT, |p| {
+        phase(p) == Some(PlanPhase::AwaitingCapacity)
+    })
+    .await?;
+    let ready = ready_of(held.status.as_ref().map(|s| s.conditions.as_slice()));
+    assert_eq!(ready.reason, "AddressNotFree", "{}", ready.message);
+    assert!(
+        ready.message.contains(
+            "vmm-web02: 10.10.2.4 is taken in the target network vnet-dc1; free near it: 10.10.2.5"
+        ),
+        "{}",
+        ready.message
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        phase(&api.get(name).await?),
+        Some(PlanPhase::AwaitingCapacity)
+    );
+    assert_eq!(failovers(&sim).await?, 1, "only the first wave's SQL01");
+
+    web02(&mut plan, "10.10.2.5");
+    apply(plane, &ns, &plan)?;
+    let done = wait_for(&api, name, &controller, "Completed", TIMEOUT, |p| {
+        phase(p) == Some(PlanPhase::Completed)
+    })
+    .await?;
+    let total = done.status.map(|s| s.machines.total).unwrap_or_default() as usize;
+    assert_eq!(failovers(&sim).await?, total, "one failover per machine");
+    Ok(())
+}
+
 /// An object's `Ready` condition (its status's conditions); a test fails without one.
 fn ready_of(
     conditions: Option<&[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]>,

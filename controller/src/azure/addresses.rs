@@ -101,6 +101,28 @@ pub fn check(network: &str, subnets: &[(String, String)], wanted: &[Wanted<'_>])
     problems
 }
 
+/// What ARM's answer says of `ip` in the network `network`, when it is not free: kept by Azure,
+/// or taken, with the free addresses near it that ARM offers.
+pub fn unavailable(
+    ip: &str,
+    network: &str,
+    answer: &crate::azure::resources::IpAvailability,
+) -> Option<String> {
+    if answer.available {
+        return None;
+    }
+    Some(if answer.is_platform_reserved {
+        format!("Azure keeps {ip} in the target network {network}")
+    } else if answer.available_ip_addresses.is_empty() {
+        format!("{ip} is taken in the target network {network}")
+    } else {
+        format!(
+            "{ip} is taken in the target network {network}; free near it: {}",
+            answer.available_ip_addresses.join(", ")
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +140,36 @@ mod tests {
             subnet,
             static_ip: ip,
         }
+    }
+
+    #[test]
+    fn arms_answer_says_kept_taken_with_what_is_free_or_nothing_when_free() {
+        let answer = |available, reserved, free: &[&str]| crate::azure::resources::IpAvailability {
+            available,
+            available_ip_addresses: free.iter().map(|a| (*a).to_owned()).collect(),
+            is_platform_reserved: reserved,
+        };
+        assert_eq!(
+            unavailable("10.0.1.9", "vnet", &answer(true, false, &[])),
+            None
+        );
+        assert_eq!(
+            unavailable("10.0.1.1", "vnet", &answer(false, true, &[])).unwrap(),
+            "Azure keeps 10.0.1.1 in the target network vnet"
+        );
+        assert_eq!(
+            unavailable(
+                "10.0.1.4",
+                "vnet",
+                &answer(false, false, &["10.0.1.5", "10.0.1.6"])
+            )
+            .unwrap(),
+            "10.0.1.4 is taken in the target network vnet; free near it: 10.0.1.5, 10.0.1.6"
+        );
+        assert_eq!(
+            unavailable("10.0.1.4", "vnet", &answer(false, false, &[])).unwrap(),
+            "10.0.1.4 is taken in the target network vnet"
+        );
     }
 
     #[test]

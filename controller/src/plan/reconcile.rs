@@ -225,7 +225,7 @@ async fn apply(plan: &MigrationPlan, ctx: &Context) -> Result<Requeue> {
             .unwrap_or_default();
         let new = super::orchestrate::newly_released(orchestration, &previous);
         if !new.is_empty() {
-            let shortfalls = capacity_preflight(ctx, vault, &machines, &new).await?;
+            let shortfalls = wave_preflight(ctx, vault, &machines, &new).await?;
             super::orchestrate::hold_for_capacity(orchestration, &new, &shortfalls);
             if !shortfalls.is_empty() {
                 decision.ready =
@@ -449,17 +449,105 @@ fn facts_of(machine: &ReplicatedMachine) -> Vec<(&'static str, String)> {
 
 /// Whether the target region can take the VMs the failovers of `released` create: their sizes
 /// offered there and within the vCPU quotas (read from Compute before anything is written).
-async fn capacity_preflight(
+async fn wave_preflight(
     ctx: &Context,
     vault: &cutover_api::RecoveryVault,
     machines: &[Arc<ReplicatedMachine>],
     released: &[String],
 ) -> Result<Vec<crate::azure::capacity::Shortfall>> {
     let namespace = vault.namespace().unwrap_or_default();
-    let needs: Vec<crate::azure::capacity::Need<'_>> = machines
+    let wave: Vec<&ReplicatedMachine> = machines
         .iter()
         .filter(|m| m.namespace().as_deref() == Some(namespace.as_str()))
         .filter(|m| released.contains(&m.name_any()))
+        .map(|m| m.as_ref())
+        .collect();
+    let addressed = wave.iter().any(|m| m.spec.target.static_ip.is_some());
+    let sized = wave.iter().any(|m| m.spec.target.vm_size.is_some());
+    if !addressed && !sized {
+        return Ok(Vec::new());
+    }
+    let arm = ctx
+        .arm(
+            &namespace,
+            &vault.spec.subscription_id,
+            vault.spec.credentials.as_ref(),
+            crate::context::SecretFreshness::Recent,
+        )
+        .await?;
+    let mut shortfalls = capacity_preflight(&arm, vault, &wave).await?;
+    shortfalls.extend(address_preflight(&arm, vault, &wave).await?);
+    Ok(shortfalls)
+}
+
+/// The static addresses of a wave's machines, before any fails over: inside their subnet, not
+/// kept by Azure, not asked twice (`addresses::check`), and free in the target network (ARM's
+/// `checkIPAddressAvailability`). Only machines about to fail over are asked about: one that
+/// did holds its own address.
+async fn address_preflight(
+    arm: &crate::azure::ArmClient,
+    vault: &cutover_api::RecoveryVault,
+    wave: &[&ReplicatedMachine],
+) -> Result<Vec<crate::azure::capacity::Shortfall>> {
+    use crate::azure::{addresses, resources};
+    let Some(network_id) = crate::vault::converge::Ids::of(vault).networks[0].1.clone() else {
+        return Ok(Vec::new());
+    };
+    if !wave.iter().any(|m| m.spec.target.static_ip.is_some()) {
+        return Ok(Vec::new());
+    }
+    // The vault created or adopted it; absent, the vault is not Ready and nothing fails over.
+    let Some(vnet) = resources::get(arm, &network_id, resources::NETWORK_API).await? else {
+        return Ok(Vec::new());
+    };
+    let network = network_id.rsplit('/').next().unwrap_or_default();
+    let (_, subnets) = resources::vnet_layout(&vnet);
+    let names: Vec<String> = wave.iter().map(|m| m.name_any()).collect();
+    let wanted: Vec<addresses::Wanted<'_>> = wave
+        .iter()
+        .zip(&names)
+        .map(|(m, name)| addresses::Wanted {
+            machine: name,
+            subnet: m.spec.target.subnet.as_deref(),
+            static_ip: m.spec.target.static_ip.as_deref(),
+        })
+        .collect();
+    let problems = addresses::check(network, &subnets, &wanted);
+    let mut shortfalls: Vec<crate::azure::capacity::Shortfall> = problems
+        .iter()
+        .map(|p| crate::azure::capacity::Shortfall {
+            machine: Some(p.machine.clone()),
+            reason: "AddressNotUsable",
+            message: format!("{}: {} ({})", p.machine, p.message, p.field),
+        })
+        .collect();
+    for want in &wanted {
+        let Some(ip) = want.static_ip else { continue };
+        if problems.iter().any(|p| p.machine == want.machine) {
+            continue;
+        }
+        let answer = resources::check_ip_address_availability(arm, &network_id, ip).await?;
+        if let Some(message) = answer
+            .as_ref()
+            .and_then(|a| addresses::unavailable(ip, network, a))
+        {
+            shortfalls.push(crate::azure::capacity::Shortfall {
+                machine: Some(want.machine.to_owned()),
+                reason: "AddressNotFree",
+                message: format!("{}: {message}", want.machine),
+            });
+        }
+    }
+    Ok(shortfalls)
+}
+
+async fn capacity_preflight(
+    arm: &crate::azure::ArmClient,
+    vault: &cutover_api::RecoveryVault,
+    wave: &[&ReplicatedMachine],
+) -> Result<Vec<crate::azure::capacity::Shortfall>> {
+    let needs: Vec<crate::azure::capacity::Need<'_>> = wave
+        .iter()
         .filter_map(|m| {
             Some(crate::azure::capacity::Need {
                 machine: m.metadata.name.as_deref()?,
@@ -471,18 +559,10 @@ async fn capacity_preflight(
     if needs.is_empty() {
         return Ok(Vec::new());
     }
-    let arm = ctx
-        .arm(
-            &namespace,
-            &vault.spec.subscription_id,
-            vault.spec.credentials.as_ref(),
-            crate::context::SecretFreshness::Recent,
-        )
-        .await?;
     let subscription = &vault.spec.subscription_id;
     let region = &vault.spec.region;
-    let usages = crate::azure::resources::list_usages(&arm, subscription, region).await?;
-    let skus = crate::azure::resources::list_skus(&arm, subscription, region).await?;
+    let usages = crate::azure::resources::list_usages(arm, subscription, region).await?;
+    let skus = crate::azure::resources::list_skus(arm, subscription, region).await?;
     Ok(crate::azure::capacity::check(
         region, &needs, &usages, &skus,
     ))

@@ -251,27 +251,12 @@ pub async fn read(
             machine.spec.target.static_ip.as_deref(),
         ) {
             match arm::check_ip_address_availability(arm, &network.id, ip).await {
-                Ok(Some(answer)) if !answer.available => findings.push(finding(
-                    Severity::Error,
-                    "spec.target.staticIp",
-                    if answer.is_platform_reserved {
-                        format!("Azure keeps {ip} in the target network {}", network.name)
-                    } else {
-                        format!(
-                            "{ip} is taken in the target network {}{}",
-                            network.name,
-                            if answer.available_ip_addresses.is_empty() {
-                                String::new()
-                            } else {
-                                format!(
-                                    "; free near it: {}",
-                                    answer.available_ip_addresses.join(", ")
-                                )
-                            }
-                        )
-                    },
-                )),
-                Ok(_) => {}
+                Ok(Some(answer)) => {
+                    if let Some(message) = addresses::unavailable(ip, &network.name, &answer) {
+                        findings.push(finding(Severity::Error, "spec.target.staticIp", message));
+                    }
+                }
+                Ok(None) => {}
                 Err(error) => findings.push(finding(
                     Severity::Error,
                     "spec.target.staticIp",
