@@ -291,6 +291,9 @@ pub struct ReplicatedMachineStatus {
     /// The migrated VM.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_vm_id: Option<String>,
+    /// The migrated VM's private address (its primary NIC's), read once it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_private_ip: Option<String>,
     /// When the migration was committed and replication stopped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<Time>,

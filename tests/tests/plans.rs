@@ -1064,6 +1064,25 @@ async fn hooks_gate_each_step_and_a_failed_smoke_test_holds_its_machine_before_c
         },
     )
     .await?;
+    // A dynamic address, as the migrated VM's NIC has it (WEB01 asks for none).
+    let smoke = jobs.get("vmm-shop-vmm-web01-smoke-1").await?;
+    let address = smoke
+        .spec
+        .and_then(|s| s.template.spec)
+        .and_then(|p| p.containers[0].env.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .find(|e| e.name == "CUTOVER_PRIVATE_IP")
+        .and_then(|e| e.value);
+    let web01 = machines.get("vmm-web01").await?;
+    let recorded = web01.status.and_then(|s| s.target_private_ip);
+    assert!(
+        address
+            .as_deref()
+            .is_some_and(|a| a.starts_with("10.10.1."))
+            && address == recorded,
+        "the smoke test is told the VM's address: {address:?}, status {recorded:?}"
+    );
     let ready = ready_of(held.status.as_ref().map(|s| s.conditions.as_slice()));
     assert!(
         ready.message.contains("vmm-shop-vmm-web02-smoke-1")

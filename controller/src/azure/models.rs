@@ -372,10 +372,112 @@ impl InstanceView {
     }
 }
 
+/// A VM's network interfaces (`VirtualMachine.properties.networkProfile.networkInterfaces[]`,
+/// `NetworkInterfaceReference`: `id`, `properties.primary`; azure-mgmt-compute).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct VirtualMachine {
+    #[serde(default)]
+    pub properties: VirtualMachineProperties,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VirtualMachineProperties {
+    #[serde(default)]
+    pub network_profile: NetworkProfile,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkProfile {
+    #[serde(default)]
+    pub network_interfaces: Vec<SubResourceWithPrimary>,
+}
+
+/// A reference or an IP configuration that may be marked primary (`properties.primary`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubResourceWithPrimary {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub properties: PrimaryProperties,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PrimaryProperties {
+    #[serde(default)]
+    pub primary: Option<bool>,
+    /// On an IP configuration: `privateIPAddress` (azure-mgmt-network
+    /// `NetworkInterfaceIPConfiguration`).
+    #[serde(default, rename = "privateIPAddress")]
+    pub private_ip_address: Option<String>,
+}
+
+/// A network interface's IP configurations (`NetworkInterface.properties.ipConfigurations[]`).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct NetworkInterface {
+    #[serde(default)]
+    pub properties: NetworkInterfaceProperties,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkInterfaceProperties {
+    #[serde(default)]
+    pub ip_configurations: Vec<SubResourceWithPrimary>,
+}
+
+/// The one marked primary, else the first (a single NIC or configuration need not be marked).
+fn primary(of: &[SubResourceWithPrimary]) -> Option<&SubResourceWithPrimary> {
+    of.iter()
+        .find(|r| r.properties.primary == Some(true))
+        .or_else(|| of.first())
+}
+
+impl VirtualMachine {
+    pub fn primary_nic(&self) -> Option<&str> {
+        primary(&self.properties.network_profile.network_interfaces)?
+            .id
+            .as_deref()
+    }
+}
+
+impl NetworkInterface {
+    pub fn primary_address(&self) -> Option<&str> {
+        primary(&self.properties.ip_configurations)?
+            .properties
+            .private_ip_address
+            .as_deref()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_vms_address_is_its_primary_nics_primary_configurations() {
+        let vm: VirtualMachine = serde_json::from_value(json!({"properties": {"networkProfile": {
+            "networkInterfaces": [
+                {"id": "/nics/b", "properties": {"primary": false}},
+                {"id": "/nics/a", "properties": {"primary": true}}]}}}))
+        .unwrap();
+        assert_eq!(vm.primary_nic(), Some("/nics/a"));
+        let single: VirtualMachine = serde_json::from_value(
+            json!({"properties": {"networkProfile": {"networkInterfaces": [{"id": "/nics/only"}]}}}),
+        )
+        .unwrap();
+        assert_eq!(single.primary_nic(), Some("/nics/only"));
+        let nic: NetworkInterface = serde_json::from_value(json!({"properties": {"ipConfigurations": [
+            {"name": "second", "properties": {"privateIPAddress": "10.0.0.9", "primary": false}},
+            {"name": "ipconfig1", "properties": {"privateIPAddress": "10.0.0.4", "primary": true}}]}}))
+        .unwrap();
+        assert_eq!(nic.primary_address(), Some("10.0.0.4"));
+        assert_eq!(NetworkInterface::default().primary_address(), None);
+    }
 
     #[test]
     fn an_odd_field_reads_as_absent_and_keeps_the_rest_of_the_item() {

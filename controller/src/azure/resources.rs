@@ -788,6 +788,17 @@ pub async fn running_vm(arm: &ArmClient, id: &str) -> Result<Option<String>, Arm
     Ok(view.filter(|v| v.running()).map(|_| id.to_owned()))
 }
 
+/// A VM's private address: its primary NIC's primary IP configuration's `privateIPAddress`
+/// (`VirtualMachines_Get`, then `NetworkInterfaces_Get`). `None` while either is missing.
+pub async fn private_address(arm: &ArmClient, vm_id: &str) -> Result<Option<String>, ArmError> {
+    let vm: Option<super::models::VirtualMachine> = arm.get(vm_id, COMPUTE_API).await?;
+    let Some(nic_id) = vm.as_ref().and_then(|vm| vm.primary_nic()) else {
+        return Ok(None);
+    };
+    let nic: Option<super::models::NetworkInterface> = arm.get(nic_id, NETWORK_API).await?;
+    Ok(nic.and_then(|nic| nic.primary_address().map(str::to_owned)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -202,6 +202,13 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
         (Some(id), true) => arm::running_vm(&view.arm, id).await?,
         _ => None,
     };
+    // Read once the VM runs, until known: what hooks are told (`CUTOVER_PRIVATE_IP`) of a
+    // dynamic address.
+    let running = target_vm.as_ref().or(status.target_vm_id.as_ref());
+    let target_private_ip = match (running, failed_over && status.target_private_ip.is_none()) {
+        (Some(id), true) => arm::private_address(&view.arm, id).await?,
+        _ => None,
+    };
     let name = machine.name_any();
     let released = plan
         .as_ref()
@@ -255,6 +262,7 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
             None
         },
         target_vm,
+        target_private_ip,
         plan: plan.as_ref().map(|p| {
             (
                 p.name_any(),
@@ -1202,6 +1210,7 @@ struct StatusUpdate {
     /// The running test VM (`Some(None)` once it is gone).
     test_vm: Option<Option<String>>,
     target_vm: Option<String>,
+    target_private_ip: Option<String>,
 }
 
 impl Decision {
@@ -1274,6 +1283,9 @@ async fn write_status(
             None => previous.test_vm_id.clone(),
         },
         target_vm_id: update.target_vm.or(previous.target_vm_id.clone()),
+        target_private_ip: update
+            .target_private_ip
+            .or(previous.target_private_ip.clone()),
         completed_at: if update.completed {
             Some(Time(jiff::Timestamp::now()))
         } else {

@@ -440,7 +440,13 @@ fn facts_of(machine: &ReplicatedMachine) -> Vec<(&'static str, String)> {
             "CUTOVER_TARGET_VM_ID",
             status.and_then(|s| s.target_vm_id.clone()),
         ),
-        ("CUTOVER_PRIVATE_IP", spec.target.static_ip.clone()),
+        // The address the VM has once it runs, else the one the spec asks for.
+        (
+            "CUTOVER_PRIVATE_IP",
+            status
+                .and_then(|s| s.target_private_ip.clone())
+                .or(spec.target.static_ip.clone()),
+        ),
     ]
     .into_iter()
     .filter_map(|(name, value)| Some((name, value?)))
