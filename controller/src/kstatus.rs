@@ -50,7 +50,12 @@ fn ready(conditions: &[Condition]) -> Option<&Condition> {
 }
 
 fn needs_a_person(ready: Option<&Condition>) -> bool {
-    ready.is_some_and(|r| r.status == "False" && NEEDS_A_PERSON.contains(&r.reason.as_str()))
+    // Ineligible for replication (`machine::eligibility`): the spec or the source must change.
+    ready.is_some_and(|r| {
+        r.status == "False"
+            && (NEEDS_A_PERSON.contains(&r.reason.as_str())
+                || crate::machine::eligibility::REASONS.contains(&r.reason.as_str()))
+    })
 }
 
 pub fn of_vault(status: &RecoveryVaultStatus) -> Progress {

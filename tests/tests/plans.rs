@@ -837,6 +837,95 @@ async fn a_test_failover_beyond_the_vcpu_quota_waits_naming_it_and_starts_none()
     Ok(())
 }
 
+/// A machine that cannot become the VM its spec asks for is never enabled: DB05 has five data
+/// disks, a Standard_D2s_v5 takes four (its `MaxDataDiskCount` in Compute's SKU list). It says
+/// so, and a larger size lets it replicate.
+#[tokio::test]
+async fn a_machine_with_more_data_disks_than_its_size_takes_is_never_enabled() -> Result<()> {
+    let plane = control_plane::shared()?;
+    let client = plane.client().await?;
+    let ns = temp_namespace(&client, "eligible").await?;
+    let sim = fast_sim()?;
+    let disks: Vec<Value> =
+        std::iter::once(json!({"id": "db05-os", "sizeGb": 128, "osDisk": true}))
+            .chain((1..=5).map(|i| json!({"id": format!("db05-data{i}"), "sizeGb": 256})))
+            .collect();
+    sim.admin(
+        Method::POST,
+        "inventory",
+        Some(
+            json!({"sources": [{"kind": "hyperVVmm", "name": "vmm01.contoso.local", "machines": [
+            {"name": "DB05", "id": "3f2c1a10-0000-4000-8000-000000000105", "container": "Gold",
+             "osType": "Windows", "osName": "Windows Server 2019", "networks": ["corp-data"],
+             "disks": disks}]}]}),
+        ),
+    )
+    .await?;
+    let controller = Controller::start(plane, &sim, &ns, &[])?;
+    let (vault, mut plan) = example("hyperv-vmm.yaml")?;
+    plan["spec"]["waves"] = Value::Null;
+    let db05 = |size: &str| {
+        json!({"name": "vmm-db05", "source": {"name": "DB05", "container": "Gold"},
+               "osType": "Windows", "target": {"vmSize": size, "subnet": "data"}})
+    };
+    plan["spec"]["machines"]["templates"] = json!([db05("Standard_D2s_v5")]);
+    apply(plane, &ns, &vault)?;
+    apply(plane, &ns, &plan)?;
+    let machines = Api::<ReplicatedMachine>::namespaced(client.clone(), &ns);
+    let held = wait_for(
+        &machines,
+        "vmm-db05",
+        &controller,
+        "not eligible",
+        TIMEOUT,
+        |m| {
+            ready_of(m.status.as_ref().map(|s| s.conditions.as_slice())).reason
+                == "TooManyDataDisks"
+        },
+    )
+    .await?;
+    let ready = ready_of(held.status.as_ref().map(|s| s.conditions.as_slice()));
+    assert!(
+        ready
+            .message
+            .contains("5 data disks to replicate, but Standard_D2s_v5 takes at most 4"),
+        "{}",
+        ready.message
+    );
+    assert_eq!(kstatus_of(&held), Status::Failed, "a person must act");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        sim.requests("method=PUT&path=/replicationProtectedItems/vmm-db05")
+            .await?
+            .is_empty(),
+        "never enabled"
+    );
+
+    plan["spec"]["machines"]["templates"] = json!([db05("Standard_E4s_v5")]);
+    apply(plane, &ns, &plan)?;
+    wait_for(
+        &machines,
+        "vmm-db05",
+        &controller,
+        "replicating",
+        TIMEOUT,
+        |m| {
+            m.status
+                .as_ref()
+                .is_some_and(|s| s.protected_item_id.is_some())
+        },
+    )
+    .await?;
+    assert_eq!(
+        sim.requests("method=PUT&path=/replicationProtectedItems/vmm-db05")
+            .await?
+            .len(),
+        1,
+        "enabled once the size takes its disks"
+    );
+    Ok(())
+}
+
 /// A wave whose static address is already taken in the target network waits before anything
 /// of it fails over, naming the machine, the address and what is free (ARM's
 /// `checkIPAddressAvailability`), and goes on once the spec names a free one. SQL01 fails over

@@ -89,6 +89,11 @@ pub enum Source {
     NotListedYet,
     /// The source lists its machines, and this one is not among them.
     Missing,
+    /// Found, but it cannot become the VM the spec asks for (`eligibility`): never enabled.
+    Ineligible {
+        reason: &'static str,
+        message: String,
+    },
 }
 
 /// What the plan (or the lack of one) lets the machine do now.
@@ -343,6 +348,12 @@ pub fn decide(
                 P::Pending,
                 "SourceMachineNotFound",
                 "the source does not list this machine: check spec.source.name",
+                Next::Later,
+            ),
+            Source::Ineligible { reason, message } => Decision::wait(
+                P::Pending,
+                reason,
+                format!("not eligible for replication: {message}"),
                 Next::Later,
             ),
             Source::NotListedYet => Decision::wait(
@@ -1215,6 +1226,12 @@ mod tests {
             case("the source has no such machine")
                 .source(Source::Missing)
                 .expect(P::Pending, None, "SourceMachineNotFound"),
+            case("an ineligible machine is never enabled")
+                .source(Source::Ineligible {
+                    reason: "TooManyDataDisks",
+                    message: "5 data disks".into(),
+                })
+                .expect(P::Pending, None, "TooManyDataDisks"),
             case("enable job running")
                 .memory(memory(P::EnablingProtection))
                 .job(job("EnableDr", JobState::InProgress))

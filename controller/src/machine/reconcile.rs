@@ -230,8 +230,22 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
         },
         test_vm_up,
     );
+    let memory = Memory::of(&status);
+    let source = match (&source, &protectable) {
+        (Source::Found, Some(protectable))
+            if item.is_none() && gate.replicate && !memory.protected_once =>
+        {
+            eligibility_of(machine, &view, protectable)
+                .await?
+                .map_or(source, |ineligible| Source::Ineligible {
+                    reason: ineligible.reason,
+                    message: ineligible.message,
+                })
+        }
+        _ => source,
+    };
     let decision = lifecycle::decide(
-        &Memory::of(&status),
+        &memory,
         &source,
         observed_item.as_ref(),
         job.as_ref(),
@@ -428,6 +442,45 @@ fn recorded(vault: &RecoveryVault) -> cutover_api::vault::VaultResources {
         .as_ref()
         .map(|s| s.resources.clone())
         .unwrap_or_default()
+}
+
+/// Whether the machine can be replicated as its spec asks, read just before it would be
+/// enabled. Hyper-V's protectable item reports the facts (`eligibility::SourceFacts::of_hyper_v`);
+/// the target size's capabilities come from Compute's SKU list of the region, read only when the
+/// spec names a size. The other providers' facts are not read yet.
+async fn eligibility_of(
+    machine: &ReplicatedMachine,
+    view: &VaultView,
+    protectable: &ArmResource,
+) -> Result<Option<super::eligibility::Ineligible>> {
+    use super::eligibility;
+    if provider_of(&view.vault) != Provider::HyperVReplicaAzure {
+        return Ok(None);
+    }
+    let facts = eligibility::SourceFacts::of_hyper_v(
+        &protectable.properties["customDetails"],
+        &machine.spec.include_disks,
+    );
+    let skus = match &machine.spec.target.vm_size {
+        Some(_) => {
+            arm::list_skus(
+                &view.arm,
+                &view.vault.spec.subscription_id,
+                &view.vault.spec.region,
+            )
+            .await?
+        }
+        None => Vec::new(),
+    };
+    let size = machine.spec.target.vm_size.as_deref().map(|size| {
+        (
+            size,
+            skus.iter().find(|s| {
+                s.resource_type == "virtualMachines" && s.name.eq_ignore_ascii_case(size)
+            }),
+        )
+    });
+    Ok(eligibility::check(&facts, size))
 }
 
 fn provider_of(vault: &RecoveryVault) -> Provider {
@@ -1300,6 +1353,7 @@ async fn write_status(
         || conditions::changed(&previous.conditions, &observed).len() == 1
     {
         let warning = matches!(decision.phase, MachinePhase::Failed)
+            || super::eligibility::REASONS.contains(&decision.reason)
             || decision.reason == "SourceMachineNotFound";
         if previous.phase != Some(decision.phase) || warning {
             ctx.event(
