@@ -175,6 +175,9 @@ pub struct Context {
     lists: crate::lists::SharedLists<crate::azure::resources::Resource>,
     /// Each vault's protected items, typed: the list every machine of the vault reads.
     items: crate::lists::SharedLists<crate::azure::models::ProtectedItem>,
+    /// Each region's VM sizes (`Microsoft.Compute/skus`): what eligibility and the capacity
+    /// preflight read, once for every machine that asks at a moment.
+    skus: crate::lists::SharedLists<crate::azure::capacity::Sku>,
 }
 
 impl Context {
@@ -204,6 +207,7 @@ impl Context {
             failures: Mutex::default(),
             lists: crate::lists::SharedLists::default(),
             items: crate::lists::SharedLists::default(),
+            skus: crate::lists::SharedLists::default(),
         }
     }
 
@@ -398,6 +402,23 @@ impl Context {
         Ok(self
             .items
             .get(vault_id, max_age, fresh_after, fetch)
+            .await?)
+    }
+
+    /// A subscription's VM sizes in a region, shared as [`Context::shared_list`] shares lists.
+    pub async fn shared_skus(
+        &self,
+        arm: &crate::azure::ArmClient,
+        subscription: &str,
+        region: &str,
+    ) -> Result<Arc<Vec<crate::azure::capacity::Sku>>> {
+        // Sizes and their restrictions change rarely; a resync's age is fresh enough.
+        let max_age = self.timing.resync;
+        Ok(self
+            .skus
+            .get(&format!("{subscription}/{region}"), max_age, None, || {
+                crate::azure::resources::list_skus(arm, subscription, region)
+            })
             .await?)
     }
 

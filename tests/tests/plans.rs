@@ -878,10 +878,7 @@ async fn a_machine_with_more_data_disks_than_its_size_takes_is_never_enabled() -
         &controller,
         "not eligible",
         TIMEOUT,
-        |m| {
-            ready_of(m.status.as_ref().map(|s| s.conditions.as_slice())).reason
-                == "TooManyDataDisks"
-        },
+        |m| ready_reason_is(m, "TooManyDataDisks"),
     )
     .await?;
     let ready = ready_of(held.status.as_ref().map(|s| s.conditions.as_slice()));
@@ -1004,6 +1001,15 @@ fn ready_of(
         .find(|c| c.type_ == "Ready")
         .cloned()
         .expect("a Ready condition")
+}
+
+/// Whether a machine's `Ready` says `reason`; false before it has one (a wait's first look).
+fn ready_reason_is(machine: &ReplicatedMachine, reason: &str) -> bool {
+    machine.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.reason == reason)
+    })
 }
 
 /// Approves one machine by its annotation, as `kubectl cutover approve PLAN MACHINE` does.
@@ -1390,11 +1396,7 @@ async fn backing_out_where_asr_offers_no_cancel_says_so_and_commits_nothing() ->
                 .await
         }
     };
-    let reason_is = |reason: &'static str| {
-        move |m: &ReplicatedMachine| {
-            ready_of(m.status.as_ref().map(|s| s.conditions.as_slice())).reason == reason
-        }
-    };
+    let reason_is = |reason: &'static str| move |m: &ReplicatedMachine| ready_reason_is(m, reason);
     wait_for(
         &machines,
         "vmm-web01",

@@ -235,7 +235,7 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
         (Source::Found, Some(protectable))
             if item.is_none() && gate.replicate && !memory.protected_once =>
         {
-            eligibility_of(machine, &view, protectable)
+            eligibility_of(machine, &view, protectable, ctx)
                 .await?
                 .map_or(source, |ineligible| Source::Ineligible {
                     reason: ineligible.reason,
@@ -447,11 +447,13 @@ fn recorded(vault: &RecoveryVault) -> cutover_api::vault::VaultResources {
 /// Whether the machine can be replicated as its spec asks, read just before it would be
 /// enabled. Hyper-V's protectable item reports the facts (`eligibility::SourceFacts::of_hyper_v`);
 /// the target size's capabilities come from Compute's SKU list of the region, read only when the
-/// spec names a size. The other providers' facts are not read yet.
+/// spec names a size and shared by every machine of the region (`Context::shared_skus`). The
+/// other providers' facts are not read yet.
 async fn eligibility_of(
     machine: &ReplicatedMachine,
     view: &VaultView,
     protectable: &ArmResource,
+    ctx: &Context,
 ) -> Result<Option<super::eligibility::Ineligible>> {
     use super::eligibility;
     if provider_of(&view.vault) != Provider::HyperVReplicaAzure {
@@ -463,14 +465,14 @@ async fn eligibility_of(
     );
     let skus = match &machine.spec.target.vm_size {
         Some(_) => {
-            arm::list_skus(
+            ctx.shared_skus(
                 &view.arm,
                 &view.vault.spec.subscription_id,
                 &view.vault.spec.region,
             )
             .await?
         }
-        None => Vec::new(),
+        None => Default::default(),
     };
     let size = machine.spec.target.vm_size.as_deref().map(|size| {
         (
