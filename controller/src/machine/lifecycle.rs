@@ -620,7 +620,7 @@ impl Gate {
                 Gate {
                     replicate,
                     test_required: spec.test_failover.required,
-                    test_allowed: released.test.iter().any(|m| m == name),
+                    test_allowed: replicate,
                     auto_cleanup: spec.test_failover.auto_cleanup,
                     test_validated: asked.test_validated,
                     test_vm_up,
@@ -743,7 +743,6 @@ mod tests {
         .unwrap();
         let released = Releases {
             replicate: vec!["web".into(), "db".into()],
-            test: vec!["web".into()],
             cutover: vec!["web".into()],
         };
         let plan = Some(PlanView {
@@ -765,8 +764,8 @@ mod tests {
         assert!(web.test_required && !web.auto_cleanup && !web.planned);
         let db = Gate::of(plan, "db", Asked::default(), false);
         assert!(
-            db.replicate && !db.test_allowed && !db.cutover_allowed,
-            "released to replicate, not to test (the preflight holds it) or cut over"
+            db.replicate && !db.cutover_allowed,
+            "released to replicate, not to cut over"
         );
         let later = Gate::of(plan, "app", Asked::default(), false);
         assert!(
