@@ -178,6 +178,8 @@ pub struct Context {
     /// Each region's VM sizes (`Microsoft.Compute/skus`): what eligibility and the capacity
     /// preflight read, once for every machine that asks at a moment.
     skus: crate::lists::SharedLists<crate::azure::capacity::Sku>,
+    /// The last action each machine (by UID) was started on, until its status shows it.
+    started: Mutex<HashMap<String, crate::machine::lifecycle::Started>>,
 }
 
 impl Context {
@@ -208,6 +210,7 @@ impl Context {
             lists: crate::lists::SharedLists::default(),
             items: crate::lists::SharedLists::default(),
             skus: crate::lists::SharedLists::default(),
+            started: Mutex::default(),
         }
     }
 
@@ -425,6 +428,45 @@ impl Context {
     /// Drops a vault's cached protected items (after a write that changes them).
     pub async fn forget_items(&self, vault_id: &str) {
         self.items.forget(vault_id).await;
+    }
+
+    /// Remembers that an action started job `job_id` on the machine `uid`; its status is not
+    /// written yet.
+    pub fn action_started(&self, uid: &str, job_id: &str) {
+        let mut started = self.started.lock().unwrap_or_else(|e| e.into_inner());
+        started.insert(
+            uid.to_owned(),
+            crate::machine::lifecycle::Started {
+                job_id: job_id.to_owned(),
+                at: Instant::now(),
+                written: false,
+            },
+        );
+    }
+
+    /// The status recording the machine's last action was written.
+    pub fn action_written(&self, uid: &str) {
+        let mut started = self.started.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(started) = started.get_mut(uid) {
+            started.written = true;
+        }
+    }
+
+    /// Whether the machine's `status`, as this pass reads it, records the last action started
+    /// on it; forgotten once it does, or is taken for lost.
+    pub fn action_recording(
+        &self,
+        uid: &str,
+        status: &cutover_api::machine::ReplicatedMachineStatus,
+    ) -> crate::machine::lifecycle::Recording {
+        use crate::machine::lifecycle::{Recording, recording};
+        let mut started = self.started.lock().unwrap_or_else(|e| e.into_inner());
+        // A written status reaches the cache within a watch event; a resync is long enough.
+        let outcome = recording(status, started.get(uid), Instant::now(), self.timing.resync);
+        if outcome != Recording::InFlight {
+            started.remove(uid);
+        }
+        outcome
     }
 
     /// Forgets an object's failures after a successful pass.

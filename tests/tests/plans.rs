@@ -103,20 +103,21 @@ async fn every_scenario_migrates_from_apply_to_completed() -> Result<()> {
         .requests("method=POST&path=/failoverCommit")
         .await?
         .len();
-    let tests = sim
+    let test_requests: Vec<(Value, Value)> = sim
         .requests("method=POST&path=/testFailover")
         .await?
-        .iter()
+        .into_iter()
         .filter(|r| {
             r["path"]
                 .as_str()
                 .is_some_and(|p| p.ends_with("/testFailover"))
         })
-        .count();
+        .map(|r| (r["status"].clone(), r["path"].clone()))
+        .collect();
     assert_eq!(
-        (failovers, commits, tests),
+        (failovers, commits, test_requests.len()),
         (machines, machines, machines),
-        "one test failover, failover and commit per machine"
+        "one test failover, failover and commit per machine; test failovers asked: {test_requests:#?}"
     );
     let rms = Api::<ReplicatedMachine>::namespaced(client.clone(), &ns)
         .list(&Default::default())

@@ -1033,3 +1033,139 @@ async fn a_lost_status_write_after_enabling_never_leads_to_enabling_again() -> R
     assert_each_action_once(&sim, &AWS_MACHINES).await?;
     Ok(())
 }
+
+/// A pass reads its machine from the controller's cache, and the watch event of the status it
+/// wrote after a POST can come after the next pass has begun (a plan's release wakes every one
+/// of its machines at once). That pass must not take the status without the action for a
+/// machine never acted on. Here the controller's own reconcile runs in this process, twice on
+/// the same machine object, the second time as a cache a step behind would hand it over: with
+/// its vault's item list still fresh from before the first POST. ASR is asked to commit once.
+#[tokio::test]
+async fn a_pass_on_a_cached_machine_older_than_its_last_action_does_not_act_again() -> Result<()> {
+    use cutover::context::{Caches, Context, Timing};
+    use kube::runtime::{reflector, watcher};
+    let plane = control_plane::shared()?;
+    let client = plane.client().await?;
+    let ns = temp_namespace(&client, "stale-cache").await?;
+    let sim = Simulator::start(&["--time-scale", "600", "--replication-mbps", "200000"])?;
+    let mut controller = Controller::start(plane, &sim, &ns, &[])?;
+    let (vault, mut plan) = example("hyperv-vmm.yaml")?;
+    plan["spec"]["waves"] = Value::Null;
+    plan["spec"]["testFailover"] = json!({"required": false});
+    plan["spec"]["cutover"] = json!({"approved": true, "commit": "Manual", "maxConcurrent": 3});
+    apply(plane, &ns, &vault)?;
+    apply(plane, &ns, &plan)?;
+    let machines = Api::<ReplicatedMachine>::namespaced(client.clone(), &ns);
+    wait_for(
+        &machines,
+        "vmm-web01",
+        &controller,
+        "held before commit",
+        TIMEOUT,
+        |m| {
+            m.status.as_ref().is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Ready" && c.reason == "WaitingForCommit")
+            })
+        },
+    )
+    .await?;
+    controller.kill()?;
+    let commit = json!({"metadata": {"annotations": {"cutover.dev/commit": "true"}}});
+    let web01 = machines
+        .patch(
+            "vmm-web01",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(commit),
+        )
+        .await?;
+
+    // The controller's context, its caches filled from the API server as its reflectors would.
+    fn store_of<K>(objects: Vec<K>) -> reflector::Store<K>
+    where
+        K: kube::Resource<DynamicType = ()> + Clone + 'static,
+    {
+        let (store, mut writer) = reflector::store();
+        for object in objects {
+            writer.apply_watcher_event(&watcher::Event::Apply(object));
+        }
+        store
+    }
+    let list = Default::default();
+    let caches = Caches {
+        vaults: store_of(
+            Api::<cutover_api::RecoveryVault>::namespaced(client.clone(), &ns)
+                .list(&list)
+                .await?
+                .items,
+        ),
+        machines: store_of(machines.list(&list).await?.items),
+        plans: store_of(
+            Api::<MigrationPlan>::namespaced(client.clone(), &ns)
+                .list(&list)
+                .await?
+                .items,
+        ),
+        jobs: store_of(Vec::new()),
+        synced: Default::default(),
+    };
+    caches.mark_synced();
+    let info = &sim.info;
+    let url = |u: &str| -> Result<azure_core::http::Url> { Ok(u.parse()?) };
+    let settings = cutover::azure::ArmSettings::new(
+        url(&info.arm_endpoint)?,
+        Some(url(&info.authority_host)?),
+        Some(info.cert_file.clone()),
+        Duration::from_secs(30),
+    )?;
+    let credential = cutover::azure::credentials::client_secret(
+        &settings,
+        &info.tenant_id,
+        info.client_id.clone(),
+        info.client_secret.clone(),
+    )?;
+    // Polls far apart: the second pass finds the item list the first one read.
+    let timing = Timing {
+        poll: Duration::from_secs(60),
+        resync: Duration::from_secs(120),
+        max_backoff: Duration::from_secs(300),
+    };
+    let ctx = std::sync::Arc::new(Context::new(
+        client.clone(),
+        settings,
+        Ok(credential),
+        timing,
+        caches,
+        Default::default(),
+    ));
+    let commits = || async {
+        Ok::<_, anyhow::Error>(
+            sim.requests("method=POST&path=/failoverCommit")
+                .await?
+                .iter()
+                .filter(|r| r.to_string().to_ascii_lowercase().contains("web01"))
+                .count(),
+        )
+    };
+    let stale = std::sync::Arc::new(web01);
+    cutover::machine::reconcile::reconcile(stale.clone(), ctx.clone()).await?;
+    assert_eq!(commits().await?, 1, "the annotated machine commits");
+    cutover::machine::reconcile::reconcile(stale, ctx.clone()).await?;
+    assert_eq!(
+        commits().await?,
+        1,
+        "committed once, whatever the cache shows"
+    );
+    let recorded = machines.get("vmm-web01").await?;
+    let actions: Vec<String> = recorded
+        .status
+        .map(|s| s.actions.into_iter().map(|a| a.action).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        actions.iter().filter(|a| a.as_str() == "Commit").count(),
+        1,
+        "{actions:?}"
+    );
+    Ok(())
+}

@@ -706,6 +706,54 @@ pub fn records(
     }
 }
 
+/// An action this controller started on a machine, remembered until the machine's status, as
+/// the cache shows it, records the action's job. A pass reads the machine from the reflector
+/// store, and the watch event of the status written after a POST can arrive after the next
+/// pass began (a plan's release wakes all its machines at once): that pass, seeing neither the
+/// job in status nor, in an item list older than the POST, a job on the item, would ask again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Started {
+    pub job_id: String,
+    pub at: std::time::Instant,
+    /// Whether the status recording it was written (the API server answered).
+    pub written: bool,
+}
+
+/// What a pass makes of an action it started, against the status it reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recording {
+    /// The status shows the job (or nothing was started): the pass goes on.
+    Recorded,
+    /// The status was written but the cache does not show it yet: the pass does nothing.
+    InFlight,
+    /// The status write failed (or the cache never caught up): the pass goes on, from an
+    /// item list read after the action, so ASR's job on the item is adopted, never repeated.
+    Lost(std::time::Instant),
+}
+
+/// Whether `status` records `started`, `patience` being how long a written status may take to
+/// reach the cache.
+pub fn recording(
+    status: &ReplicatedMachineStatus,
+    started: Option<&Started>,
+    now: std::time::Instant,
+    patience: std::time::Duration,
+) -> Recording {
+    let Some(started) = started else {
+        return Recording::Recorded;
+    };
+    let shows = |id: Option<&str>| id.is_some_and(|id| id.eq_ignore_ascii_case(&started.job_id));
+    if status.actions.iter().any(|a| shows(a.job_id.as_deref()))
+        || shows(status.current_job.as_ref().map(|j| j.id.as_str()))
+    {
+        Recording::Recorded
+    } else if started.written && now.saturating_duration_since(started.at) < patience {
+        Recording::InFlight
+    } else {
+        Recording::Lost(started.at)
+    }
+}
+
 /// Whether a machine is settled: it waits for a person or a plan (or is done), with no job in
 /// flight. Its pass may read a vault's item list a few polls old: the list is shared by every
 /// machine of the vault, and settled machines' resyncs, spread over time, would otherwise fetch
@@ -916,6 +964,85 @@ mod tests {
             assert_eq!(settled(&memory(phase, job)), settled_, "{phase:?} {job:?}");
         }
         assert!(!settled(&Memory::default()), "a machine never seen");
+    }
+
+    #[test]
+    fn a_pass_acts_only_on_a_status_that_records_the_last_action_started() {
+        use cutover_api::machine::{ActionRecord, JobReference};
+        use std::time::{Duration, Instant};
+        let at = Instant::now();
+        let patience = Duration::from_secs(60);
+        let started = |written| Started {
+            job_id: "/jobs/TFO-1".into(),
+            at,
+            written,
+        };
+        let recorded_action = ReplicatedMachineStatus {
+            actions: vec![ActionRecord {
+                action: "TestFailover".into(),
+                job_id: Some("/Jobs/tfo-1".into()),
+                issued_at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                    jiff::Timestamp::UNIX_EPOCH,
+                ),
+            }],
+            ..Default::default()
+        };
+        let following = ReplicatedMachineStatus {
+            current_job: Some(JobReference {
+                id: "/jobs/TFO-1".into(),
+                name: "Adopted".into(),
+                state: "InProgress".into(),
+                started_at: None,
+            }),
+            ..Default::default()
+        };
+        let before = ReplicatedMachineStatus::default();
+        let soon = at + Duration::from_secs(1);
+        let cases = [
+            ("nothing started", &before, None, soon, Recording::Recorded),
+            (
+                "recorded among the actions (IDs are case-insensitive)",
+                &recorded_action,
+                Some(started(true)),
+                soon,
+                Recording::Recorded,
+            ),
+            (
+                "followed as the current job",
+                &following,
+                Some(started(true)),
+                soon,
+                Recording::Recorded,
+            ),
+            (
+                "written, the cache not there yet: do nothing",
+                &before,
+                Some(started(true)),
+                soon,
+                Recording::InFlight,
+            ),
+            (
+                "written, the cache never caught up",
+                &before,
+                Some(started(true)),
+                at + patience,
+                Recording::Lost(at),
+            ),
+            (
+                "the status write failed",
+                &before,
+                Some(started(false)),
+                soon,
+                Recording::Lost(at),
+            ),
+        ];
+        for (case, status, started, now, expected) in cases {
+            assert_eq!(
+                recording(status, started.as_ref(), now, patience),
+                expected,
+                "{case}"
+            );
+        }
     }
 
     #[test]

@@ -143,6 +143,13 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
     };
     let status = machine.status.clone().unwrap_or_default();
     let poll = ctx.timing.poll;
+    let uid = machine.uid().unwrap_or_default();
+    // Never act on a status older than the last action: it would not show that action.
+    let action_lost_at = match ctx.action_recording(&uid, &status) {
+        lifecycle::Recording::InFlight => return Ok(Requeue::requeue(poll)),
+        lifecycle::Recording::Lost(at) => Some(at),
+        lifecycle::Recording::Recorded => None,
+    };
 
     // The job first: once it has ended, the protected item must be seen as it is after it.
     let job_asked_at = std::time::Instant::now();
@@ -153,7 +160,7 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
         None => None,
     };
     let job_ended = status.current_job.is_some() && job.as_ref().is_none_or(|j| !j.state.running());
-    let fresh_after = job_ended.then_some(job_asked_at);
+    let fresh_after = job_ended.then_some(job_asked_at).or(action_lost_at);
     // One list of protected items per vault and poll serves every machine of the vault; a
     // machine whose job just ended asks for a list started after it saw the end (one refetch
     // serves every machine whose job ended in the meantime).
@@ -305,6 +312,7 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
         let started = perform(action, machine, &view, item, protectable.as_ref(), ctx).await;
         match started {
             Ok((job_id, item_id)) => {
+                ctx.action_started(&uid, &job_id);
                 update.clear_job = false;
                 update.job = Some(JobReference {
                     id: job_id.clone(),
@@ -357,6 +365,9 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
     }
     update.completed = records.stamp_completed;
     write_status(machine, ctx, &decision, update).await?;
+    if decision.action.is_some() {
+        ctx.action_written(&uid);
+    }
     Ok(match decision.next {
         _ if decision.action.is_some() => Requeue::requeue(poll),
         Next::Soon => Requeue::requeue(poll),
