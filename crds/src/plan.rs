@@ -593,12 +593,15 @@ impl MachineCounts {
     }
 }
 
-/// Machines (by name) the plan lets start replicating, and lets cut over.
+/// Machines (by name) the plan lets start replicating, run their test failover, and cut over.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Releases {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replicate: Vec<String>,
+    /// Replicated and not yet tested, once the target region can take their test VMs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub test: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cutover: Vec<String>,
 }

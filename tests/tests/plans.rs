@@ -763,6 +763,81 @@ async fn a_wave_beyond_the_vcpu_quota_waits_naming_it_and_fails_nothing_over() -
     Ok(())
 }
 
+/// A test failover makes a VM too: one beyond the vCPU quota waits before it is asked for,
+/// naming the quota, and starts once the quota is raised.
+#[tokio::test]
+async fn a_test_failover_beyond_the_vcpu_quota_waits_naming_it_and_starts_none() -> Result<()> {
+    let plane = control_plane::shared()?;
+    let client = plane.client().await?;
+    let ns = temp_namespace(&client, "testquota").await?;
+    let sim = fast_sim()?;
+    let quota = |limit: u32| json!({"location": "westeurope", "name": "standardESv5Family", "limit": limit});
+    // SQL01, a Standard_E4s_v5, is the first wave's: its test VM needs 4 vCPUs.
+    sim.admin(Method::PUT, "quota", Some(quota(2))).await?;
+    let controller = Controller::start(plane, &sim, &ns, &[])?;
+    let (vault, mut plan) = example("hyperv-vmm.yaml")?;
+    plan["spec"]["cutover"]["approved"] = json!(true);
+    plan["spec"]["cutover"]["window"] = Value::Null;
+    plan["spec"]["testFailover"] = json!({"required": true, "autoCleanup": true});
+    apply(plane, &ns, &vault)?;
+    apply(plane, &ns, &plan)?;
+    let name = plan["metadata"]["name"].as_str().unwrap_or_default();
+    let api = Api::<MigrationPlan>::namespaced(client.clone(), &ns);
+    let held = wait_for(&api, name, &controller, "AwaitingCapacity", TIMEOUT, |p| {
+        phase(p) == Some(PlanPhase::AwaitingCapacity)
+    })
+    .await?;
+    let ready = ready_of(held.status.as_ref().map(|s| s.conditions.as_slice()));
+    assert_eq!(ready.reason, "InsufficientQuota");
+    assert!(
+        ready
+            .message
+            .starts_with("the test failovers wait, none started: ")
+            && ready.message.contains("standardESv5Family"),
+        "{}",
+        ready.message
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let machines = Api::<ReplicatedMachine>::namespaced(client.clone(), &ns);
+    let sql = machines.get("vmm-sql01").await?;
+    assert_eq!(
+        sql.status.and_then(|s| s.phase),
+        Some(MachinePhase::Protected),
+        "replicated, its test failover not asked for"
+    );
+    // The web wave's D2s_v5 test VMs fit (another family): they may test meanwhile.
+    assert!(
+        sim.requests("method=POST&path=/replicationProtectedItems/vmm-sql01/testFailover")
+            .await?
+            .is_empty(),
+        "SQL01's test failover not asked for"
+    );
+
+    sim.admin(Method::PUT, "quota", Some(quota(100))).await?;
+    wait_for(&api, name, &controller, "Completed", TIMEOUT, |p| {
+        phase(p) == Some(PlanPhase::Completed)
+    })
+    .await?;
+    // The path filter matches `/testFailoverCleanup` too.
+    let tests = sim.requests("method=POST&path=/testFailover").await?;
+    let started = tests
+        .iter()
+        .filter(|r| {
+            r["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("/testFailover"))
+        })
+        .count();
+    assert_eq!(started, 3, "one test failover per machine: {tests:?}");
+    assert!(
+        !sim.requests("method=POST&path=/replicationProtectedItems/vmm-sql01/testFailover")
+            .await?
+            .is_empty(),
+        "the filter above finds SQL01's once it is asked for"
+    );
+    Ok(())
+}
+
 /// A machine that cannot become the VM its spec asks for is never enabled: DB05 has five data
 /// disks, a Standard_D2s_v5 takes four (its `MaxDataDiskCount` in Compute's SKU list). It says
 /// so, and a larger size lets it replicate.

@@ -620,7 +620,7 @@ impl Gate {
                 Gate {
                     replicate,
                     test_required: spec.test_failover.required,
-                    test_allowed: replicate,
+                    test_allowed: released.test.iter().any(|m| m == name),
                     auto_cleanup: spec.test_failover.auto_cleanup,
                     test_validated: asked.test_validated,
                     test_vm_up,
@@ -791,6 +791,7 @@ mod tests {
         .unwrap();
         let released = Releases {
             replicate: vec!["web".into(), "db".into()],
+            test: vec!["web".into()],
             cutover: vec!["web".into()],
         };
         let plan = Some(PlanView {
@@ -812,8 +813,8 @@ mod tests {
         assert!(web.test_required && !web.auto_cleanup && !web.planned);
         let db = Gate::of(plan, "db", Asked::default(), false);
         assert!(
-            db.replicate && !db.cutover_allowed,
-            "released to replicate, not to cut over"
+            db.replicate && !db.test_allowed && !db.cutover_allowed,
+            "released to replicate, not to test (the preflight holds it) or cut over"
         );
         let later = Gate::of(plan, "app", Asked::default(), false);
         assert!(

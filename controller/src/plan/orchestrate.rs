@@ -130,6 +130,26 @@ pub fn orchestrate(
         }
     }
 
+    // Test failover: a replicated machine of a released wave, when the plan asks for one (the
+    // preflight may hold it back).
+    let test: Vec<String> = if spec.test_failover.required {
+        replicate
+            .iter()
+            .filter(|m| {
+                matches!(
+                    phase_of(m),
+                    MachinePhase::Protected
+                        | MachinePhase::TestFailover
+                        | MachinePhase::TestFailoverSucceeded
+                        | MachinePhase::TestFailoverCleanup
+                )
+            })
+            .cloned()
+            .collect()
+    } else {
+        Vec::new()
+    };
+
     // Cutover: one wave at a time, behind the approval and the window, within concurrency.
     let any_failed = machines.iter().any(|m| m.phase == MachinePhase::Failed);
     let window_open = spec
@@ -321,7 +341,11 @@ pub fn orchestrate(
     Orchestration {
         phase,
         current_wave: current.map(|w| waves[w].0.clone()),
-        releases: Releases { replicate, cutover },
+        releases: Releases {
+            replicate,
+            test,
+            cutover,
+        },
         awaiting_approval,
         counts,
         progress,
@@ -332,33 +356,65 @@ pub fn orchestrate(
     }
 }
 
-/// The machines `orchestration` releases for cutover that were not released before (whose
-/// failover is still to be asked for): what a capacity preflight checks.
-pub fn newly_released(orchestration: &Orchestration, previous: &Releases) -> Vec<String> {
-    orchestration
-        .releases
-        .cutover
+/// A step that makes VMs in the target region, which a preflight checks before it is asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    TestFailover,
+    Failover,
+}
+
+impl Step {
+    fn of(self, releases: &Releases) -> &[String] {
+        match self {
+            Step::TestFailover => &releases.test,
+            Step::Failover => &releases.cutover,
+        }
+    }
+
+    fn of_mut(self, releases: &mut Releases) -> &mut Vec<String> {
+        match self {
+            Step::TestFailover => &mut releases.test,
+            Step::Failover => &mut releases.cutover,
+        }
+    }
+}
+
+/// The machines `orchestration` releases for `step` that were not released before (whose
+/// (test) failover is still to be asked for): what a preflight checks.
+pub fn newly_released(
+    orchestration: &Orchestration,
+    previous: &Releases,
+    step: Step,
+) -> Vec<String> {
+    let before = step.of(previous);
+    step.of(&orchestration.releases)
         .iter()
-        .filter(|m| !previous.cutover.contains(m))
+        .filter(|m| !before.contains(m))
         .cloned()
         .collect()
 }
 
-/// Holds the wave when the target region cannot take its new VMs: the machines `held` are not
-/// released, and the plan says why, naming each shortfall.
+/// Holds the step when the target region cannot take its new VMs: the machines `held` are not
+/// released for it, and the plan says why, naming each shortfall.
 pub fn hold_for_capacity(
     orchestration: &mut Orchestration,
+    step: Step,
     held: &[String],
     shortfalls: &[crate::azure::capacity::Shortfall],
 ) {
     if shortfalls.is_empty() {
         return;
     }
-    orchestration.releases.cutover.retain(|m| !held.contains(m));
+    step.of_mut(&mut orchestration.releases)
+        .retain(|m| !held.contains(m));
     orchestration.phase = PlanPhase::AwaitingCapacity;
     orchestration.reason = shortfalls[0].reason;
     orchestration.message = format!(
-        "the wave waits, nothing failed over: {}",
+        "{}: {}",
+        match step {
+            Step::TestFailover => "the test failovers wait, none started",
+            Step::Failover => "the wave waits, nothing failed over",
+        },
         shortfalls
             .iter()
             .map(|s| s.message.as_str())
@@ -417,7 +473,7 @@ pub(crate) mod tests {
         ]);
         let previous = o.releases.clone();
         o = orchestrate(&spec, &views, now());
-        let new = newly_released(&o, &previous);
+        let new = newly_released(&o, &previous, Step::Failover);
         assert_eq!(new, ["b", "c"]);
         let shortfall = crate::azure::capacity::Shortfall {
             machine: None,
@@ -425,7 +481,12 @@ pub(crate) mod tests {
             message: "standardDSv5Family: the wave needs 8, 4 are free".into(),
         };
         let mut held = o.clone();
-        hold_for_capacity(&mut held, &new, std::slice::from_ref(&shortfall));
+        hold_for_capacity(
+            &mut held,
+            Step::Failover,
+            &new,
+            std::slice::from_ref(&shortfall),
+        );
         assert!(held.releases.cutover.is_empty());
         assert_eq!(
             (held.phase, held.reason),
@@ -437,10 +498,80 @@ pub(crate) mod tests {
         );
         // No shortfall: nothing changes.
         let mut free = o.clone();
-        hold_for_capacity(&mut free, &new, &[]);
+        hold_for_capacity(&mut free, Step::Failover, &new, &[]);
         assert_eq!(free, o);
         // What was released before is not asked again.
-        assert!(newly_released(&o, &o.releases.clone()).is_empty());
+        assert!(newly_released(&o, &o.releases.clone(), Step::Failover).is_empty());
+    }
+
+    #[test]
+    fn a_test_failover_is_released_once_replicated_and_held_back_short_of_capacity() {
+        let spec = spec("testFailover: {required: true}");
+        // b and c are the second wave's, which replicates after the first.
+        let o = orchestrate(
+            &spec,
+            &machines(&[
+                ("a", P::Protected),
+                ("b", P::Protected),
+                ("c", P::Protected),
+            ]),
+            now(),
+        );
+        assert_eq!(
+            o.releases.test,
+            ["a"],
+            "replicated, not yet tested, released"
+        );
+        let testing = orchestrate(
+            &spec,
+            &machines(&[("a", P::TestFailover), ("b", P::Pending), ("c", P::Pending)]),
+            now(),
+        );
+        assert_eq!(testing.releases.test, ["a"], "kept while the test runs");
+        let replicating = orchestrate(
+            &spec,
+            &machines(&[
+                ("a", P::InitialReplication),
+                ("b", P::Pending),
+                ("c", P::Pending),
+            ]),
+            now(),
+        );
+        assert!(replicating.releases.test.is_empty(), "not replicated yet");
+        let new = newly_released(&o, &Releases::default(), Step::TestFailover);
+        let shortfall = crate::azure::capacity::Shortfall {
+            machine: Some("a".into()),
+            reason: "InsufficientQuota",
+            message: "standardESv5Family: the test VMs need 8, 4 are free".into(),
+        };
+        let mut held = o.clone();
+        hold_for_capacity(
+            &mut held,
+            Step::TestFailover,
+            &new,
+            std::slice::from_ref(&shortfall),
+        );
+        assert!(held.releases.test.is_empty());
+        assert_eq!(
+            held.releases.cutover, o.releases.cutover,
+            "only the test step"
+        );
+        assert_eq!(held.phase, PlanPhase::AwaitingCapacity);
+        assert!(
+            held.message
+                .starts_with("the test failovers wait, none started: ")
+        );
+        // Without a test failover to run, none is released.
+        let untested = orchestrate(
+            &MigrationPlanSpec {
+                test_failover: serde_json::from_value(serde_json::json!({"required": false}))
+                    .unwrap(),
+                ..spec.clone()
+            },
+            &machines(&[("a", P::Protected)]),
+            now(),
+        );
+        assert!(untested.releases.test.is_empty());
     }
 
     #[test]

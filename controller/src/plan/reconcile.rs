@@ -223,10 +223,14 @@ async fn apply(plan: &MigrationPlan, ctx: &Context) -> Result<Requeue> {
             .as_ref()
             .map(|s| s.released.clone())
             .unwrap_or_default();
-        let new = super::orchestrate::newly_released(orchestration, &previous);
-        if !new.is_empty() {
-            let shortfalls = wave_preflight(ctx, vault, &machines, &new).await?;
-            super::orchestrate::hold_for_capacity(orchestration, &new, &shortfalls);
+        use super::orchestrate::Step;
+        for step in [Step::TestFailover, Step::Failover] {
+            let new = super::orchestrate::newly_released(orchestration, &previous, step);
+            if new.is_empty() {
+                continue;
+            }
+            let shortfalls = wave_preflight(ctx, vault, &machines, &new, step).await?;
+            super::orchestrate::hold_for_capacity(orchestration, step, &new, &shortfalls);
             if !shortfalls.is_empty() {
                 decision.ready =
                     Observed::failing(READY, orchestration.reason, orchestration.message.clone());
@@ -460,6 +464,7 @@ async fn wave_preflight(
     vault: &cutover_api::RecoveryVault,
     machines: &[Arc<ReplicatedMachine>],
     released: &[String],
+    step: super::orchestrate::Step,
 ) -> Result<Vec<crate::azure::capacity::Shortfall>> {
     let namespace = vault.namespace().unwrap_or_default();
     let wave: Vec<&ReplicatedMachine> = machines
@@ -468,7 +473,9 @@ async fn wave_preflight(
         .filter(|m| released.contains(&m.name_any()))
         .map(|m| m.as_ref())
         .collect();
-    let addressed = wave.iter().any(|m| m.spec.target.static_ip.is_some());
+    // A test VM lands in the test network, where the spec asks for no address.
+    let addressed = step == super::orchestrate::Step::Failover
+        && wave.iter().any(|m| m.spec.target.static_ip.is_some());
     let sized = wave.iter().any(|m| m.spec.target.vm_size.is_some());
     if !addressed && !sized {
         return Ok(Vec::new());
@@ -482,7 +489,9 @@ async fn wave_preflight(
         )
         .await?;
     let mut shortfalls = capacity_preflight(&arm, vault, &wave).await?;
-    shortfalls.extend(address_preflight(&arm, vault, &wave).await?);
+    if addressed {
+        shortfalls.extend(address_preflight(&arm, vault, &wave).await?);
+    }
     Ok(shortfalls)
 }
 
