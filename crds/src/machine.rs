@@ -11,7 +11,9 @@ use crate::common::{
 };
 
 /// Azure VM names: 1-64 letters, digits, `._-`, starting with a letter or digit, not ending in
-/// `.` or `-`. Windows computer names are further limited to 15 characters by `validate()`.
+/// `.` or `-`. `validate()` holds them to ASR's narrower rule, 1-63 letters, digits and hyphens
+/// (the support matrices' "VM name" row). A failed-over VM boots its replicated OS disk with no
+/// `osProfile`, so Windows' 15-character computer-name limit does not apply to it.
 pub const VM_NAME_PATTERN: &str = r"^[a-zA-Z0-9]([a-zA-Z0-9._-]{0,62}[a-zA-Z0-9_])?$";
 /// Azure VM sizes (`Standard_D4s_v5`).
 pub const VM_SIZE_PATTERN: &str = r"^(Standard|Basic)_[A-Za-z0-9_-]{1,60}$";

@@ -134,6 +134,43 @@ pub struct Machine {
     /// Source networks of its NICs.
     #[serde(default)]
     pub networks: Vec<String>,
+    /// A Hyper-V VM's generation, 1 or 2 (`HyperVVirtualMachineDetails.generation`); 2 when
+    /// absent.
+    #[serde(default)]
+    pub generation: Option<u8>,
+    /// What a Hyper-V host reports attached to the VM, each `Present` in its
+    /// `HyperVVirtualMachineDetails` field (the others `NotPresent`).
+    #[serde(default)]
+    pub hardware: Vec<Hardware>,
+}
+
+/// Hardware of a Hyper-V VM that ASR reports as a `PresenceStatus`.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum Hardware {
+    /// `hasPhysicalDisk`: a pass-through disk.
+    PhysicalDisk,
+    /// `hasFibreChannelAdapter`.
+    FibreChannelAdapter,
+    /// `hasSharedVhd`.
+    SharedVhd,
+}
+
+impl Hardware {
+    pub const ALL: [Hardware; 3] = [
+        Hardware::PhysicalDisk,
+        Hardware::FibreChannelAdapter,
+        Hardware::SharedVhd,
+    ];
+
+    /// Its field in `HyperVVirtualMachineDetails` (azure-mgmt-recoveryservicessiterecovery).
+    pub fn field(self) -> &'static str {
+        match self {
+            Hardware::PhysicalDisk => "hasPhysicalDisk",
+            Hardware::FibreChannelAdapter => "hasFibreChannelAdapter",
+            Hardware::SharedVhd => "hasSharedVhd",
+        }
+    }
 }
 
 impl Machine {

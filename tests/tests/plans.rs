@@ -840,7 +840,9 @@ async fn a_test_failover_beyond_the_vcpu_quota_waits_naming_it_and_starts_none()
 
 /// A machine that cannot become the VM its spec asks for is never enabled: DB05 has five data
 /// disks, a Standard_D2s_v5 takes four (its `MaxDataDiskCount` in Compute's SKU list). It says
-/// so, and a larger size lets it replicate.
+/// so, and a larger size lets it replicate. Beside it, what the Hyper-V host reports holds two
+/// others for good: DB06 has a shared VHD (`hasSharedVhd: Present`), DB07 is a generation 1 VM
+/// with a 3 TiB OS disk (the Hyper-V support matrix: up to 2 TB for generation 1).
 #[tokio::test]
 async fn a_machine_with_more_data_disks_than_its_size_takes_is_never_enabled() -> Result<()> {
     let plane = control_plane::shared()?;
@@ -858,7 +860,15 @@ async fn a_machine_with_more_data_disks_than_its_size_takes_is_never_enabled() -
             json!({"sources": [{"kind": "hyperVVmm", "name": "vmm01.contoso.local", "machines": [
             {"name": "DB05", "id": "3f2c1a10-0000-4000-8000-000000000105", "container": "Gold",
              "osType": "Windows", "osName": "Windows Server 2019", "networks": ["corp-data"],
-             "disks": disks}]}]}),
+             "disks": disks},
+            {"name": "DB06", "id": "3f2c1a10-0000-4000-8000-000000000106", "container": "Gold",
+             "osType": "Windows", "osName": "Windows Server 2019", "networks": ["corp-data"],
+             "hardware": ["sharedVhd"],
+             "disks": [{"id": "db06-os", "sizeGb": 128, "osDisk": true}]},
+            {"name": "DB07", "id": "3f2c1a10-0000-4000-8000-000000000107", "container": "Gold",
+             "osType": "Windows", "osName": "Windows Server 2012 R2", "networks": ["corp-data"],
+             "generation": 1,
+             "disks": [{"id": "db07-os", "sizeGb": 3072, "osDisk": true}]}]}]}),
         ),
     )
     .await?;
@@ -869,10 +879,43 @@ async fn a_machine_with_more_data_disks_than_its_size_takes_is_never_enabled() -
         json!({"name": "vmm-db05", "source": {"name": "DB05", "container": "Gold"},
                "osType": "Windows", "target": {"vmSize": size, "subnet": "data"}})
     };
-    plan["spec"]["machines"]["templates"] = json!([db05("Standard_D2s_v5")]);
+    let held_for_good = json!([
+        {"name": "vmm-db06", "source": {"name": "DB06", "container": "Gold"}, "osType": "Windows"},
+        {"name": "vmm-db07", "source": {"name": "DB07", "container": "Gold"}, "osType": "Windows"}]);
+    let templates = |size: &str| {
+        let mut all = vec![db05(size)];
+        all.extend(held_for_good.as_array().into_iter().flatten().cloned());
+        Value::Array(all)
+    };
+    plan["spec"]["machines"]["templates"] = templates("Standard_D2s_v5");
     apply(plane, &ns, &vault)?;
     apply(plane, &ns, &plan)?;
     let machines = Api::<ReplicatedMachine>::namespaced(client.clone(), &ns);
+    for (name, reason, says) in [
+        (
+            "vmm-db06",
+            "UnsupportedHardware",
+            "the source VM reports hasSharedVhd: Present",
+        ),
+        (
+            "vmm-db07",
+            "DiskTooLarge",
+            "the OS disk of a generation 1 VM db07-os.vhdx is 3072 GiB, larger than the 2048 GiB \
+             the Hyper-V to Azure support matrix allows",
+        ),
+    ] {
+        let held = wait_for(&machines, name, &controller, reason, TIMEOUT, |m| {
+            ready_reason_is(m, reason)
+        })
+        .await?;
+        let ready = ready_of(held.status.as_ref().map(|s| s.conditions.as_slice()));
+        assert!(ready.message.contains(says), "{name}: {}", ready.message);
+        assert_eq!(
+            kstatus_of(&held),
+            Status::Failed,
+            "{name}: a person must act"
+        );
+    }
     let held = wait_for(
         &machines,
         "vmm-db05",
@@ -899,7 +942,7 @@ async fn a_machine_with_more_data_disks_than_its_size_takes_is_never_enabled() -
         "never enabled"
     );
 
-    plan["spec"]["machines"]["templates"] = json!([db05("Standard_E4s_v5")]);
+    plan["spec"]["machines"]["templates"] = templates("Standard_E4s_v5");
     apply(plane, &ns, &plan)?;
     wait_for(
         &machines,
@@ -921,6 +964,16 @@ async fn a_machine_with_more_data_disks_than_its_size_takes_is_never_enabled() -
         1,
         "enabled once the size takes its disks"
     );
+    for held in ["vmm-db06", "vmm-db07"] {
+        assert!(
+            sim.requests(&format!(
+                "method=PUT&path=/replicationProtectedItems/{held}"
+            ))
+            .await?
+            .is_empty(),
+            "{held} never enabled"
+        );
+    }
     Ok(())
 }
 

@@ -116,6 +116,9 @@ pub struct DiscoveredDisk {
     pub label: Option<String>,
     #[serde(default)]
     pub name: Option<String>,
+    /// Its size (`maxSizeInBytes`, both kinds).
+    #[serde(default)]
+    pub max_size_in_bytes: Option<u64>,
 }
 
 impl DiscoveredDisk {

@@ -466,14 +466,18 @@ async fn eligibility_of(
     protectable: &ArmResource,
     ctx: &Context,
 ) -> Result<Option<super::eligibility::Ineligible>> {
-    use super::eligibility;
-    if provider_of(&view.vault) != Provider::HyperVReplicaAzure {
-        return Ok(None);
-    }
-    let facts = eligibility::SourceFacts::of_hyper_v(
-        &protectable.properties["customDetails"],
-        &machine.spec.include_disks,
-    );
+    use super::eligibility::{Limits, SourceFacts};
+    let provider = provider_of(&view.vault);
+    let include = &machine.spec.include_disks;
+    // What the source is: Hyper-V's protectable item, the appliance's discovered machine, the
+    // source region's VM.
+    let facts = match provider {
+        Provider::HyperVReplicaAzure => {
+            SourceFacts::of_hyper_v(&protectable.properties["customDetails"], include)
+        }
+        Provider::InMageRcm => SourceFacts::of_discovered(&protectable.properties, include),
+        Provider::A2A => SourceFacts::of_azure_vm(&protectable.properties),
+    };
     let skus = match &machine.spec.target.vm_size {
         Some(_) => {
             ctx.shared_skus(
@@ -493,7 +497,11 @@ async fn eligibility_of(
             }),
         )
     });
-    Ok(eligibility::check(&facts, size))
+    Ok(super::eligibility::check(
+        &facts,
+        &Limits::of(provider),
+        size,
+    ))
 }
 
 fn provider_of(vault: &RecoveryVault) -> Provider {

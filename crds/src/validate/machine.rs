@@ -6,7 +6,9 @@ use crate::machine::{
 };
 
 /// ASR's rule for the failed-over VM's name: 1-63 letters, digits and hyphens, starting and
-/// ending with a letter or digit.
+/// ending with a letter or digit ("VM name: Between 1 and 63 characters. Restricted to letters,
+/// numbers, and hyphens. The VM name must start and end with a letter or number.", the Hyper-V
+/// and the VMware/physical support matrices' "Azure VM requirements").
 fn is_valid_vm_name(name: &str) -> bool {
     let bytes = name.as_bytes();
     (1..=63).contains(&bytes.len())

@@ -1,6 +1,7 @@
 //! Protectable items: the container's machines in the inventory.
 
 use super::*;
+use crate::inventory::Hardware;
 
 /// The machines a container holds, with the name each has as a protectable item.
 pub fn machines_of(
@@ -81,13 +82,23 @@ pub(crate) fn protectable_document(
             "discoveryType": if kind == SourceKind::Vmware { "VMware" } else { "Physical" },
             "diskDetails": machine.disks.iter().map(|d| json!({ "diskId": d.id, "diskName": d.id, "diskSizeInMB": (d.size_gb * 1024).to_string(), "diskType": if d.os_disk { "OperatingSystem" } else { "DataDisk" } })).collect::<Vec<_>>(),
         }),
-        _ => json!({
-            "instanceType": kind.machine_type(),
-            "sourceItemId": machine.id,
-            "generation": "2",
-            "osDetails": { "osType": machine.os_type, "productType": machine.os_name },
-            "diskDetails": disks,
-        }),
+        _ => {
+            let mut details = json!({
+                "instanceType": kind.machine_type(),
+                "sourceItemId": machine.id,
+                "generation": machine.generation.unwrap_or(2).to_string(),
+                "osDetails": { "osType": machine.os_type, "productType": machine.os_name },
+                "diskDetails": disks,
+            });
+            for hardware in Hardware::ALL {
+                details[hardware.field()] = json!(if machine.hardware.contains(&hardware) {
+                    "Present"
+                } else {
+                    "NotPresent"
+                });
+            }
+            details
+        }
     };
     json!({
         "id": id,
