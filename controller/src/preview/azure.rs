@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use cutover_api::common::AzureResource;
 use cutover_api::machine::ReplicatedMachineSpec;
-use cutover_api::plan::{CommitPolicy, StartReplication};
+use cutover_api::plan::{CommitPolicy, HookStep, StartReplication};
 use cutover_api::vault::{SourceKind, SourceSite};
 use cutover_api::{MigrationPlan, RecoveryVault, ReplicatedMachine};
 use kube::ResourceExt;
@@ -640,6 +640,65 @@ fn machine_operations(
     if gates.is_empty() {
         gates.push("the test failover and a free cutover slot".into());
     }
+    // The plan's hook Jobs for this machine: each runs once its step is reached, and what the
+    // machine does next waits for it (to succeed, where it must).
+    let plan_name = machine.plan.map(|p| p.name_any()).unwrap_or_default();
+    let wave = wave.unwrap_or_default();
+    let hooks = |step: HookStep| -> Vec<&cutover_api::plan::Hook> {
+        spec.hooks
+            .iter()
+            .filter(|h| h.step == step && h.applies_to(&machine.name, &wave))
+            .collect()
+    };
+    let hook_operations = |step: HookStep, after: String| -> Vec<Operation> {
+        hooks(step)
+            .into_iter()
+            .map(|hook| Operation {
+                kind: "MigrationPlan".into(),
+                namespace: machine.namespace.clone(),
+                name: plan_name.clone(),
+                method: "CREATE".into(),
+                resource: format!(
+                    "batch/v1 Job {}",
+                    crate::plan::hooks::job_name(&plan_name, &machine.name, &hook.name, 1)
+                ),
+                what: format!(
+                    "running the {} hook {} for {}{}",
+                    step.as_str(),
+                    hook.name,
+                    machine.name,
+                    if hook.must_succeed {
+                        " (must succeed)"
+                    } else {
+                        ""
+                    }
+                ),
+                plan: Some(plan_name.clone()),
+                after: Some(after.clone()),
+            })
+            .collect()
+    };
+    let waits_for = |step: HookStep| -> Option<String> {
+        let names: Vec<String> = hooks(step)
+            .into_iter()
+            .map(|h| {
+                format!(
+                    "{} hook {}{}",
+                    step.as_str(),
+                    h.name,
+                    if h.must_succeed {
+                        " has succeeded"
+                    } else {
+                        " has run"
+                    }
+                )
+            })
+            .collect();
+        (!names.is_empty()).then(|| names.join(", "))
+    };
+    let released = gates.join(", ");
+    out.extend(hook_operations(HookStep::PreCutover, released.clone()));
+    gates.extend(waits_for(HookStep::PreCutover));
     // The machine's pass fails over planned where the plan shuts sources down and the item
     // allows it (`lifecycle::decide`), else from the latest recovery point.
     let (action, what) = if spec.cutover.shutdown_source {
@@ -659,18 +718,27 @@ fn machine_operations(
         what.into(),
         Some(gates.join(", ")),
     ));
+    out.extend(hook_operations(
+        HookStep::PostFailover,
+        format!("{}'s failover has finished", machine.name),
+    ));
+    let commit_after = match spec.cutover.commit {
+        CommitPolicy::Automatic => "the failover has finished".to_owned(),
+        CommitPolicy::Manual => format!(
+            "a person commits (commit: Manual; kubectl cutover commit {})",
+            machine.name
+        ),
+    };
     out.push(operation(
         "POST",
         format!("{item}/failoverCommit"),
         "committing the failover".into(),
-        Some(match spec.cutover.commit {
-            CommitPolicy::Automatic => "the failover has finished".into(),
-            CommitPolicy::Manual => format!(
-                "a person commits (commit: Manual; kubectl cutover commit {})",
-                machine.name
-            ),
+        Some(match waits_for(HookStep::PostFailover) {
+            Some(hooks) => format!("{commit_after}, {hooks}"),
+            None => commit_after,
         }),
     ));
+
     if spec.completion.stop_replication {
         out.push(operation(
             "POST",
@@ -679,5 +747,102 @@ fn machine_operations(
             Some("the commit has finished".into()),
         ));
     }
+    out.extend(hook_operations(
+        HookStep::PostCommit,
+        format!("{} has completed", machine.name),
+    ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn example(file: &str, kind: &str) -> serde_json::Value {
+        let path = format!("{}/../deploy/examples/{file}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(path).unwrap();
+        serde_yaml_ng::Deserializer::from_str(&text)
+            .map(|doc| <serde_json::Value as serde::Deserialize>::deserialize(doc).unwrap())
+            .find(|doc| doc["kind"] == kind)
+            .unwrap()
+    }
+
+    /// A plan's hook Jobs are listed with the machine's steps they sit between, and the steps
+    /// after them wait for them.
+    #[test]
+    fn a_plans_hooks_are_listed_between_the_steps_they_gate() {
+        let vault: RecoveryVault =
+            serde_json::from_value(example("hyperv-vmm.yaml", "RecoveryVault")).unwrap();
+        let mut plan = example("hyperv-vmm.yaml", "MigrationPlan");
+        let job = json!({"spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "t", "image": "i"}]}}}});
+        plan["spec"]["testFailover"] = json!({"required": false});
+        plan["spec"]["cutover"] = json!({"approved": true});
+        plan["spec"]["waves"] = json!([]);
+        plan["spec"]["hooks"] = json!([
+            {"name": "stop-app", "step": "PreCutover", "mustSucceed": true, "jobTemplate": job},
+            {"name": "smoke", "step": "PostFailover", "mustSucceed": true, "jobTemplate": job,
+             "machines": ["vmm-web01"]},
+            {"name": "notify", "step": "PostCommit", "jobTemplate": job}]);
+        let plan: MigrationPlan = serde_json::from_value(plan).unwrap();
+        let steps = |name: &str| -> Vec<String> {
+            let machine = Machine {
+                kind: "ReplicatedMachine",
+                namespace: "ns".into(),
+                name: name.into(),
+                spec: serde_json::from_value(json!({"vaultRef": {"name": "dc1"},
+                    "source": {"name": name}, "osType": "Windows"}))
+                .unwrap(),
+                plan: Some(&plan),
+            };
+            machine_operations(&machine, &vault, Some("/c"), None)
+                .into_iter()
+                .map(|o| {
+                    format!(
+                        "{} {} {}: {}",
+                        o.kind,
+                        o.method,
+                        if o.kind == "MigrationPlan" {
+                            o.resource.as_str()
+                        } else {
+                            o.resource.rsplit('/').next().unwrap_or_default()
+                        },
+                        o.after.unwrap_or_default()
+                    )
+                })
+                .collect()
+        };
+        let plan_name = plan.name_any();
+        assert_eq!(
+            steps("vmm-web01"),
+            [
+                "ReplicatedMachine PUT vmm-web01: ".to_owned(),
+                format!(
+                    "MigrationPlan CREATE batch/v1 Job {plan_name}-vmm-web01-stop-app-1: \
+                     the test failover and a free cutover slot"
+                ),
+                "ReplicatedMachine POST plannedFailover: the test failover and a free cutover \
+                 slot, PreCutover hook stop-app has succeeded"
+                    .to_owned(),
+                format!(
+                    "MigrationPlan CREATE batch/v1 Job {plan_name}-vmm-web01-smoke-1: \
+                     vmm-web01's failover has finished"
+                ),
+                "ReplicatedMachine POST failoverCommit: the failover has finished, PostFailover \
+                 hook smoke has succeeded"
+                    .to_owned(),
+                "ReplicatedMachine POST remove: the commit has finished".to_owned(),
+                format!(
+                    "MigrationPlan CREATE batch/v1 Job {plan_name}-vmm-web01-notify-1: \
+                     vmm-web01 has completed"
+                ),
+            ]
+        );
+        let sql01 = steps("vmm-sql01");
+        assert!(
+            !sql01.iter().any(|s| s.contains("smoke")),
+            "the smoke test is WEB01's only: {sql01:#?}"
+        );
+        assert_eq!(sql01.len(), 6, "{sql01:#?}");
+    }
 }
