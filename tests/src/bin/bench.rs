@@ -82,6 +82,10 @@ struct Figures {
     /// The median machine's enable and the last one's, after the first machine's.
     enable_spread: Option<(Duration, Duration)>,
     peak_rss_bytes: u64,
+    /// The resident set at the end, anonymous (heap, stacks, the allocator's retained pages)
+    /// and file-backed (the binary's pages): where the peak's bytes live.
+    end_rss_anon_bytes: u64,
+    end_rss_file_bytes: u64,
     cpu_seconds: f64,
     /// From a vault's Ready to the first enable of its machines (the slowest vault).
     vault_ready_to_enable: Option<Duration>,
@@ -246,7 +250,12 @@ async fn run(args: &Args, n: usize) -> Result<Figures> {
     }
     let to_completed = started.elapsed();
 
-    let (peak_rss_bytes, cpu_seconds) = process_figures(controller.pid())?;
+    let ProcessFigures {
+        peak_rss_bytes,
+        rss_anon_bytes: end_rss_anon_bytes,
+        rss_file_bytes: end_rss_file_bytes,
+        cpu_seconds,
+    } = process_figures(controller.pid())?;
     let (_, scrape) = controller.get("/metrics").await?;
     let (reconciles, reconcile_p50, reconcile_p99) = reconcile_figures(&scrape);
     let (kube_requests, kube_object_gets) = kube_figures(&scrape);
@@ -336,6 +345,8 @@ async fn run(args: &Args, n: usize) -> Result<Figures> {
         steady_reads_per_resync: steady_reads as f64 / 3.0,
         steady_machine_urls,
         peak_rss_bytes,
+        end_rss_anon_bytes,
+        end_rss_file_bytes,
         cpu_seconds,
         vault_ready_to_enable,
         enable_spread,
@@ -511,14 +522,27 @@ fn plan(p: usize, args: &Args, n: usize) -> Value {
     })
 }
 
-/// Peak RSS (VmHWM) and user + system CPU seconds of a running process.
-fn process_figures(pid: u32) -> Result<(u64, f64)> {
+/// What the kernel says of a running process's memory and CPU.
+struct ProcessFigures {
+    /// `VmHWM`.
+    peak_rss_bytes: u64,
+    /// `RssAnon` and `RssFile`, now.
+    rss_anon_bytes: u64,
+    rss_file_bytes: u64,
+    /// User + system.
+    cpu_seconds: f64,
+}
+
+fn process_figures(pid: u32) -> Result<ProcessFigures> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let peak_kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("VmHWM")?;
+    let kib = |field: &str| -> Result<u64> {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|k| k * 1024)
+            .with_context(|| field.to_owned())
+    };
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
     let fields: Vec<&str> = stat
@@ -530,7 +554,12 @@ fn process_figures(pid: u32) -> Result<(u64, f64)> {
     let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
     // SAFETY: sysconf with a valid name has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    Ok((peak_kib * 1024, ticks / hz))
+    Ok(ProcessFigures {
+        peak_rss_bytes: kib("VmHWM:")?,
+        rss_anon_bytes: kib("RssAnon:")?,
+        rss_file_bytes: kib("RssFile:")?,
+        cpu_seconds: ticks / hz,
+    })
 }
 
 /// Reconciles in all, and the p50 and p99 reconcile durations (upper bucket bounds, seconds).
@@ -769,6 +798,16 @@ fn print_table(args: &Args, results: &[Figures]) {
             format!(
                 "{:.0} KiB",
                 r.peak_rss_bytes as f64 / 1024.0 / r.machines as f64
+            )
+        }),
+    ));
+    rows.push((
+        "  at the end: anonymous / file-backed",
+        col(&|r| {
+            format!(
+                "{:.1} MiB / {:.1} MiB",
+                r.end_rss_anon_bytes as f64 / 1048576.0,
+                r.end_rss_file_bytes as f64 / 1048576.0
             )
         }),
     ));
