@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use cutover_api::machine::MachinePhase;
 use cutover_api::plan::PlanPhase;
@@ -84,6 +84,7 @@ pub struct Metrics {
     reconciles: Family<KindLabels, Counter>,
     reconcile_errors: Family<ErrorLabels, Counter>,
     reconcile_duration: HistogramFamily,
+    reconcile_arm_wait: HistogramFamily,
     leader: Gauge,
     kube_requests: Family<KubeRequestLabels, Counter>,
     admission_reviews: Family<AdmissionLabels, Counter>,
@@ -105,6 +106,7 @@ impl Default for Metrics {
             reconciles: Family::default(),
             reconcile_errors: Family::default(),
             reconcile_duration: Family::new_with_constructor(buckets),
+            reconcile_arm_wait: Family::new_with_constructor(buckets),
             leader: Gauge::default(),
             kube_requests: Family::default(),
             admission_reviews: Family::default(),
@@ -113,13 +115,23 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Counts one reconcile of `kind` that started at `started`.
-    pub fn reconciled<T>(&self, kind: &'static str, started: Instant, result: &Result<T, Error>) {
+    /// Counts one reconcile of `kind` that started at `started` and, of that time, waited
+    /// `arm_wait` for the client-side ARM budget.
+    pub fn reconciled<T>(
+        &self,
+        kind: &'static str,
+        started: Instant,
+        arm_wait: Duration,
+        result: &Result<T, Error>,
+    ) {
         let labels = KindLabels { kind };
         self.reconciles.get_or_create(&labels).inc();
         self.reconcile_duration
             .get_or_create(&labels)
             .observe(started.elapsed().as_secs_f64());
+        self.reconcile_arm_wait
+            .get_or_create(&labels)
+            .observe(arm_wait.as_secs_f64());
         if let Err(error) = result {
             self.reconcile_errors
                 .get_or_create(&ErrorLabels {
@@ -173,6 +185,12 @@ impl Metrics {
             "How long a reconcile pass took, by kind",
             Unit::Seconds,
             self.reconcile_duration.clone(),
+        );
+        registry.register_with_unit(
+            "reconcile_arm_wait",
+            "Of a reconcile pass, how long it waited for the controller's ARM request budget, by kind",
+            Unit::Seconds,
+            self.reconcile_arm_wait.clone(),
         );
         registry.register(
             "leader",

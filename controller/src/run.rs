@@ -379,9 +379,17 @@ fn what_machines_read_of_a_plan(plan: &MigrationPlan) -> Option<u64> {
 
 /// What a plan's pass reads of a machine: whether it is its machine (labels, deletion), its
 /// spec (the template it was made from), and its progress (phase, initial replication, what
-/// `Ready` says), its own approval; not the RPO and health that change at every look.
+/// `Ready` says), its own approval and a person's ask to re-run its failed hook; not the RPO
+/// and health that change at every look.
 fn what_plans_read_of_a_machine(machine: &ReplicatedMachine) -> Option<u64> {
     let status = machine.status.as_ref();
+    let annotation = |name: &str| {
+        machine
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(name).cloned())
+    };
     let ready = status.and_then(|s| {
         s.conditions
             .iter()
@@ -390,11 +398,8 @@ fn what_plans_read_of_a_machine(machine: &ReplicatedMachine) -> Option<u64> {
     });
     Some(hashed(&(
         &machine.metadata.labels,
-        machine
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(crate::plan::reconcile::APPROVED_ANNOTATION)),
+        annotation(crate::plan::reconcile::APPROVED_ANNOTATION),
+        annotation(crate::machine::reconcile::RETRY_ANNOTATION),
         machine.metadata.deletion_timestamp.is_some(),
         machine.metadata.generation,
         status.and_then(|s| s.phase),
@@ -444,8 +449,11 @@ where
         None => return Ok(Action::await_change()),
     };
     let started = Instant::now();
-    let result = reconcile(object, ctx.clone()).await;
-    ctx.metrics.reconciled(kind, started, &result);
+    // Boxed: a pass's state (about 10 KB) is allocated once it has a turn, not held by each of
+    // the thousand passes that may wait for one.
+    let pass = Box::pin(reconcile(object, ctx.clone()));
+    let (result, arm_wait) = crate::azure::budget::metered(pass).await;
+    ctx.metrics.reconciled(kind, started, arm_wait, &result);
     result
 }
 
@@ -520,5 +528,55 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plan_is_woken_by_what_it_reads_of_a_machine_and_not_by_its_rpo() {
+        let machine: ReplicatedMachine = serde_json::from_value(serde_json::json!({
+            "apiVersion": "cutover.dev/v1alpha1", "kind": "ReplicatedMachine",
+            "metadata": {"name": "web", "namespace": "n", "generation": 1},
+            "spec": {"vaultRef": {"name": "v"}, "source": {"name": "web01"}, "osType": "Linux"},
+            "status": {"phase": "Protected", "replication": {"progressPercent": 100, "rpoSeconds": 30}}
+        }))
+        .unwrap();
+        let before = what_plans_read_of_a_machine(&machine);
+        let changed = |change: &dyn Fn(&mut ReplicatedMachine)| {
+            let mut machine = machine.clone();
+            change(&mut machine);
+            what_plans_read_of_a_machine(&machine) != before
+        };
+        fn annotate(machine: &mut ReplicatedMachine, name: &str) {
+            machine
+                .metadata
+                .annotations
+                .get_or_insert_default()
+                .insert(name.into(), "true".into());
+        }
+        assert!(changed(&|m| annotate(
+            m,
+            crate::plan::reconcile::APPROVED_ANNOTATION
+        )));
+        assert!(
+            changed(&|m| annotate(m, crate::machine::reconcile::RETRY_ANNOTATION)),
+            "a retry of its failed hook"
+        );
+        assert!(changed(&|m| {
+            m.status.as_mut().unwrap().phase = Some(cutover_api::MachinePhase::ReadyForCutover)
+        }));
+        assert!(!changed(&|m| {
+            m.status
+                .as_mut()
+                .unwrap()
+                .replication
+                .as_mut()
+                .unwrap()
+                .rpo_seconds = Some(31)
+        }));
+        assert!(!changed(&|m| annotate(m, "someone/else")));
     }
 }

@@ -3,8 +3,10 @@
 //! so the controller waits before ARM would throttle it. A pipeline policy applies it to every
 //! request, retries included.
 
+use std::cell::Cell;
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use azure_core::http::policies::{Policy, PolicyResult};
@@ -38,6 +40,22 @@ impl Default for Budget {
     }
 }
 
+tokio::task_local! {
+    /// What the pass running on this task has waited for tokens so far.
+    static WAITED: Cell<Duration>;
+}
+
+/// Runs `pass`, and returns with its output how long it waited for the budget: a pass that is
+/// slow because the controller paces ARM is told apart from one that is slow in itself.
+pub async fn metered<F: Future>(pass: F) -> (F::Output, Duration) {
+    WAITED
+        .scope(Cell::new(Duration::ZERO), async {
+            let output = pass.await;
+            (output, WAITED.with(Cell::get))
+        })
+        .await
+}
+
 impl Budget {
     /// Waits until the bucket of `method`'s class has a token, and takes it.
     pub async fn acquire(&self, method: &Method) {
@@ -46,7 +64,13 @@ impl Budget {
             Method::Delete => &self.deletes,
             _ => &self.writes,
         };
+        if limiter.check().is_ok() {
+            return;
+        }
+        let asked = Instant::now();
         limiter.until_ready().await;
+        // Outside a metered pass (the CLI, a shared list's fetch on another task) nobody asks.
+        let _ = WAITED.try_with(|waited| waited.set(waited.get() + asked.elapsed()));
     }
 }
 
@@ -64,5 +88,37 @@ impl Policy for BudgetPolicy {
     ) -> PolicyResult {
         self.0.acquire(&request.method()).await;
         next[0].send(ctx, request, &next[1..]).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_metered_pass_adds_up_its_waits_for_tokens() {
+        let budget = Budget {
+            reads: RateLimiter::direct(Quota::per_second(NonZeroU32::new(1).unwrap())),
+            writes: limiter(200.0, 10.0),
+            deletes: limiter(200.0, 10.0),
+        };
+        let ((), waited) = metered(async {
+            budget.acquire(&Method::Get).await;
+            budget.acquire(&Method::Post).await;
+        })
+        .await;
+        assert_eq!(waited, Duration::ZERO, "a token in each bucket");
+        let ((), waited) = metered(async {
+            budget.acquire(&Method::Get).await;
+            budget.acquire(&Method::Get).await;
+        })
+        .await;
+        assert!(
+            waited >= Duration::from_millis(1500),
+            "two reads at one a second after the first: {waited:?}"
+        );
+        assert!(waited < Duration::from_secs(10), "{waited:?}");
+        // Unmetered, nothing is recorded and nothing fails.
+        budget.acquire(&Method::Delete).await;
     }
 }

@@ -197,7 +197,8 @@ pub enum Next {
     Soon,
     /// Waiting on a person or the plan (gate, validation, registration): look now and then.
     Later,
-    /// Nothing will change until the spec or an annotation does.
+    /// Nothing will change until the spec, an annotation or the plan's releases do: each wakes
+    /// the machine (its own watch, and the watch of its plan).
     OnChange,
 }
 
@@ -362,11 +363,12 @@ pub fn decide(
                 "the source has not listed its machines yet",
                 Next::Later,
             ),
+            // The plan's release of the wave wakes the machine (its watch of the plan).
             Source::Found if !gate.replicate => Decision::wait(
                 P::Pending,
                 "WaitingForWave",
                 "the plan starts this machine's wave later",
-                Next::Later,
+                Next::OnChange,
             ),
             Source::Found => Decision::act(
                 Action::EnableProtection,

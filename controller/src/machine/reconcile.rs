@@ -138,7 +138,10 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
                 StatusUpdate::default(),
             )
             .await?;
-            return Ok(Requeue::requeue(ctx.timing.poll.saturating_mul(6)));
+            // The vault's watch wakes its machines when it appears or becomes Ready
+            // (`relations::machines_using_vault`): waiting passes before that would only queue
+            // ahead of the passes it wakes.
+            return Ok(Requeue::requeue(ctx.timing.resync));
         }
     };
     let status = machine.status.clone().unwrap_or_default();

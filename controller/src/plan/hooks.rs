@@ -134,6 +134,23 @@ pub fn refused(runs: &mut [HookRun], start: &Start, code: u16, why: &str) -> Str
     message
 }
 
+/// Orders the Jobs a pass would start so that one the API server keeps refusing does not hold
+/// back the others (a pass starts only the first): those never refused first, in order, then
+/// the refused ones, the first of them turning with `now` so each is asked again in turn.
+pub fn refused_last(start: &mut [Start], runs: &[HookRun], now: jiff::Timestamp) {
+    let refused = |s: &Start| {
+        runs.iter()
+            .any(|r| r.machine == s.machine && r.hook == s.hook && r.message.starts_with(REFUSED))
+    };
+    start.sort_by_key(|s| refused(s));
+    let fresh = start.iter().filter(|s| !refused(s)).count();
+    let turned = &mut start[fresh..];
+    if !turned.is_empty() {
+        let turn = now.as_second().unsigned_abs() as usize % turned.len();
+        turned.rotate_left(turn);
+    }
+}
+
 /// The name of a hook's Job: `{plan}-{machine}-{hook}-{attempt}`, shortened with a hash of the
 /// whole when longer than a label value may be (the job controller labels pods with it).
 pub fn job_name(plan: &str, machine: &str, hook: &str, attempt: i32) -> String {

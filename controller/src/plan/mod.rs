@@ -3,4 +3,5 @@
 
 pub mod hooks;
 pub mod orchestrate;
+pub mod preflight;
 pub mod reconcile;

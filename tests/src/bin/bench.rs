@@ -64,6 +64,9 @@ struct Figures {
     reconciles: f64,
     reconcile_p50: f64,
     reconcile_p99: f64,
+    /// Of each pass, its wait for the controller's ARM budget: p50 and p99.
+    arm_wait_p50: f64,
+    arm_wait_p99: f64,
     requests: usize,
     reads: usize,
     writes: usize,
@@ -258,6 +261,8 @@ async fn run(args: &Args, n: usize) -> Result<Figures> {
     } = process_figures(controller.pid())?;
     let (_, scrape) = controller.get("/metrics").await?;
     let (reconciles, reconcile_p50, reconcile_p99) = reconcile_figures(&scrape);
+    let (_, arm_wait_p50, arm_wait_p99) =
+        histogram_figures(&scrape, "cutover_reconcile_arm_wait_seconds");
     let (kube_requests, kube_object_gets) = kube_figures(&scrape);
     let log = sim.requests("").await?;
     // None when the clocks disagree (a request logged before the moment it is measured from).
@@ -341,6 +346,8 @@ async fn run(args: &Args, n: usize) -> Result<Figures> {
         reconciles,
         reconcile_p50,
         reconcile_p99,
+        arm_wait_p50,
+        arm_wait_p99,
         requests: log.len(),
         steady_reads_per_resync: steady_reads as f64 / 3.0,
         steady_machine_urls,
@@ -564,6 +571,14 @@ fn process_figures(pid: u32) -> Result<ProcessFigures> {
 
 /// Reconciles in all, and the p50 and p99 reconcile durations (upper bucket bounds, seconds).
 fn reconcile_figures(scrape: &str) -> (f64, f64, f64) {
+    histogram_figures(scrape, "cutover_reconcile_duration_seconds")
+}
+
+/// Observations in all of the histogram `name` (summed over its labels), and its p50 and p99
+/// (upper bucket bounds).
+fn histogram_figures(scrape: &str, name: &str) -> (f64, f64, f64) {
+    let count_series = format!("{name}_count");
+    let bucket_series = format!("{name}_bucket{{le=\"");
     let mut buckets: BTreeMap<String, f64> = BTreeMap::new();
     let mut count = 0.0;
     for line in scrape.lines() {
@@ -573,10 +588,9 @@ fn reconcile_figures(scrape: &str) -> (f64, f64, f64) {
         let Ok(value) = value.parse::<f64>() else {
             continue;
         };
-        if series.starts_with("cutover_reconcile_duration_seconds_count") {
+        if series.starts_with(&count_series) {
             count += value;
-        } else if let Some(rest) =
-            series.strip_prefix("cutover_reconcile_duration_seconds_bucket{le=\"")
+        } else if let Some(rest) = series.strip_prefix(&bucket_series)
             && let Some((le, _)) = rest.split_once('"')
         {
             *buckets.entry(le.to_owned()).or_default() += value;
@@ -661,6 +675,16 @@ fn print_table(args: &Args, results: &[Figures]) {
                 "<= {:.0} ms / <= {:.0} ms",
                 r.reconcile_p50 * 1e3,
                 r.reconcile_p99 * 1e3
+            )
+        }),
+    ));
+    rows.push((
+        "  of a pass, waiting for the ARM budget: p50 / p99",
+        col(&|r| {
+            format!(
+                "<= {:.0} ms / <= {:.0} ms",
+                r.arm_wait_p50 * 1e3,
+                r.arm_wait_p99 * 1e3
             )
         }),
     ));
