@@ -653,6 +653,7 @@ async fn arm_says_which_addresses_of_a_vnet_are_taken_kept_or_free() {
             os_type: "Linux".into(),
             network_id: Some(vnet.clone()),
             subnet: Some("app".into()),
+            static_ip: None,
         };
         let id = vm.id("");
         azure_sim::arm::compute::create_vm(&mut world, &id, &vm, jiff::Timestamp::now());

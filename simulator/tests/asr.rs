@@ -236,6 +236,86 @@ async fn azure_vms_replicate_to_another_region() {
     );
 }
 
+/// An A2A update re-sends the item's managed disks: without them ASR answers 400 `BadRequest`,
+/// `VMDisksMissing` (Azure/terraform-provider-azapi issue 228), with a disk the item does not
+/// replicate it refuses the ID (terraform-provider-azurerm issue 16241); a NIC must be the
+/// item's. With all three right, the primary NIC gets its static address.
+#[tokio::test]
+async fn an_a2a_update_names_the_items_disks_and_nics() {
+    let sim = Harness::start(fast()).await;
+    let (_, item, _) = a2a_protected(&sim).await;
+    let protected = get(&sim, &format!("{item}?{ASR_API}")).await;
+    let details = &protected["properties"]["providerSpecificDetails"];
+    let disk = details["protectedManagedDisks"][0]["diskId"].clone();
+    assert!(
+        disk.as_str().unwrap().ends_with("/disks/app-vm1-os"),
+        "{details}"
+    );
+    let nic_id = details["vmNics"][0]["nicId"].clone();
+    assert_eq!(details["vmNics"][0]["ipConfigs"][0]["name"], "ipconfig1");
+    let update = |disks: Value, nic: Value| {
+        json!({"properties": {
+            "vmNics": [{"nicId": nic, "ipConfigs": [{"ipConfigName": "ipconfig1", "isPrimary": true,
+                                                     "recoverySubnetName": "app", "recoveryStaticIPAddress": "10.9.1.40"}]}],
+            "providerSpecificDetails": {"instanceType": "A2A", "managedDiskUpdateDetails": disks},
+        }})
+    };
+    for (body, code, says) in [
+        (
+            update(json!([]), nic_id.clone()),
+            "BadRequest",
+            "One or more disks to be replicated need to be specified",
+        ),
+        (
+            update(json!([{"diskId": "/disks/other"}]), nic_id.clone()),
+            "InvalidParameter",
+            "invalid disk Ids: '/disks/other'",
+        ),
+        (
+            update(json!([{"diskId": disk}]), json!("not-a-nic")),
+            "InvalidParameter",
+            "not-a-nic is not a network interface of app-vm1",
+        ),
+    ] {
+        let (status, _, error) = sim
+            .call(Method::PATCH, &format!("{item}?{ASR_API}"), Some(body))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+        assert_eq!(error["error"]["code"], code, "{error}");
+        assert!(
+            error["error"]["message"].as_str().unwrap().contains(says),
+            "{error}"
+        );
+    }
+    let (status, _, refused) = sim
+        .call(
+            Method::PATCH,
+            &format!("{item}?{ASR_API}"),
+            Some(update(json!([]), nic_id.clone())),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused["error"]["details"][0]["code"], "VMDisksMissing");
+    let (status, _, _) = sim
+        .call(
+            Method::PATCH,
+            &format!("{item}?{ASR_API}"),
+            Some(update(json!([{"diskId": disk}]), nic_id)),
+        )
+        .await;
+    assert!(status.is_success(), "{status}");
+    sim.advance(60);
+    let updated = get(&sim, &format!("{item}?{ASR_API}")).await;
+    let config = &updated["properties"]["providerSpecificDetails"]["vmNics"][0]["ipConfigs"][0];
+    assert_eq!(
+        (
+            &config["recoveryStaticIPAddress"],
+            &config["recoveryIPAddressType"]
+        ),
+        (&json!("10.9.1.40"), &json!("Static"))
+    );
+}
+
 /// What ASR and the other providers answer, shaped as Microsoft's recorded examples and models
 /// say: the idle `currentScenario`, a VM's instance view only when asked for, the NIC a failed
 /// over VM has in its subnet (and NRP's refusal to delete a subnet in use), the resources of a

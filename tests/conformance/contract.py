@@ -81,7 +81,9 @@ OPERATIONS = [
     ("ReplicationProtectedItems_TestFailoverCleanup", "POST", _ITEM + "/testfailovercleanup", "siterecovery", siterecovery.TestFailoverCleanupInput),
     ("ReplicationProtectedItems_PlannedFailover", "POST", _ITEM + "/plannedfailover", "siterecovery", siterecovery.PlannedFailoverInput),
     ("ReplicationProtectedItems_UnplannedFailover", "POST", _ITEM + "/unplannedfailover", "siterecovery", siterecovery.UnplannedFailoverInput),
+    ("ReplicationProtectedItems_Update", "PATCH", _ITEM, "siterecovery", siterecovery.UpdateReplicationProtectedItemInput),
     ("ReplicationProtectedItems_FailoverCommit", "POST", _ITEM + "/failovercommit", "siterecovery", None),
+    ("ReplicationProtectedItems_FailoverCancel", "POST", _ITEM + "/failovercancel", "siterecovery", None),
     ("ReplicationProtectedItems_Delete", "POST", _ITEM + "/remove", "siterecovery", siterecovery.DisableProtectionInput),
 ]
 

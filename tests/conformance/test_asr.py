@@ -27,7 +27,7 @@ class LandingZone:
     inventory expects them (its sources register with these vaults)."""
 
     def __init__(self, client_args, group, vault, storage):
-        self.group, self.vault = group, vault
+        self.group, self.vault, self.client_args = group, vault, client_args
         resources = ResourceManagementClient(**client_args)
         self.group_id = resources.resource_groups.create_or_update(group, {"location": LOCATION}).id
         RecoveryServicesClient(**client_args).vaults.begin_create_or_update(
@@ -124,6 +124,28 @@ def test_hyper_v_vmm_machine_migrates_end_to_end(vmm):
     assert item.properties.replication_health == "Normal"
     assert {"TestFailover", "PlannedFailover", "UnplannedFailover"} <= set(item.properties.allowed_operations)
 
+    # The failed-over VM's static address, set in place (ReplicationProtectedItems_Update, the
+    # shape of its 2025-08-01 example): the NIC is the one the GET reports.
+    (nic,) = details.vm_nics
+    (config,) = nic.ip_configs
+    assert (config.name, config.is_primary, config.recovery_subnet_name) == ("ipconfig1", True, "app")
+    assert config.recovery_static_ip_address is None
+    update = {"properties": {
+        "recoveryAzureVMName": "web01", "recoveryAzureVMSize": "Standard_D2s_v5", "selectedRecoveryAzureNetworkId": vmm.vnet_id,
+        "vmNics": [{"nicId": nic.nic_id, "selectionType": "SelectedByUser", "ipConfigs": [{
+            "ipConfigName": "ipconfig1", "isPrimary": True, "recoverySubnetName": "app", "recoveryStaticIPAddress": "10.9.1.40"}]}],
+        "licenseType": "WindowsServer", "providerSpecificDetails": {"instanceType": "HyperVReplicaAzure"},
+    }}
+    with pytest.raises(HttpResponseError) as refused:
+        asr.replication_protected_items.begin_update(g, v, fabric.name, gold.name, "web01", {"properties": {
+            **update["properties"], "vmNics": [{**update["properties"]["vmNics"][0], "nicId": "not-a-nic"}]}})
+    assert refused.value.status_code == 400
+    assert refused.value.response.json()["error"]["target"] == "properties.vmNics[0].nicId"
+    updated = asr.replication_protected_items.begin_update(g, v, fabric.name, gold.name, "web01", update).result()
+    (config,) = updated.properties.provider_specific_details.vm_nics[0].ip_configs
+    assert (config.recovery_static_ip_address, config.recovery_ip_address_type) == ("10.9.1.40", "Static")
+    item = vmm.wait_until(fabric.name, gold.name, "web01", lambda i: i.properties.current_scenario.scenario_name == "None")
+
     failover_input = {"failoverDirection": "PrimaryToRecovery", "providerSpecificDetails": {"instanceType": "HyperVReplicaAzure"}}
     tested = asr.replication_protected_items.begin_test_failover(g, v, fabric.name, gold.name, "web01", {"properties": {
         **failover_input, "networkType": "VmNetworkAsInput", "networkId": vmm.test_vnet_id,
@@ -161,6 +183,9 @@ def test_hyper_v_vmm_machine_migrates_end_to_end(vmm):
         asr.replication_protected_items.get(g, v, fabric.name, gold.name, "web01")
     migrated = vmm.resources.resources.get_by_id(f"{vmm.group_id}/providers/Microsoft.Compute/virtualMachines/web01", api_version="2024-07-01")
     assert migrated.name == "web01"
+    nic = NetworkManagementClient(**vmm.client_args).network_interfaces.get(g, "web01-nic")
+    (ip,) = nic.ip_configurations
+    assert (ip.private_ip_address, ip.private_ip_allocation_method) == ("10.9.1.40", "Static")
 
     jobs = {(j.properties.scenario_name, j.properties.state) for j in asr.replication_jobs.list(g, v)}
     for scenario in ["EnableDr", "TestFailover", "TestFailoverCleanup", "PlannedFailover", "Commit", "DisableDr"]:
@@ -236,6 +261,17 @@ def test_aws_instance_migrates_as_a_physical_server(aws):
     assert item.properties.provider_specific_details.initial_replication_progress_percentage == 100
     # VMware/physical replication has no planned failover.
     assert "PlannedFailover" not in item.properties.allowed_operations
+    # InMage RCM's NICs are its provider's (InMageRcmNicDetails), the source MAC their ID.
+    (nic,) = item.properties.provider_specific_details.vm_nics
+    assert (nic.is_primary_nic, nic.target_subnet_name, nic.target_ip_address_type) == ("true", "app", "Dynamic")
+    asr.replication_protected_items.begin_update(g, v, fabric.name, container.name, "store-web", {"properties": {
+        "providerSpecificDetails": {"instanceType": "InMageRcm", "targetVmSize": "Standard_D4s_v5", "vmNics": [{
+            "nicId": nic.nic_id, "isPrimaryNic": "true", "targetSubnetName": "app", "targetStaticIPAddress": "10.9.1.50"}]},
+    }}).result()
+    item = aws.wait_until(fabric.name, container.name, "store-web", lambda i: i.properties.current_scenario.scenario_name == "None")
+    details = item.properties.provider_specific_details
+    assert (details.target_vm_size, details.vm_nics[0].target_ip_address, details.vm_nics[0].target_ip_address_type) == (
+        "Standard_D4s_v5", "10.9.1.50", "Static")
 
     test_input = {"properties": {"failoverDirection": "PrimaryToRecovery", "providerSpecificDetails": {"instanceType": "InMageRcm", "networkId": aws.test_vnet_id}}}
     poller = asr.replication_protected_items.begin_test_failover(g, v, fabric.name, container.name, "store-web", test_input)

@@ -16,6 +16,7 @@ pub mod models;
 pub mod provider;
 pub mod resources;
 pub mod stats;
+pub mod target;
 
 pub use client::{ArmArgs, ArmClient, ArmSettings};
 pub use error::{ArmError, ErrorClass};

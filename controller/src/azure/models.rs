@@ -269,8 +269,142 @@ pub struct ReplicationDetails {
     #[serde(default)]
     #[serde_as(as = "DefaultOnError")]
     pub target_resource_group_id: Option<String>,
+    /// `vmNics`: `VMNicDetails` for Hyper-V and A2A, `InMageRcmNicDetails` for InMage RCM.
+    #[serde(default)]
+    #[serde_as(as = "DefaultOnError")]
+    pub vm_nics: Option<Vec<VmNic>>,
     #[serde(flatten)]
     pub figures: ReplicationFigures,
+}
+
+/// One NIC of a protected item's `vmNics`, across the two models the providers use:
+/// `VMNicDetails` (`nicId`, `selectionType`, `ipConfigs`) for HyperVReplicaAzure and A2A, and
+/// `InMageRcmNicDetails` (`nicId`, the source MAC; `isPrimaryNic` and `isSelectedForFailover` as
+/// the strings `"true"`/`"false"`; `targetSubnetName`, `targetIPAddress`, `targetIPAddressType`,
+/// `testSubnetName`, `testIPAddress`) for InMage RCM.
+#[serde_with::serde_as]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct VmNic {
+    #[serde(default)]
+    #[serde_as(as = "DefaultOnError")]
+    pub nic_id: Option<String>,
+    #[serde(default)]
+    #[serde_as(as = "DefaultOnError")]
+    pub selection_type: Option<String>,
+    #[serde(default)]
+    #[serde_as(as = "DefaultOnError")]
+    pub ip_configs: Option<Vec<IpConfig>>,
+    #[serde(default)]
+    #[serde_as(as = "DefaultOnError")]
+    pub is_primary_nic: Option<String>,
+    #[serde(default)]
+    #[serde_as(as = "DefaultOnError")]
+    pub is_selected_for_failover: Option<String>,
+    #[serde(default)]
+    #[serde_as(as = "DefaultOnError")]
+    pub target_subnet_name: Option<String>,
+    #[serde(default, rename = "targetIPAddress")]
+    #[serde_as(as = "DefaultOnError")]
+    pub target_ip_address: Option<String>,
+    #[serde(default, rename = "targetIPAddressType")]
+    #[serde_as(as = "DefaultOnError")]
+    pub target_ip_address_type: Option<String>,
+    #[serde(default)]
+    #[serde_as(as = "DefaultOnError")]
+    pub test_subnet_name: Option<String>,
+    #[serde(default, rename = "testIPAddress")]
+    #[serde_as(as = "DefaultOnError")]
+    pub test_ip_address: Option<String>,
+}
+
+/// `IPConfigDetails`: `name` (written back as `ipConfigName`), `isPrimary`,
+/// `isSeletedForFailover` (the spec's spelling), `recoverySubnetName`, `recoveryStaticIPAddress`.
+#[serde_with::serde_as]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct IpConfig {
+    #[serde(default)]
+    #[serde_as(as = "DefaultOnError")]
+    pub name: Option<String>,
+    #[serde(default)]
+    #[serde_as(as = "DefaultOnError")]
+    pub is_primary: Option<bool>,
+    #[serde(default)]
+    #[serde_as(as = "DefaultOnError")]
+    pub is_seleted_for_failover: Option<bool>,
+    #[serde(default)]
+    #[serde_as(as = "DefaultOnError")]
+    pub recovery_subnet_name: Option<String>,
+    #[serde(default, rename = "recoveryStaticIPAddress")]
+    #[serde_as(as = "DefaultOnError")]
+    pub recovery_static_ip_address: Option<String>,
+}
+
+/// Where the failed-over VM's primary NIC goes, as ASR has it configured.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NicTarget {
+    pub subnet: Option<String>,
+    /// The static address; none for a dynamic one.
+    pub static_ip: Option<String>,
+}
+
+impl VmNic {
+    fn is_primary(&self) -> bool {
+        self.is_primary_nic
+            .as_deref()
+            .is_some_and(|p| p.eq_ignore_ascii_case("true"))
+            || self
+                .ip_configs
+                .iter()
+                .flatten()
+                .any(|c| c.is_primary == Some(true))
+    }
+
+    /// The IP configuration that carries the NIC's address: the primary one, or the only one.
+    pub fn primary_ip_config(&self) -> Option<&IpConfig> {
+        let configs = self.ip_configs.as_deref()?;
+        configs
+            .iter()
+            .find(|c| c.is_primary == Some(true))
+            .or(match configs {
+                [only] => Some(only),
+                _ => None,
+            })
+    }
+
+    fn target(&self) -> NicTarget {
+        let non_empty = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
+        match self.primary_ip_config() {
+            Some(config) => NicTarget {
+                subnet: non_empty(&config.recovery_subnet_name),
+                static_ip: non_empty(&config.recovery_static_ip_address),
+            },
+            None => NicTarget {
+                subnet: non_empty(&self.target_subnet_name),
+                // A dynamic address is reported too (what the VM got): only a static one is
+                // a setting.
+                static_ip: non_empty(&self.target_ip_address).filter(|_| {
+                    self.target_ip_address_type
+                        .as_deref()
+                        .is_some_and(|t| t.eq_ignore_ascii_case("Static"))
+                }),
+            },
+        }
+    }
+}
+
+impl ReplicationDetails {
+    /// The primary NIC (the one marked so, or the only one) as ASR will fail it over; none
+    /// while ASR reports no NICs.
+    pub fn primary_nic(&self) -> Option<(&VmNic, NicTarget)> {
+        let nics = self.vm_nics.as_deref()?;
+        let nic = nics.iter().find(|n| n.is_primary()).or(match nics {
+            [only] => Some(only),
+            _ => None,
+        })?;
+        Some((nic, nic.target()))
+    }
 }
 
 /// `InitialReplicationDetails`: Hyper-V's `initialReplicationProgressPercentage`, a string.

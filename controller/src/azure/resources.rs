@@ -724,6 +724,25 @@ pub async fn get_protected_item(
     arm.get(id, SITE_RECOVERY_API).await
 }
 
+/// The settings of a protected item an update re-sends, as a GET of it has them.
+pub async fn get_protected_item_settings(
+    arm: &ArmClient,
+    id: &str,
+) -> Result<Option<crate::azure::target::TargetSettings>, ArmError> {
+    let item: Option<Value> = arm.get(id, SITE_RECOVERY_API).await?;
+    Ok(item.map(|item| crate::azure::target::settings_of(&item)))
+}
+
+/// `ReplicationProtectedItems_Update`: a PATCH of the item; its job is in the answer's polling
+/// headers.
+pub async fn update_protected_item(
+    arm: &ArmClient,
+    id: &str,
+    body: &Value,
+) -> Result<Accepted, ArmError> {
+    arm.patch(id, SITE_RECOVERY_API, body).await
+}
+
 /// The non-idempotent actions on a protected item, by their URL segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ItemAction {

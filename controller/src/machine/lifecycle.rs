@@ -14,6 +14,8 @@ use cutover_api::MachinePhase;
 use cutover_api::machine::ReplicatedMachineStatus;
 use cutover_api::plan::{CommitPolicy, HookRun, HookStep, MigrationPlanSpec, Releases};
 
+pub use crate::azure::models::NicTarget;
+
 /// ASR's job states.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JobState {
@@ -71,6 +73,8 @@ pub struct Item {
     pub replication_progress: Option<i32>,
     /// ASR's `lastSuccessfulTestFailoverTime` is set.
     pub tested: bool,
+    /// Where ASR will put the failed-over VM's primary NIC; none while it reports no NICs.
+    pub nic: Option<NicTarget>,
 }
 
 impl Item {
@@ -126,6 +130,9 @@ pub struct Gate {
     /// A person asked to back out of the failover (`cutover.dev/back-out`): cancel it where
     /// ASR offers that, and fail over no more while the annotation stays.
     pub back_out: bool,
+    /// The address `spec.target.staticIp` gives the failed-over VM's primary NIC: ASR must
+    /// have it before any failover, test or not, starts.
+    pub static_ip: Option<String>,
 }
 
 /// What status remembers between passes.
@@ -140,6 +147,8 @@ pub struct Memory {
     pub completed: bool,
     /// Why the machine failed (the reason and message it said then), while it is Failed.
     pub failure: Option<(String, String)>,
+    /// How many updates of the target settings ASR accepted for this machine.
+    pub target_updates: usize,
 }
 
 /// The one action a pass may take.
@@ -159,6 +168,9 @@ pub enum Action {
     CancelFailover,
     /// Disable protection with `MigrationComplete`: stops replication, keeps the VM.
     CompleteMigration,
+    /// Change the item's target settings in place (`ReplicationProtectedItems_Update`, a
+    /// PATCH): the primary NIC's static address. No `allowedOperations` entry names it.
+    UpdateTarget,
 }
 
 impl Action {
@@ -173,6 +185,7 @@ impl Action {
             Action::Commit => "Commit",
             Action::CancelFailover => "CancelFailover",
             Action::CompleteMigration => "DisableProtection",
+            Action::UpdateTarget => "UpdateTarget",
         }
     }
 
@@ -186,6 +199,7 @@ impl Action {
             // Failed over until the cancel has run.
             Action::CancelFailover => MachinePhase::FailedOver,
             Action::Commit | Action::CompleteMigration => MachinePhase::Committing,
+            Action::UpdateTarget => MachinePhase::Protected,
         }
     }
 }
@@ -247,8 +261,14 @@ impl Decision {
     }
 }
 
-/// The phase a running job of ASR's `scenario` puts a machine in.
-fn phase_of_scenario(scenario: &str) -> MachinePhase {
+/// Updates of the target settings that may be asked for before one that ASR does not apply
+/// fails the machine (one per change of the spec is expected).
+const MAX_TARGET_UPDATES: usize = 3;
+
+/// The phase a running job of ASR's `scenario` puts a machine in; for a scenario name no
+/// source gives (commit, disable, an update of the item's settings), the phase the machine
+/// said when it started the job.
+fn phase_of_scenario(scenario: &str, started_in: Option<MachinePhase>) -> MachinePhase {
     match scenario {
         "EnableDr" | "EnableProtection" => MachinePhase::EnablingProtection,
         "TestFailover" => MachinePhase::TestFailover,
@@ -256,7 +276,7 @@ fn phase_of_scenario(scenario: &str) -> MachinePhase {
         "PlannedFailover" | "UnplannedFailover" | "Failover" => MachinePhase::FailingOver,
         // The job of `failoverCancel` (ReplicationRecoveryPlans_FailoverCancel's example).
         "CancelFailover" => MachinePhase::FailedOver,
-        _ => MachinePhase::Committing,
+        _ => started_in.unwrap_or(MachinePhase::Committing),
     }
 }
 
@@ -305,7 +325,7 @@ pub fn decide(
     if let Some(job) = job {
         if job.state.running() {
             return Decision::wait(
-                phase_of_scenario(&job.scenario),
+                phase_of_scenario(&job.scenario, memory.phase),
                 "JobRunning",
                 format!("ASR job {} ({}) is running", job.id, job.scenario),
                 Next::Soon,
@@ -396,12 +416,12 @@ pub fn decide(
         return decision;
     }
 
-    let mut decision = decide_with_item(item, gate);
+    let mut decision = decide_with_item(item, gate, memory);
     decision.forget_job = forget_job;
     decision
 }
 
-fn decide_with_item(item: &Item, gate: &Gate) -> Decision {
+fn decide_with_item(item: &Item, gate: &Gate, memory: &Memory) -> Decision {
     use MachinePhase as P;
     let progress = item.replication_progress.unwrap_or(0);
 
@@ -501,6 +521,56 @@ fn decide_with_item(item: &Item, gate: &Gate) -> Decision {
             format!("initial replication {progress}%"),
             Next::Soon,
         );
+    }
+
+    // Before any failover: a VM created without the address the spec names is wrong, and the
+    // address cannot be given to it by ASR afterwards.
+    if let Some(want) = &gate.static_ip {
+        match &item.nic {
+            None => {
+                return Decision::wait(
+                    P::Protected,
+                    "WaitingForNicDetails",
+                    format!(
+                        "replicating; ASR reports no primary network interface for this machine yet, \
+                         and spec.target.staticIp ({want}) must be set on it before any failover"
+                    ),
+                    Next::Later,
+                );
+            }
+            // ASR took the update and, read after its job ended, still has another address:
+            // asking again and again would be a loop of writes, so a person looks.
+            Some(nic)
+                if nic.static_ip.as_deref() != Some(want.as_str())
+                    && memory.target_updates >= MAX_TARGET_UPDATES
+                    && !gate.retry =>
+            {
+                return Decision::wait(
+                    P::Failed,
+                    "TargetNotApplied",
+                    format!(
+                        "ASR accepted {} updates of the failed-over VM's address and still has {}, \
+                         not spec.target.staticIp ({want}): check the item in the portal, then \
+                         annotate cutover.dev/retry=true",
+                        memory.target_updates,
+                        nic.static_ip.as_deref().unwrap_or("a dynamic address")
+                    ),
+                    Next::OnChange,
+                );
+            }
+            Some(nic) if nic.static_ip.as_deref() != Some(want.as_str()) => {
+                return Decision::act(
+                    Action::UpdateTarget,
+                    "UpdatingTarget",
+                    format!(
+                        "setting the failed-over VM's static address {want} (spec.target.staticIp; \
+                         ASR has {})",
+                        nic.static_ip.as_deref().unwrap_or("a dynamic address")
+                    ),
+                );
+            }
+            Some(_) => {}
+        }
     }
 
     let tested = item.tested || !gate.test_required;
@@ -635,6 +705,7 @@ impl Gate {
                     stop_replication: spec.completion.stop_replication,
                     retry: asked.retry,
                     back_out: asked.back_out,
+                    static_ip: None,
                 }
             }
             None => Gate {
@@ -651,6 +722,7 @@ impl Gate {
                 stop_replication: true,
                 retry: asked.retry,
                 back_out: asked.back_out,
+                static_ip: None,
             },
         }
     }
@@ -674,6 +746,11 @@ impl Memory {
                         .map(|c| (c.reason.clone(), c.message.clone()))
                 })
                 .flatten(),
+            target_updates: status
+                .actions
+                .iter()
+                .filter(|a| a.action == Action::UpdateTarget.operation())
+                .count(),
         }
     }
 }
@@ -1177,6 +1254,7 @@ mod tests {
             stop_replication: true,
             retry: false,
             back_out: false,
+            static_ip: None,
         }
     }
 
@@ -1189,6 +1267,7 @@ mod tests {
             active_location: "Primary".into(),
             replication_progress: Some(100),
             tested: false,
+            nic: None,
         }
     }
 
@@ -1202,6 +1281,16 @@ mod tests {
                 "DisableProtection",
             ],
         )
+    }
+
+    fn with_nic(item: Item, static_ip: Option<&str>) -> Item {
+        Item {
+            nic: Some(NicTarget {
+                subnet: Some("data".into()),
+                static_ip: static_ip.map(str::to_owned),
+            }),
+            ..item
+        }
     }
 
     fn tested() -> Item {
@@ -1227,6 +1316,7 @@ mod tests {
             protected_once: true,
             completed: false,
             failure: None,
+            target_updates: 0,
         }
     }
 
@@ -1398,6 +1488,61 @@ mod tests {
                     Some(Action::TestFailover),
                     "TestingFailover",
                 ),
+            case("a static address ASR does not have is set before the test failover")
+                .item(with_nic(protected(), None))
+                .gate(|g| g.static_ip = Some("10.10.2.10".into()))
+                .expect(P::Protected, Some(Action::UpdateTarget), "UpdatingTarget"),
+            case("a static address ASR has otherwise is set before the failover")
+                .item(with_nic(tested(), Some("10.10.2.99")))
+                .gate(|g| g.static_ip = Some("10.10.2.10".into()))
+                .expect(P::Protected, Some(Action::UpdateTarget), "UpdatingTarget"),
+            case("a static address ASR has: the failover goes on")
+                .item(with_nic(tested(), Some("10.10.2.10")))
+                .gate(|g| g.static_ip = Some("10.10.2.10".into()))
+                .expect(P::FailingOver, Some(Action::PlannedFailover), "FailingOver"),
+            case("a static address and no NIC reported: no failover")
+                .item(tested())
+                .gate(|g| g.static_ip = Some("10.10.2.10".into()))
+                .expect(P::Protected, None, "WaitingForNicDetails"),
+            case("no static address asked: a dynamic one is left alone")
+                .item(with_nic(tested(), None))
+                .expect(P::FailingOver, Some(Action::PlannedFailover), "FailingOver"),
+            case("not replicating yet: no update")
+                .memory(memory(P::EnablingProtection))
+                .item(with_nic(
+                    Item {
+                        replication_progress: Some(40),
+                        ..item("UnprotectedStatesBegin", &["DisableProtection"])
+                    },
+                    None,
+                ))
+                .gate(|g| g.static_ip = Some("10.10.2.10".into()))
+                .expect(P::InitialReplication, None, "InitialReplication"),
+            case("updates ASR does not apply stop, for a person")
+                .memory(Memory {
+                    target_updates: 3,
+                    ..memory(P::Protected)
+                })
+                .item(with_nic(tested(), None))
+                .gate(|g| g.static_ip = Some("10.10.2.10".into()))
+                .expect(P::Failed, None, "TargetNotApplied"),
+            case("a retry asks once more")
+                .memory(Memory {
+                    target_updates: 3,
+                    ..memory(P::Protected)
+                })
+                .item(with_nic(tested(), None))
+                .gate(|g| {
+                    g.static_ip = Some("10.10.2.10".into());
+                    g.retry = true;
+                })
+                .expect(P::Protected, Some(Action::UpdateTarget), "UpdatingTarget"),
+            case("an update job running keeps the phase it started in")
+                .memory(memory(P::ReadyForCutover))
+                .item(with_nic(tested(), None))
+                .job(job("UpdateVmProperties", JobState::InProgress))
+                .gate(|g| g.static_ip = Some("10.10.2.10".into()))
+                .expect(P::ReadyForCutover, None, "JobRunning"),
             case("protected: the plan holds the test")
                 .item(protected())
                 .gate(|g| g.test_allowed = false)
@@ -1647,6 +1792,10 @@ mod tests {
                 test_validated: true,
                 ..gate()
             },
+            Gate {
+                static_ip: Some("10.10.2.10".into()),
+                ..gate()
+            },
         ];
         let operations = [
             "TestFailover",
@@ -1667,11 +1816,14 @@ mod tests {
                 .collect();
             for location in ["Primary", "Recovery"] {
                 for was_tested in [false, true] {
-                    let observed = Item {
-                        active_location: location.into(),
-                        tested: was_tested,
-                        ..item("Protected", &allowed)
-                    };
+                    let observed = with_nic(
+                        Item {
+                            active_location: location.into(),
+                            tested: was_tested,
+                            ..item("Protected", &allowed)
+                        },
+                        None,
+                    );
                     for gate in &gates {
                         let decision = decide(
                             &memory(P::Protected),
@@ -1683,7 +1835,14 @@ mod tests {
                         if let Some(action) = decision.action {
                             let permitted = observed.allows(action.operation())
                                 || (action == Action::CompleteMigration
-                                    && observed.allows("CompleteMigration"));
+                                    && observed.allows("CompleteMigration"))
+                                // An update is no operation of ASR's list: it comes only while
+                                // the item replicates, before any failover.
+                                || (action == Action::UpdateTarget
+                                    && location == "Primary"
+                                    && ["TestFailover", "PlannedFailover", "UnplannedFailover"]
+                                        .iter()
+                                        .any(|o| observed.allows(o)));
                             assert!(
                                 permitted,
                                 "{action:?} chosen with allowedOperations {allowed:?} at {location}"

@@ -29,6 +29,10 @@ pub fn item(item: &ProtectedItem) -> Item {
             .last_successful_test_failover_time
             .as_deref()
             .is_some_and(|t| !t.is_empty()),
+        nic: p
+            .provider_specific_details
+            .primary_nic()
+            .map(|(_, target)| target),
     }
 }
 

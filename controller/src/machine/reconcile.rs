@@ -225,7 +225,7 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
         .and_then(|p| p.status.as_ref())
         .map(|s| s.released.clone())
         .unwrap_or_default();
-    let gate = Gate::of(
+    let mut gate = Gate::of(
         plan.as_ref().map(|p| PlanView {
             spec: &p.spec,
             released: &released,
@@ -240,6 +240,7 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
         },
         test_vm_up,
     );
+    gate.static_ip = machine.spec.target.static_ip.clone();
     let memory = Memory::of(&status);
     let source = match (&source, &protectable) {
         (Source::Found, Some(protectable))
@@ -931,6 +932,31 @@ async fn perform(
             let item_id = format!("{container}/replicationProtectedItems/{name}");
             return Ok((job_of(&view.vault_id, &accepted), item_id));
         }
+        (Action::UpdateTarget, Some(item)) => {
+            let Some(static_ip) = machine.spec.target.static_ip.as_deref() else {
+                return Err(Error::InvalidSpec(
+                    "a target update without spec.target.staticIp".into(),
+                ));
+            };
+            // The update re-sends the item's settings as ASR has them now, not as a list of a
+            // moment ago had them.
+            let Some(current) = arm::get_protected_item_settings(&view.arm, &item.id).await? else {
+                return Err(ArmError::Decode {
+                    resource: "replicationProtectedItems".into(),
+                    message: format!("{} is gone", item.id),
+                }
+                .into());
+            };
+            let subnet = target_subnet(machine, &view.vault);
+            let body = crate::azure::target::static_ip_update(
+                provider_of(&view.vault),
+                &current,
+                static_ip,
+                Some(&subnet),
+            )
+            .map_err(|e| Error::InvalidSpec(format!("spec.target.staticIp cannot be set: {e}")))?;
+            arm::update_protected_item(&view.arm, &item.id, &body).await?
+        }
         (_, None) => {
             return Err(ArmError::Decode {
                 resource: "replicationProtectedItems".into(),
@@ -939,7 +965,14 @@ async fn perform(
             .into());
         }
         (action, Some(item)) => {
-            let (kind, body) = action_body(action, provider_of(&view.vault), &view.vault);
+            let Some((kind, body)) = action_body(action, provider_of(&view.vault), &view.vault)
+            else {
+                return Err(ArmError::Decode {
+                    resource: "replicationProtectedItems".into(),
+                    message: format!("{action:?} is not a POST of the item"),
+                }
+                .into());
+            };
             arm::protected_item_action(&view.arm, &item.id, kind, body.as_ref()).await?
         }
     };
@@ -967,7 +1000,7 @@ fn action_body(
     action: Action,
     provider: Provider,
     vault: &RecoveryVault,
-) -> (ItemAction, Option<Value>) {
+) -> Option<(ItemAction, Option<Value>)> {
     let resources = vault
         .status
         .as_ref()
@@ -979,7 +1012,7 @@ fn action_body(
         .or(resources.target_network_id.clone())
         .unwrap_or_default();
     let mut details = json!({ "instanceType": provider.instance_type() });
-    match action {
+    Some(match action {
         Action::TestFailover => {
             if provider == Provider::InMageRcm {
                 details["networkId"] = json!(test_network);
@@ -1008,13 +1041,35 @@ fn action_body(
         Action::Commit => (ItemAction::FailoverCommit, None),
         // ReplicationProtectedItems_FailoverCancel takes no body.
         Action::CancelFailover => (ItemAction::FailoverCancel, None),
-        Action::CompleteMigration | Action::EnableProtection => (
+        // Neither is a POST of the item (`perform` PUTs and PATCHes them): never `remove`.
+        Action::EnableProtection | Action::UpdateTarget => return None,
+        Action::CompleteMigration => (
             ItemAction::Remove,
             Some(
                 json!({ "properties": { "disableProtectionReason": "MigrationComplete", "replicationProviderInput": { "instanceType": DISABLE_PROTECTION_INPUT } } }),
             ),
         ),
-    }
+    })
+}
+
+/// The subnet of the landing network the VM goes in: the spec's, else the first the vault
+/// creates.
+fn target_subnet(machine: &ReplicatedMachine, vault: &RecoveryVault) -> String {
+    machine
+        .spec
+        .target
+        .subnet
+        .clone()
+        .or_else(|| {
+            vault
+                .spec
+                .network
+                .target
+                .created()
+                .and_then(|v| v.subnets.first())
+                .map(|s| s.name.clone())
+        })
+        .unwrap_or_else(|| "default".into())
 }
 
 /// The provider input of enable protection: where the VM lands and what it becomes.
@@ -1042,19 +1097,7 @@ fn enable_input(
         .vm_name
         .clone()
         .unwrap_or_else(|| spec.source.name.clone());
-    let subnet = target
-        .subnet
-        .clone()
-        .or_else(|| {
-            vault
-                .spec
-                .network
-                .target
-                .created()
-                .and_then(|v| v.subnets.first())
-                .map(|s| s.name.clone())
-        })
-        .unwrap_or_else(|| "default".into());
+    let subnet = target_subnet(machine, vault);
     let custom = &protectable.properties["customDetails"];
     let license = target.license_type.map(|l| format!("{l:?}"));
     let zone = target
@@ -1416,7 +1459,8 @@ mod tests {
                 Action::UnplannedFailover { shutdown_source },
                 Provider::InMageRcm,
                 &vault,
-            );
+            )
+            .unwrap();
             assert_eq!(kind, ItemAction::UnplannedFailover);
             let details = &body.unwrap()["properties"]["providerSpecificDetails"];
             assert_eq!(details["instanceType"], "InMageRcm");
@@ -1557,6 +1601,18 @@ mod tests {
     }
 
     #[test]
+    fn neither_enable_nor_an_update_is_ever_sent_as_a_post_of_the_item() {
+        let vault = example_vault("hyperv-vmm.yaml");
+        for action in [Action::EnableProtection, Action::UpdateTarget] {
+            assert_eq!(
+                action_body(action, Provider::HyperVReplicaAzure, &vault),
+                None,
+                "{action:?}"
+            );
+        }
+    }
+
+    #[test]
     fn disabling_protection_sends_the_spec_discriminator_not_the_provider() {
         for (file, provider) in [
             ("hyperv-vmm.yaml", Provider::HyperVReplicaAzure),
@@ -1564,7 +1620,7 @@ mod tests {
             ("azure-to-azure.yaml", Provider::A2A),
         ] {
             let vault = example_vault(file);
-            let (kind, body) = action_body(Action::CompleteMigration, provider, &vault);
+            let (kind, body) = action_body(Action::CompleteMigration, provider, &vault).unwrap();
             assert_eq!(kind, ItemAction::Remove);
             let properties = &body.unwrap()["properties"];
             assert_eq!(properties["disableProtectionReason"], "MigrationComplete");

@@ -94,12 +94,16 @@ pub fn create_vm(world: &mut World, id: &str, vm: &TargetVm, now: Timestamp) {
     let ip_configurations: Vec<Value> = subnet_id
         .into_iter()
         .map(|subnet| {
-            // NRP gives a dynamic NIC the lowest free address of its subnet.
-            let address = super::network::next_free_address(world, &subnet);
+            // ASR gives the NIC the static address its item has; NRP gives a dynamic NIC the
+            // lowest free address of its subnet.
+            let (method, address) = match &vm.static_ip {
+                Some(address) => ("Static", json!(address)),
+                None => ("Dynamic", json!(super::network::next_free_address(world, &subnet))),
+            };
             json!({
                 "name": "ipconfig1",
                 "id": format!("{nic_id}/ipConfigurations/ipconfig1"),
-                "properties": { "privateIPAllocationMethod": "Dynamic", "privateIPAddress": address, "subnet": { "id": subnet } },
+                "properties": { "privateIPAllocationMethod": method, "privateIPAddress": address, "subnet": { "id": subnet } },
             })
         })
         .collect();

@@ -65,6 +65,42 @@ pub fn document(sim: &Sim, world: &World, item: &ProtectedItem) -> Value {
         _ => "None",
     };
     let input = &item.input;
+    // ASR knows the VM's NICs once the enable job has run.
+    let nic_id = TargetVm::nic_id(&item.name, &item.provider);
+    let address_type = if item.vm.static_ip.is_some() {
+        "Static"
+    } else {
+        "Dynamic"
+    };
+    let vm_nics = (item.state != ItemState::Enabling).then(|| {
+        if item.provider == "InMageRcm" {
+            // InMageRcmNicDetails.
+            json!([{
+                "nicId": nic_id,
+                "isPrimaryNic": "true",
+                "isSelectedForFailover": "true",
+                "targetSubnetName": item.vm.subnet,
+                "targetIPAddress": item.vm.static_ip,
+                "targetIPAddressType": address_type,
+                "testSubnetName": input["testSubnetName"],
+            }])
+        } else {
+            // VMNicDetails, its one IP configuration as IPConfigDetails.
+            json!([{
+                "nicId": nic_id,
+                "recoveryVMNetworkId": item.vm.network_id,
+                "selectionType": "SelectedByUser",
+                "ipConfigs": [{
+                    "name": "ipconfig1",
+                    "isPrimary": true,
+                    "isSeletedForFailover": true,
+                    "recoverySubnetName": item.vm.subnet,
+                    "recoveryStaticIPAddress": item.vm.static_ip,
+                    "recoveryIPAddressType": address_type,
+                }],
+            }])
+        }
+    });
     let details = match item.provider.as_str() {
         "HyperVReplicaAzure" => json!({
             "instanceType": "HyperVReplicaAzure",
@@ -88,6 +124,7 @@ pub fn document(sim: &Sim, world: &World, item: &ProtectedItem) -> Value {
             "lastRecoveryPointReceived": if protected { json!(now.to_string()) } else { Value::Null },
             "oSDetails": machine.as_ref().map(|m| json!({ "osType": m.os_type, "productType": m.os_name })),
             "targetVmTags": input["targetVmTags"],
+            "vmNics": vm_nics,
         }),
         "InMageRcm" => json!({
             "instanceType": "InMageRcm",
@@ -114,6 +151,7 @@ pub fn document(sim: &Sim, world: &World, item: &ProtectedItem) -> Value {
                 "capacityInBytes": d.size_gb * 1024 * 1024 * 1024, "diskState": "OK",
                 "isInitialReplicationComplete": if progress >= 100 { "true" } else { "false" },
             })).collect::<Vec<_>>()),
+            "vmNics": vm_nics,
         }),
         _ => json!({
             "instanceType": "A2A",
@@ -127,6 +165,15 @@ pub fn document(sim: &Sim, world: &World, item: &ProtectedItem) -> Value {
             "vmProtectionState": item.protection_state(),
             "rpoInSeconds": if protected { json!(rpo) } else { Value::Null },
             "lastRpoCalculatedTime": if protected { json!(now.to_string()) } else { Value::Null },
+            // A2AProtectedManagedDiskDetails of the disks the enable named.
+            "protectedManagedDisks": input["vmManagedDisks"].as_array().map(|disks| disks.iter().map(|d| json!({
+                "diskId": d["diskId"],
+                "recoveryResourceGroupId": d["recoveryResourceGroupId"],
+                "primaryStagingAzureStorageAccountId": d["primaryStagingAzureStorageAccountId"],
+                "recoveryTargetDiskAccountType": d["recoveryTargetDiskAccountType"],
+                "recoveryReplicaDiskAccountType": d["recoveryReplicaDiskAccountType"],
+            })).collect::<Vec<_>>()),
+            "vmNics": vm_nics,
         }),
     };
     json!({
@@ -725,6 +772,7 @@ pub async fn enable(
             .as_str()
             .and_then(|s| s.rsplit('/').next())
             .map(str::to_owned),
+        static_ip: None,
     };
     // Initial replication copies every disk over the simulated link.
     let seconds = (machine.size_gb() as f64 * 8.0 * 1024.0 / mbps.max(1.0)).ceil() as i64;
@@ -776,7 +824,17 @@ pub async fn enable(
     Ok(accepted(&sim, &job, &uri))
 }
 
-/// Updates the recovery VM's properties (name, size, tags…).
+/// `ReplicationProtectedItems_Update`: the recovery VM's name, size and primary NIC.
+///
+/// The NICs come in `properties.vmNics[]` (`VMNicInputDetails`, the address on an IP
+/// configuration) for HyperVReplicaAzure and A2A, and in `providerSpecificDetails.vmNics[]`
+/// (`InMageRcmNicInput`, `targetStaticIPAddress`) for InMage RCM; a NIC must be one the item
+/// reports. An A2A update that names no managed disks is refused as ASR refused one
+/// (Azure/terraform-provider-azapi issue 228: 400 `BadRequest`, details `VMDisksMissing`, "One or
+/// more disks to be replicated need to be specified for the virtual machine."), and one naming
+/// a disk the item does not replicate as terraform-provider-azurerm issue 16241 reports ("Could
+/// not update the properties of the virtual machine … because of following invalid disk Ids").
+/// How ASR refuses an unknown `nicId` is not documented: see docs/azure-fidelity.md.
 pub async fn update(
     State(sim): State<Sim>,
     Path((s, g, v, f, c, i)): ItemPath,
@@ -791,21 +849,73 @@ pub async fn update(
     let item = world
         .asr
         .items
-        .get_mut(&id.to_ascii_lowercase())
+        .get(&id.to_ascii_lowercase())
         .ok_or_else(|| asr_not_found("replication protected item", &i))?;
-    if let Some(name) = input
-        .pointer("/properties/recoveryAzureVMName")
-        .and_then(Value::as_str)
-    {
-        item.vm.name = name.to_owned();
+    let properties = &input["properties"];
+    let details = &properties["providerSpecificDetails"];
+    let mut vm = item.vm.clone();
+    if item.provider == "A2A" {
+        a2a_disks_of_update(item, details)?;
     }
-    if let Some(size) = input
-        .pointer("/properties/recoveryAzureVMSize")
-        .and_then(Value::as_str)
-    {
-        item.vm.size = size.to_owned();
+    let (nics, at) = if item.provider == "InMageRcm" {
+        (&details["vmNics"], "providerSpecificDetails.vmNics")
+    } else {
+        (&properties["vmNics"], "vmNics")
+    };
+    let known_nic = TargetVm::nic_id(&item.name, &item.provider);
+    for (index, nic) in nics.as_array().into_iter().flatten().enumerate() {
+        let nic_id = nic["nicId"].as_str().unwrap_or_default();
+        if item.state == ItemState::Enabling || !nic_id.eq_ignore_ascii_case(&known_nic) {
+            return Err(bad(
+                &format!("{at}[{index}].nicId"),
+                format!(
+                    "The network interface {nic_id} is not a network interface of {}.",
+                    item.machine
+                ),
+            ));
+        }
+        let text = |value: &Value| value.as_str().filter(|s| !s.is_empty()).map(str::to_owned);
+        if item.provider == "InMageRcm" {
+            if let Some(subnet) = text(&nic["targetSubnetName"]) {
+                vm.subnet = Some(subnet);
+            }
+            vm.static_ip = text(&nic["targetStaticIPAddress"]);
+        } else {
+            let configs = nic["ipConfigs"].as_array().cloned().unwrap_or_default();
+            let primary = configs
+                .iter()
+                .find(|c| c["isPrimary"] == json!(true))
+                .or(match configs.as_slice() {
+                    [only] => Some(only),
+                    _ => None,
+                });
+            if let Some(config) = primary {
+                if let Some(subnet) = text(&config["recoverySubnetName"]) {
+                    vm.subnet = Some(subnet);
+                }
+                vm.static_ip = text(&config["recoveryStaticIPAddress"]);
+            }
+        }
+    }
+    // InMage RCM's own field first (`targetVmName`, `targetVmSize`), then the common one.
+    let setting = |rcm: &str, common: &str| {
+        (item.provider == "InMageRcm")
+            .then(|| details.get(rcm))
+            .flatten()
+            .or(properties.get(common))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    if let Some(name) = setting("targetVmName", "recoveryAzureVMName") {
+        vm.name = name;
+    }
+    if let Some(size) = setting("targetVmSize", "recoveryAzureVMSize") {
+        vm.size = size;
     }
     let name = item.machine.clone();
+    if let Some(item) = world.asr.items.get_mut(&id.to_ascii_lowercase()) {
+        item.vm = vm;
+    }
     let job = start_job(
         &mut world,
         &vault_id,
@@ -819,6 +929,45 @@ pub async fn update(
         None,
     );
     Ok(accepted(&sim, &job, &uri))
+}
+
+/// An A2A update re-sends the managed disks the item replicates (`managedDiskUpdateDetails`).
+fn a2a_disks_of_update(item: &ProtectedItem, details: &Value) -> Result<(), ArmError> {
+    let sent = details["managedDiskUpdateDetails"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let message =
+        "One or more disks to be replicated need to be specified for the virtual machine.";
+    if sent.is_empty() {
+        let mut error = ArmError::bad_request("BadRequest", message);
+        error
+            .details
+            .push(json!({ "code": "VMDisksMissing", "message": message }));
+        return Err(error);
+    }
+    let replicated: Vec<&str> = item.input["vmManagedDisks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d["diskId"].as_str())
+        .collect();
+    let invalid: Vec<&str> = sent
+        .iter()
+        .filter_map(|d| d["diskId"].as_str())
+        .filter(|id| !replicated.iter().any(|r| r.eq_ignore_ascii_case(id)))
+        .collect();
+    if !invalid.is_empty() {
+        return Err(bad(
+            "providerSpecificDetails.managedDiskUpdateDetails",
+            format!(
+                "Could not update the properties of the virtual machine '{}' because of following invalid disk Ids: '{}'.",
+                item.machine,
+                invalid.join("', '")
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Removes the item at once, whatever its state (ASR's force purge).

@@ -83,9 +83,29 @@ pub struct TargetVm {
     pub network_id: Option<String>,
     #[serde(default)]
     pub subnet: Option<String>,
+    /// The primary NIC's static address, once an update of the item gave it one.
+    #[serde(default)]
+    pub static_ip: Option<String>,
 }
 
 impl TargetVm {
+    /// The opaque `nicId` of the item's one NIC: for InMage RCM the source NIC's MAC address
+    /// (terraform-provider-azurerm sends `source_mac_address` as `nicId`), for the others an
+    /// identifier of ASR's own (the 2025-08-01 update example's is base64 text).
+    pub fn nic_id(item_name: &str, provider: &str) -> String {
+        let hash = item_name
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+            })
+            .to_be_bytes();
+        if provider == "InMageRcm" {
+            format!("00:15:5d:{:02x}:{:02x}:{:02x}", hash[0], hash[1], hash[2])
+        } else {
+            hash.iter().map(|b| format!("{b:02X}")).collect()
+        }
+    }
+
     pub fn id(&self, suffix: &str) -> String {
         format!(
             "{}/providers/Microsoft.Compute/virtualMachines/{}{suffix}",
@@ -380,6 +400,9 @@ impl Asr {
                 if let Some(network) = &item.test_network_id {
                     vm.network_id = Some(network.clone());
                 }
+                // The test VM's own address (`tfoStaticIPAddress`) is not the target's: which
+                // address ASR gives it when none is set is not documented (docs/azure-fidelity.md).
+                vm.static_ip = None;
                 changes.push(VmChange::Create { id, vm });
             }
             (Scenario::TestFailover, true) => item.state = ItemState::Protected,
@@ -453,6 +476,7 @@ mod tests {
                 os_type: "Windows".into(),
                 network_id: None,
                 subnet: None,
+                static_ip: None,
             },
             replication_started: None,
             replication_duration: Some(SignedDuration::from_secs(100)),
