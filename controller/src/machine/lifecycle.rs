@@ -777,7 +777,10 @@ pub fn records(
         // An item seen is protection enabled, even if the status write after the enable was
         // lost: from now on a vanished item means removal, never a reason to enable again.
         bind: item_seen && status.bound.is_none(),
-        // A retry is acted on once: the annotation goes, so a later failure does not loop.
+        // A retry is acted on once: the annotation goes, so a later failure does not loop. The
+        // pass removes it after writing the status that shows the machine moving on, so nobody
+        // sees it gone while the machine still says Failed. (Not on a machine that is not
+        // Failed: there the annotation asks a plan to re-run a failed hook.)
         clear_retry: gate.retry
             && status.phase == Some(MachinePhase::Failed)
             && decision.phase != MachinePhase::Failed,
@@ -1187,6 +1190,14 @@ mod tests {
                     clear_retry: true,
                     ..Default::default()
                 },
+            ),
+            (
+                "a retry on a machine that is not Failed is a plan's (a hook's re-run)",
+                &ReplicatedMachineStatus::default(),
+                false,
+                retrying.clone(),
+                P::Protected,
+                Records::default(),
             ),
             (
                 "a retry still failing keeps its annotation",

@@ -349,6 +349,11 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
             }
         }
     }
+    update.completed = records.stamp_completed;
+    write_status(machine, ctx, &decision, update).await?;
+    if decision.action.is_some() {
+        ctx.action_written(&uid);
+    }
     if records.clear_retry {
         let api = Api::<ReplicatedMachine>::namespaced(
             ctx.client.clone(),
@@ -366,11 +371,6 @@ async fn apply(machine: &ReplicatedMachine, ctx: &Context) -> Result<Requeue> {
             "Retry",
         )
         .await;
-    }
-    update.completed = records.stamp_completed;
-    write_status(machine, ctx, &decision, update).await?;
-    if decision.action.is_some() {
-        ctx.action_written(&uid);
     }
     Ok(match decision.next {
         _ if decision.action.is_some() => Requeue::requeue(poll),
