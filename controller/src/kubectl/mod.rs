@@ -23,7 +23,7 @@ use kube::{Api, ResourceExt};
 use serde_json::json;
 
 use crate::machine::reconcile::{COMMIT_ANNOTATION, RETRY_ANNOTATION, TEST_VALIDATED_ANNOTATION};
-use crate::plan::reconcile::{APPROVED_ANNOTATION, PLAN_LABEL};
+use crate::plan::reconcile::{APPROVED_ANNOTATION, PLAN_LABEL, phase_of};
 use screen::{History, Style};
 
 /// The field manager of every change the plugin makes, so `managedFields` says who approved.
@@ -242,14 +242,6 @@ fn style() -> Style {
             .then(|| terminal_size::terminal_size().map(|(w, _)| usize::from(w.0)))
             .flatten(),
     }
-}
-
-fn phase_of(machine: &ReplicatedMachine) -> MachinePhase {
-    machine
-        .status
-        .as_ref()
-        .and_then(|s| s.phase)
-        .unwrap_or(MachinePhase::Pending)
 }
 
 async fn get_plan(api: &Api<MigrationPlan>, name: &str, namespace: &str) -> Result<MigrationPlan> {

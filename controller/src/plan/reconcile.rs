@@ -397,7 +397,8 @@ fn template_writes(
         .collect()
 }
 
-fn phase_of(machine: &ReplicatedMachine) -> MachinePhase {
+/// A machine's phase as its status says, `Pending` before it has one.
+pub(crate) fn phase_of(machine: &ReplicatedMachine) -> MachinePhase {
     machine
         .status
         .as_ref()
